@@ -1,0 +1,1 @@
+//! Test support: talk to the local AWS stack and read back what it holds.
