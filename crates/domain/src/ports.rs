@@ -17,7 +17,8 @@ pub struct AuditEntry {
     /// The time of the event that caused it (not the processing time): stable across retries.
     pub at: DateTime<Utc>,
     pub event_id: String,
-    /// Distinguishes several entries caused by one event (`state`, `email-provider`, ...).
+    /// Distinguishes several entries caused by one event and orders them within it: the state
+    /// change is `0-state`, emails are `1-email-<kind>`.
     pub step: String,
     pub action: String,
     pub actor_id: String,
@@ -132,7 +133,7 @@ impl Services<'_> {
             provider_id: provider_id.to_string(),
             at: event.time,
             event_id: event.id.clone(),
-            step: format!("email-{kind}"),
+            step: format!("1-email-{kind}"),
             action: "EmailSent".into(),
             actor_id: actor_id.to_string(),
             details: serde_json::json!({ "kind": kind, "to": email.to, "subject": email.subject, "message_id": message_id }),

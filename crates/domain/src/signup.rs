@@ -99,7 +99,7 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
         provider_id: provider.provider_id.clone(),
         at: event.time,
         event_id: event.id.clone(),
-        step: "state".into(),
+        step: "0-state".into(),
         action: "PortalAccountCreated".into(),
         actor_id: signup.actor.id.clone(),
         details: serde_json::json!({ "account_alias": provider.account_alias, "company_name": provider.company_name }),
