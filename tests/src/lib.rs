@@ -2,6 +2,8 @@
 //! by `./dev test`), portal events wrapped the way EventBridge → SQS delivers them, and the emails
 //! the emulator received, parsed back from raw MIME.
 
+pub mod lambda_watch;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};

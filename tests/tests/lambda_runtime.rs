@@ -1,0 +1,120 @@
+//! End to end through the Lambda runtime protocol, not in-process handler calls: `cargo lambda
+//! watch` runs the real function binaries against the local stack, `cargo lambda invoke` sends
+//! them the sample events from `events/` (EventBridge events in SQS envelopes, exactly as the
+//! queues deliver them), and the assertions read DynamoDB and the emails moto received.
+//!
+//! The functions reach moto through `infra/checks/recording_proxy.py`; after each step the calls
+//! they made are checked against their policy in template.yaml, table by table (the dynamic half
+//! of the least-privilege check; `infra/checks/policy_check.py` has the static half).
+//!
+//! Covered: sign-up (welcome email, provider record, audit trail), redelivery of the same event,
+//! and a malformed record reported in `batchItemFailures` while its batch neighbour succeeds.
+//! MPA approval, product publishing and the nightly job join this lifecycle when their functions
+//! exist (their binaries are still empty).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use marketplace_tests::lambda_watch::{event_file, LambdaWatch, RecordingProxy};
+use marketplace_tests::*;
+use serde_json::{json, Value};
+
+type Item = HashMap<String, AttributeValue>;
+
+fn text(item: &Item, name: &str) -> String {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
+/// The EventBridge event inside the first SQS record of a sample event file.
+fn inner_event(file: &str) -> Value {
+    let envelope: Value = serde_json::from_str(&std::fs::read_to_string(event_file(file)).expect("sample event"))
+        .expect("sample event is JSON");
+    serde_json::from_str(envelope["Records"][0]["body"].as_str().expect("an SQS body")).expect("body is JSON")
+}
+
+fn failed_ids(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not an SQS batch response: {response}"))
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn portal_lifecycle_through_the_lambda_runtime() {
+    let mut proxy = RecordingProxy::start(&moto_endpoint());
+    let endpoint = proxy.endpoint().to_string();
+    let watch = tokio::task::spawn_blocking(move || LambdaWatch::start(&[("AWS_ENDPOINT_URL", endpoint.as_str())]))
+        .await
+        .expect("start watch");
+    let watch = std::sync::Arc::new(watch);
+    let invoke = |function: &'static str, file: std::path::PathBuf| {
+        let watch = watch.clone();
+        async move { tokio::task::spawn_blocking(move || watch.invoke(function, &file)).await.expect("invoke") }
+    };
+
+    // ---- sign-up: ProviderAccountCreated -> provider record + one welcome email
+    let signup = inner_event("provider-account-created.json");
+    let provider = signup["detail"]["provider_id"].as_str().expect("provider_id").to_string();
+    let contact = signup["detail"]["contact_email"].as_str().expect("contact_email").to_string();
+
+    let response = invoke("signup-notification", event_file("provider-account-created.json")).await;
+    assert_eq!(failed_ids(&response), Vec::<String>::new(), "sign-up succeeds: {response}");
+
+    let items = provider_items(&provider).await;
+    let profile = items.iter().find(|i| text(i, "sk") == "PROFILE").expect("the provider is recorded");
+    assert_eq!(text(profile, "status"), "PortalAccountCreated");
+    assert_eq!(text(profile, "account_alias"), signup["detail"]["account_alias"].as_str().unwrap());
+    assert_eq!(text(profile, "created_by_event"), signup["id"].as_str().unwrap());
+    let audit: Vec<String> =
+        items.iter().filter(|i| text(i, "sk").starts_with("AUDIT#")).map(|i| text(i, "action")).collect();
+    assert_eq!(audit, vec!["PortalAccountCreated", "EmailSent"]);
+
+    let welcome = emails_to(&contact);
+    assert_eq!(welcome.len(), 1, "exactly one welcome email");
+    assert_eq!(welcome[0].subject, "Welcome to the Marketplace Provider Portal, Acme Software");
+    assert_eq!(welcome[0].from, "no-reply@marketplace.example.com");
+    assert!(welcome[0].text.contains(signup["detail"]["account_alias"].as_str().unwrap()));
+    assert!(welcome[0].html.contains("https://portal.marketplace.example.com"));
+    let calls = proxy.assert_calls_granted_to("SignupNotificationFunction");
+    for call in ["dynamodb:PutItem on Idempotency", "dynamodb:PutItem on Marketplace", "ses:SendRawEmail"] {
+        assert!(calls.contains(call), "the sign-up went through the recording proxy ({call}):\n{calls}");
+    }
+
+    // ---- the queue redelivers the same message: nothing changes, no second email
+    let response = invoke("signup-notification", event_file("provider-account-created.json")).await;
+    assert_eq!(failed_ids(&response), Vec::<String>::new(), "a redelivery is not a failure: {response}");
+    assert_eq!(emails_to(&contact).len(), 1, "a redelivered sign-up sends no second email");
+    assert_eq!(provider_items(&provider).await.len(), items.len(), "a redelivery writes nothing");
+
+    // ---- a batch with one malformed record: only that record is reported as failed
+    let other = unique("runtime");
+    let other_email = format!("{other}@example.com");
+    let good = portal_event(&unique("evt"), "ProviderAccountCreated", json!({
+        "provider_id": other, "account_alias": format!("{other}-prod"), "company_name": "Other Ltd",
+        "contact_name": "Max Muster", "contact_email": other_email,
+        "actor": {"id": "team-member-7", "role": "marketplace-team"}
+    }));
+    let bad = portal_event(&unique("evt"), "ProviderAccountCreated", json!({"provider_id": "no-email"}));
+    let batch = json!({"Records": [
+        {"messageId": "good-1", "body": good.to_string(), "eventSource": "aws:sqs"},
+        {"messageId": "bad-1", "body": bad.to_string(), "eventSource": "aws:sqs"},
+    ]});
+    let batch_file = std::env::temp_dir().join(format!("{other}.json"));
+    std::fs::write(&batch_file, batch.to_string()).expect("write batch file");
+    let response = invoke("signup-notification", batch_file.clone()).await;
+    let _ = std::fs::remove_file(&batch_file);
+    assert_eq!(failed_ids(&response), vec!["bad-1".to_string()], "only the malformed record fails: {response}");
+    assert_eq!(emails_to(&other_email).len(), 1, "the good record in the same batch is processed");
+    proxy.assert_calls_granted_to("SignupNotificationFunction");
+
+    drop(invoke);
+    let watch = std::sync::Arc::try_unwrap(watch).unwrap_or_else(|_| panic!("watch still shared"));
+    let port = watch.port();
+    drop(watch);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "cargo lambda watch is stopped after the test"
+    );
+}
