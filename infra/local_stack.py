@@ -107,9 +107,9 @@ def start(state: pathlib.Path):
         stop(state)
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    moto = pathlib.Path(sys.executable).parent / "moto_server"
     log = open(state / "moto.log", "wb")
-    proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log,
+    server = pathlib.Path(__file__).resolve().parent / "moto_server.py"
+    proc = subprocess.Popen([sys.executable, str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log,
                             start_new_session=True)
     (state / "pid").write_text(str(proc.pid))
     wait_ready(endpoint)

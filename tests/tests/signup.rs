@@ -5,25 +5,6 @@ use marketplace_aws::PortalApp;
 use marketplace_tests::*;
 use serde_json::{json, Value};
 
-fn signup_detail(provider_id: &str, email: &str) -> Value {
-    json!({
-        "provider_id": provider_id,
-        "account_alias": format!("{provider_id}-prod"),
-        "company_name": "Acme Software <GmbH>",
-        "contact_name": "Jane Doe",
-        "contact_email": email,
-        "actor": {"id": "team-member-7", "role": "marketplace-team"}
-    })
-}
-
-fn signup_event(provider_id: &str, email: &str) -> Value {
-    portal_event(&unique("evt"), "ProviderAccountCreated", signup_detail(provider_id, email))
-}
-
-fn failures(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
-}
-
 async fn run(app: &PortalApp, events: &[Value]) -> Vec<String> {
     failures(&signup_notification::handle(app, batch_of(events)).await)
 }

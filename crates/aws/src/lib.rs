@@ -16,6 +16,7 @@ pub mod provider_store;
 pub mod telemetry;
 
 use aws_config::BehaviorVersion;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use marketplace_domain::ports::Services;
 use marketplace_domain::PortalConfig;
 
@@ -63,4 +64,21 @@ impl PortalApp {
     pub fn services(&self) -> Services<'_> {
         Services { store: &self.store, ledger: &self.store, mailer: &self.mailer, config: &self.config }
     }
+
+    /// Handles one SQS batch of portal events with `operation` (see [`batch`]).
+    pub async fn handle(&self, function: &str, batch: SqsEvent, operation: batch::Operation) -> SqsBatchResponse {
+        process_portal_batch(function, batch, &self.idempotency, self.services(), operation).await
+    }
+}
+
+/// The whole `main` of a portal-event function: logging, clients from the environment, then the
+/// Lambda runtime loop feeding SQS batches to `operation`.
+pub async fn run_portal_function(function: &'static str, operation: batch::Operation) -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let app = PortalApp::from_env().await?;
+    let app = &app;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+        Ok::<_, lambda_runtime::Error>(app.handle(function, event.payload, operation).await)
+    }))
+    .await
 }

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use marketplace_domain::ports::{AuditEntry, EmailLedger, Precondition, ProviderStore, WriteError};
+use marketplace_domain::product::Product;
 use marketplace_domain::provider::Provider;
 use marketplace_domain::DomainError;
 
@@ -25,6 +26,10 @@ pub fn audit_sk(entry: &AuditEntry) -> String {
         entry.event_id,
         entry.step
     )
+}
+
+pub fn product_sk(product_id: &str) -> String {
+    format!("PRODUCT#{product_id}")
 }
 
 pub fn email_sk(event_id: &str, kind: &str) -> String {
@@ -161,6 +166,25 @@ impl ProviderStore for DynamoProviderStore {
 
     async fn audit_trail(&self, provider_id: &str) -> Result<Vec<AuditEntry>, DomainError> {
         self.query_prefix(provider_id, "AUDIT#").await?.iter().map(from_item).collect()
+    }
+
+    async fn get_product(&self, provider_id: &str, product_id: &str) -> Result<Option<Product>, DomainError> {
+        self.get_item(provider_pk(provider_id), product_sk(product_id))
+            .await?
+            .map(|item| from_item(&item))
+            .transpose()
+    }
+
+    async fn put_product(
+        &self,
+        product: &Product,
+        precondition: Precondition,
+        audit: &AuditEntry,
+    ) -> Result<(), WriteError> {
+        let mut item = to_item(product)?;
+        item.insert("item_type".into(), s("product"));
+        let put = self.conditional_put(item, provider_pk(&product.provider_id), product_sk(&product.product_id), precondition)?;
+        self.transact(vec![put, self.audit_put(audit)?]).await
     }
 }
 

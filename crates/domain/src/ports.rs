@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
+use crate::product::Product;
 use crate::provider::Provider;
 use crate::DomainError;
 
@@ -61,6 +62,16 @@ pub trait ProviderStore: Send + Sync {
     ) -> Result<(), WriteError>;
 
     async fn audit_trail(&self, provider_id: &str) -> Result<Vec<AuditEntry>, DomainError>;
+
+    async fn get_product(&self, provider_id: &str, product_id: &str) -> Result<Option<Product>, DomainError>;
+
+    /// Writes the product and its audit entry in one transaction, if `precondition` holds.
+    async fn put_product(
+        &self,
+        product: &Product,
+        precondition: Precondition,
+        audit: &AuditEntry,
+    ) -> Result<(), WriteError>;
 }
 
 /// Remembers which emails went out for which event, so a redelivered event sends nothing twice.

@@ -27,4 +27,51 @@ pub struct Provider {
     pub created_by_event: String,
     /// Incremented by every change; conditional writes check it.
     pub version: u64,
+    /// The latest MPA acceptance, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpa: Option<MpaRecord>,
+}
+
+/// Where a provider's Marketplace Provider Agreement stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MpaStatus {
+    /// Accepted by the provider, waiting for the marketplace team.
+    PendingApproval,
+    Approved,
+    Rejected,
+}
+
+/// A person acting for the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// The provider's latest MPA acceptance and the team's decision on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MpaRecord {
+    pub version: String,
+    pub status: MpaStatus,
+    pub accepted_by: Person,
+    pub accepted_at: DateTime<Utc>,
+    /// The `MpaAccepted` event that recorded this acceptance.
+    pub accepted_event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The `MpaApproved` / `MpaRejected` event that decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<String>,
+}
+
+impl Provider {
+    /// True when the provider may publish: its MPA is approved on the current version.
+    pub fn mpa_approved_on(&self, current_version: &str) -> bool {
+        matches!(&self.mpa, Some(m) if m.status == MpaStatus::Approved && m.version == current_version)
+    }
 }

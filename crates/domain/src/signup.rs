@@ -94,6 +94,7 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
         created_by: signup.actor.id.clone(),
         created_by_event: event.id.clone(),
         version: 1,
+        mpa: None,
     };
     let audit = AuditEntry {
         provider_id: provider.provider_id.clone(),
@@ -226,6 +227,7 @@ mod tests {
             created_by: "team-7".into(),
             created_by_event: "e1".into(),
             version: 1,
+            mpa: None,
         };
         let email = welcome_email(&config(), &provider);
         assert_eq!(email.to, vec!["jane@acme.example"]);

@@ -17,6 +17,14 @@ impl Problems {
         self.0.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+
     /// `Ok(value)` when nothing was found, otherwise `DomainError::Invalid` with every problem.
     pub fn into_result<T>(self, value: T) -> Result<T, crate::DomainError> {
         if self.0.is_empty() {
