@@ -8,9 +8,10 @@
 //! of the least-privilege check; `infra/checks/policy_check.py` has the static half).
 //!
 //! Covered: sign-up (welcome email, provider record, audit trail), redelivery of the same event,
-//! and a malformed record reported in `batchItemFailures` while its batch neighbour succeeds.
-//! MPA approval, product publishing and the nightly job join this lifecycle when their functions
-//! exist (their binaries are still empty).
+//! a malformed record reported in `batchItemFailures` while its batch neighbour succeeds, MPA
+//! acceptance (receipt + team review request) and approval (approval email), and product
+//! publishing (product record, provider and team notices). Deployments, the nightly job and the
+//! emailed reports join when the report job runs as a Lambda function on `main`.
 
 use std::collections::HashMap;
 
@@ -108,6 +109,44 @@ async fn portal_lifecycle_through_the_lambda_runtime() {
     assert_eq!(failed_ids(&response), vec!["bad-1".to_string()], "only the malformed record fails: {response}");
     assert_eq!(emails_to(&other_email).len(), 1, "the good record in the same batch is processed");
     proxy.assert_calls_granted_to("SignupNotificationFunction");
+
+    // ---- MPA: the provider accepts, the team approves
+    let accepted = inner_event("mpa-accepted.json");
+    assert_eq!(accepted["detail"]["provider_id"], signup["detail"]["provider_id"], "the samples tell one story");
+    let version = accepted["detail"]["mpa_version"].as_str().expect("mpa_version").to_string();
+    let response = invoke("mpa-approval", event_file("mpa-accepted.json")).await;
+    assert_eq!(failed_ids(&response), Vec::<String>::new(), "MPA acceptance succeeds: {response}");
+    let profile = provider_item(&provider, "PROFILE").await.expect("provider");
+    assert!(format!("{profile:?}").contains("PendingApproval"), "the MPA waits for approval: {profile:?}");
+    let receipts: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject.starts_with("MPA version")).collect();
+    assert_eq!(receipts.len(), 1, "one acceptance receipt");
+    assert!(receipts[0].text.contains(&format!("accepted version {version}")));
+    assert_eq!(team_emails_about(&format!("({provider}), version {version}")).len(), 1, "one review request to the team");
+    proxy.assert_calls_granted_to("MpaApprovalFunction");
+
+    let response = invoke("mpa-approval", event_file("mpa-approved.json")).await;
+    assert_eq!(failed_ids(&response), Vec::<String>::new(), "MPA approval succeeds: {response}");
+    let profile = provider_item(&provider, "PROFILE").await.expect("provider");
+    assert!(format!("{profile:?}").contains("Approved"), "the MPA is approved: {profile:?}");
+    let approvals: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject.starts_with("MPA approved")).collect();
+    assert_eq!(approvals.len(), 1, "one approval email");
+    assert!(approvals[0].text.contains("You can now publish products"));
+    proxy.assert_calls_granted_to("MpaApprovalFunction");
+
+    // ---- the approved provider publishes a product
+    let publish = inner_event("product-publish-requested.json");
+    let product_id = publish["detail"]["product_id"].as_str().expect("product_id").to_string();
+    let product_name = publish["detail"]["listing"]["name"].as_str().expect("listing name").to_string();
+    let response = invoke("product-publishing", event_file("product-publish-requested.json")).await;
+    assert_eq!(failed_ids(&response), Vec::<String>::new(), "publishing succeeds: {response}");
+    let product = provider_item(&provider, &format!("PRODUCT#{product_id}")).await.expect("the product is recorded");
+    assert_eq!(text(&product, "status"), "Published", "the product is live: {product:?}");
+    let notices: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject == format!("Product published: {product_name}")).collect();
+    assert_eq!(notices.len(), 1, "one publication notice to the provider");
+    let company = signup["detail"]["company_name"].as_str().expect("company_name");
+    let team_notice = format!("Product published: {product_name} by {company}");
+    assert_eq!(team_emails_about(&team_notice).iter().filter(|e| e.subject == team_notice).count(), 1, "one notice to the team");
+    proxy.assert_calls_granted_to("ProductPublishingFunction");
 
     drop(invoke);
     let watch = std::sync::Arc::try_unwrap(watch).unwrap_or_else(|_| panic!("watch still shared"));
