@@ -156,7 +156,7 @@ def table_resource(resource: str, tables: set) -> bool:
     return bool(m) and (m.group(1) or m.group(2)) in tables
 
 
-def check(template: dict, bin_dir: pathlib.Path) -> list:
+def check(template: dict, bin_dir: pathlib.Path, verbose: bool = True) -> list:
     resources = template.get("Resources", {})
     tables = {k for k, v in resources.items() if v.get("Type") == "AWS::DynamoDB::Table"}
     problems = []
@@ -178,11 +178,12 @@ def check(template: dict, bin_dir: pathlib.Path) -> list:
             problems.append(f"{name}: {binary_name} calls {action} but its Policies do not grant it")
         for action in sorted(grants - calls):
             problems.append(f"{name}: its Policies grant {action} but {binary_name} never calls it")
-        print(f"{name} ({binary_name}): {', '.join(sorted(calls)) or 'no AWS API calls'}")
+        if verbose:
+            print(f"{name} ({binary_name}): {', '.join(sorted(calls)) or 'no AWS API calls'}")
     return problems
 
 
-def check_observed(template: dict, function: str, observed: pathlib.Path) -> list:
+def check_observed(template: dict, function: str, observed: pathlib.Path, verbose: bool = True) -> list:
     """Every call recorded by recording_proxy.py must be granted on the very table it touched."""
     import json
 
@@ -207,7 +208,7 @@ def check_observed(template: dict, function: str, observed: pathlib.Path) -> lis
                                 f"{[ref_text(r) for s in grants for r in as_list(s.get('Resource', []))]}")
     if not seen:
         problems.append(f"{function}: {observed} recorded no calls at all")
-    for action, table in sorted(seen, key=str):
+    for action, table in sorted(seen, key=str) if verbose else []:
         print(f"{function}: observed {action}{f' on {table}' if table else ''}")
     return problems
 
@@ -223,9 +224,13 @@ def self_test(template: dict, bin_dir: pathlib.Path):
     name = first_statement_function()
     cases = {}
     t = copy.deepcopy(template)
-    stmt = t["Resources"][name]["Properties"]["Policies"][0]["Statement"][0]
-    dropped = as_list(stmt["Action"])[0]
-    stmt["Action"] = as_list(stmt["Action"])[1:] or ["dynamodb:DescribeTable"]
+    statements = t["Resources"][name]["Properties"]["Policies"][0]["Statement"]
+    counts = {}
+    for stmt in statements:
+        for action in as_list(stmt["Action"]):
+            counts[action] = counts.get(action, 0) + 1
+    stmt, dropped = next((st, a) for st in statements for a in as_list(st["Action"]) if counts[a] == 1)
+    stmt["Action"] = [a for a in as_list(stmt["Action"]) if a != dropped]
     cases[f"drop {dropped}"] = (t, "do not grant it")
     t = copy.deepcopy(template)
     t["Resources"][name]["Properties"]["Policies"][0]["Statement"][0]["Action"] = \
@@ -242,9 +247,32 @@ def self_test(template: dict, bin_dir: pathlib.Path):
     cases["policy template"] = (t, "not an explicit policy document")
     failed = []
     for label, (mutated, expected) in cases.items():
-        problems = check(mutated, bin_dir)
+        problems = check(mutated, bin_dir, verbose=False)
         if not any(expected in p for p in problems):
             failed.append(f"self-test: mutation '{label}' of {name} was not reported (got {problems})")
+
+    # The dynamic half: a recorded call on a table the action is not granted on, and one not granted at all.
+    import json
+    import tempfile
+    statements = template["Resources"][name]["Properties"]["Policies"][0]["Statement"]
+    tables = {ref_text(r).split(":", 1)[1].removesuffix("Table.Arn") for st in statements
+              for r in as_list(st.get("Resource", [])) if ref_text(r).startswith("GetAtt:")}
+    observed_cases = {"not granted at all": ({"action": "dynamodb:Scan", "table": sorted(tables)[0]}, "do not grant")}
+    for action in sorted({a for st in statements for a in as_list(st["Action"]) if a.startswith("dynamodb:")}):
+        granted_on = {ref_text(r) for st in statements if action in as_list(st["Action"]) for r in as_list(st["Resource"])}
+        other = next((t for t in sorted(tables) if f"GetAtt:{t}Table.Arn" not in granted_on), None)
+        if other:
+            observed_cases["granted on another table"] = ({"action": action, "table": other}, "grants it only on")
+            break
+    else:
+        failed.append(f"self-test: {name} grants every DynamoDB action on every table; cannot test table scoping")
+    for label, (call, expected) in observed_cases.items():
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write(json.dumps(call) + "\n")
+        problems = check_observed(template, name, pathlib.Path(f.name), verbose=False)
+        os.unlink(f.name)
+        if not any(expected in p for p in problems):
+            failed.append(f"self-test: observed call '{label}' {call} of {name} was not reported (got {problems})")
     return failed
 
 

@@ -148,7 +148,6 @@ async fn portal_lifecycle_through_the_lambda_runtime() {
     assert_eq!(team_emails_about(&team_notice).iter().filter(|e| e.subject == team_notice).count(), 1, "one notice to the team");
     proxy.assert_calls_granted_to("ProductPublishingFunction");
 
-    drop(invoke);
     let watch = std::sync::Arc::try_unwrap(watch).unwrap_or_else(|_| panic!("watch still shared"));
     let port = watch.port();
     drop(watch);
