@@ -179,6 +179,9 @@ pub enum ContractViolation {
     /// `provider_id` cannot be used as a directory name.
     #[error("provider id `{0}` is not a safe identifier ([A-Za-z0-9._-], 1..=128 chars)")]
     UnsafeProviderId(String),
+    /// The source could not even read an item (e.g. a malformed export line).
+    #[error("not a DynamoDB-JSON item: {0}")]
+    Unreadable(String),
 }
 
 /// An item that was not counted, with enough to find it again.
