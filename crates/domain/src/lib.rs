@@ -1,2 +1,42 @@
-pub fn placeholder() {}
+//! # marketplace-domain
+//!
+//! Every business rule of the marketplace backend lives here: providers and their sign-up, the
+//! Marketplace Provider Agreement (MPA) state machine, products and listing validation, money,
+//! report aggregation and the content of every email. The crate has no AWS types in its public API:
+//! the outside world is reached through the small traits in [`ports`] (`ProviderStore`, `Mailer`,
+//! `IdempotencyStore`), whose DynamoDB and SES implementations live in `marketplace-aws`.
+//!
+//! ## DynamoDB table design
+//!
+//! `Marketplace` (single table, keys `pk` / `sk`, both strings):
+//!
+//! | item            | `pk`                | `sk`                                   | notes |
+//! |-----------------|---------------------|----------------------------------------|-------|
+//! | provider        | `PROVIDER#<id>`     | `PROFILE`                              | sign-up data, `status`, MPA state, `version` |
+//! | product         | `PROVIDER#<id>`     | `PRODUCT#<product_id>`                 | status, listing, reasons, `version` |
+//! | audit entry     | `PROVIDER#<id>`     | `AUDIT#<event time>#<event id>#<step>` | append-only trail; the key is derived from the event so a redelivery cannot add a second entry |
+//! | email ledger    | `PROVIDER#<id>`     | `EMAIL#<event id>#<email kind>`        | written after SES accepted the message; checked before sending |
+//!
+//! `Idempotency` (key `id` = `<function>#<event id>`): Powertools-style in-progress / completed
+//! records with an `expires_at` TTL attribute, see [`idempotency`].
+//!
+//! A provider's items share one partition, so one `Query` on `PROVIDER#<id>` gives the portal the
+//! profile, products and audit trail together. State changes are single conditional writes or one
+//! `TransactWriteItems` (state + audit entry), so nothing is ever half-written.
+
+pub mod config;
+pub mod email;
+pub mod error;
+pub mod event;
+pub mod idempotency;
+pub mod money;
+pub mod mpa;
+pub mod product;
+pub mod ports;
+pub mod provider;
 pub mod report;
+pub mod signup;
+pub mod validate;
+
+pub use config::PortalConfig;
+pub use error::DomainError;

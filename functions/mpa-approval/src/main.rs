@@ -1,1 +1,4 @@
-fn main() {}
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    marketplace_aws::run_portal_function(mpa_approval::FUNCTION, mpa_approval::operation).await
+}

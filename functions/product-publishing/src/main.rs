@@ -1,1 +1,4 @@
-fn main() {}
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    marketplace_aws::run_portal_function(product_publishing::FUNCTION, product_publishing::operation).await
+}

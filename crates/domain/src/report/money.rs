@@ -1,4 +1,5 @@
-//! Currencies the reports support, their ISO 4217 minor units, and half-even rounding.
+//! Report currencies (ISO 4217 codes of the shared table in [`crate::money`]), half-even
+//! rounding to minor units and money formatting.
 //!
 //! Money is always [`rust_decimal::Decimal`]; it is rounded once per report row (see
 //! [`round_to_minor_units`]) and printed with exactly the currency's minor-unit places, `.` as the
@@ -10,51 +11,13 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-/// ISO 4217 codes the marketplace bills in, with their minor units. Sorted by code, so the
-/// table index orders currencies alphabetically.
-const CURRENCIES: &[(&str, u32)] = &[
-    ("AED", 2),
-    ("AUD", 2),
-    ("BHD", 3),
-    ("BRL", 2),
-    ("CAD", 2),
-    ("CHF", 2),
-    ("CLP", 0),
-    ("CNY", 2),
-    ("CZK", 2),
-    ("DKK", 2),
-    ("EUR", 2),
-    ("GBP", 2),
-    ("HKD", 2),
-    ("HUF", 2),
-    ("IDR", 2),
-    ("ILS", 2),
-    ("INR", 2),
-    ("ISK", 0),
-    ("JOD", 3),
-    ("JPY", 0),
-    ("KRW", 0),
-    ("KWD", 3),
-    ("MXN", 2),
-    ("NOK", 2),
-    ("NZD", 2),
-    ("OMR", 3),
-    ("PLN", 2),
-    ("SAR", 2),
-    ("SEK", 2),
-    ("SGD", 2),
-    ("TND", 3),
-    ("TRY", 2),
-    ("TWD", 2),
-    ("USD", 2),
-    ("VND", 0),
-    ("ZAR", 2),
-];
-
-/// A supported ISO 4217 currency. Ordered by its code.
+/// A supported ISO 4217 currency (the table in [`crate::money`]). Ordered by its code.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Currency(u8);
+pub struct Currency {
+    code: [u8; 3],
+    minor_units: u8,
+}
 
 /// The code is not in the supported-currency table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,30 +26,27 @@ pub struct UnknownCurrency(pub String);
 
 impl Currency {
     /// The three-letter ISO 4217 code.
-    pub fn code(self) -> &'static str {
-        CURRENCIES[usize::from(self.0)].0
+    pub fn code(&self) -> &str {
+        // Only ever built from three ASCII uppercase letters.
+        std::str::from_utf8(&self.code).unwrap_or("???")
     }
 
     /// Number of decimal places of the currency's minor unit (2 for USD, 0 for JPY, 3 for BHD).
     pub fn minor_units(self) -> u32 {
-        CURRENCIES[usize::from(self.0)].1
-    }
-
-    /// Every supported currency, in code order.
-    pub fn all() -> impl Iterator<Item = Currency> {
-        (0..CURRENCIES.len()).filter_map(|i| u8::try_from(i).ok().map(Currency))
+        u32::from(self.minor_units)
     }
 }
 
 impl FromStr for Currency {
     type Err = UnknownCurrency;
     fn from_str(code: &str) -> Result<Self, Self::Err> {
-        CURRENCIES
-            .binary_search_by(|(c, _)| (*c).cmp(code))
-            .ok()
-            .and_then(|i| u8::try_from(i).ok())
-            .map(Currency)
-            .ok_or_else(|| UnknownCurrency(code.to_owned()))
+        let unknown = || UnknownCurrency(code.to_owned());
+        let bytes: [u8; 3] = code.as_bytes().try_into().map_err(|_| unknown())?;
+        if !bytes.iter().all(u8::is_ascii_uppercase) {
+            return Err(unknown());
+        }
+        let minor_units = crate::money::minor_units(code).and_then(|m| u8::try_from(m).ok()).ok_or_else(unknown)?;
+        Ok(Currency { code: bytes, minor_units })
     }
 }
 
@@ -141,8 +101,7 @@ mod tests {
     }
 
     #[test]
-    fn table_is_sorted_so_lookup_and_ordering_work() {
-        assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
+    fn currencies_order_by_code() {
         let usd: Currency = "USD".parse().expect("usd");
         let eur: Currency = "EUR".parse().expect("eur");
         assert!(eur < usd);
@@ -161,7 +120,7 @@ mod tests {
     #[test]
     fn unknown_and_lowercase_codes_are_rejected() {
         assert!("usd".parse::<Currency>().is_err());
-        assert!("XXX".parse::<Currency>().is_err());
+        assert!("XYZ".parse::<Currency>().is_err());
         assert!("".parse::<Currency>().is_err());
     }
 

@@ -1,0 +1,347 @@
+//! The Marketplace Provider Agreement (MPA): the provider accepts a version, the marketplace team
+//! approves or rejects it. No product can be published until the current version is approved.
+//!
+//! ```text
+//!   (none) ──accept──▶ PendingApproval ──approve──▶ Approved
+//!                          │    ▲                     │
+//!                       reject  └──────accept─────────┤ (when MPA_CURRENT_VERSION moves on)
+//!                          ▼                          │
+//!                      Rejected ──accept──▶ PendingApproval
+//! ```
+//!
+//! Every transition is one conditional write on the provider record (its `version`), together with
+//! its audit entry: of two team members deciding at the same moment exactly one wins; the other
+//! re-reads, finds the MPA already decided, and fails with a conflict (logged, no email).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::email::{compose, Email, Message};
+use crate::event::{Actor, PortalEvent};
+use crate::ports::{AuditEntry, Precondition, Services, WriteError};
+use crate::provider::{MpaRecord, MpaStatus, Person, Provider};
+use crate::signup::ActorDetail;
+use crate::validate::Problems;
+use crate::{DomainError, PortalConfig};
+
+pub const ACCEPTED: &str = "MpaAccepted";
+pub const APPROVED: &str = "MpaApproved";
+pub const REJECTED: &str = "MpaRejected";
+pub const DETAIL_TYPES: [&str; 3] = [ACCEPTED, APPROVED, REJECTED];
+
+#[derive(Debug, Default, Deserialize)]
+struct PersonDetail {
+    id: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MpaDetail {
+    provider_id: Option<String>,
+    mpa_version: Option<String>,
+    accepted_by: Option<PersonDetail>,
+    accepted_at: Option<String>,
+    actor: Option<ActorDetail>,
+    reason: Option<String>,
+}
+
+/// What the team decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject { reason: String },
+}
+
+/// A validated MPA event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MpaCommand {
+    Accept { provider_id: String, version: String, by: Person, at: DateTime<Utc> },
+    Decide { provider_id: String, version: String, actor: Actor, decision: Decision },
+}
+
+impl MpaCommand {
+    pub fn provider_id(&self) -> &str {
+        match self {
+            MpaCommand::Accept { provider_id, .. } | MpaCommand::Decide { provider_id, .. } => provider_id,
+        }
+    }
+
+    /// Parses and validates the event, reporting every problem at once.
+    pub fn from_event(event: &PortalEvent) -> Result<Self, DomainError> {
+        event.expect(&DETAIL_TYPES)?;
+        let detail: MpaDetail = event.detail()?;
+        let mut p = Problems::new();
+        let field = |v: Option<String>| v.map(|s| s.trim().to_string()).unwrap_or_default();
+        let provider_id = field(detail.provider_id);
+        let version = field(detail.mpa_version);
+        p.identifier("provider_id", &provider_id, 64);
+        p.line("mpa_version", &version, 32);
+        if event.detail_type == ACCEPTED {
+            let by = detail.accepted_by.unwrap_or_default();
+            let by = Person { id: field(by.id), name: field(by.name), email: field(by.email) };
+            p.line("accepted_by.id", &by.id, 128);
+            p.line("accepted_by.name", &by.name, 200);
+            p.email("accepted_by.email", &by.email);
+            let at = field(detail.accepted_at);
+            let parsed = DateTime::parse_from_rfc3339(&at).map(|t| t.with_timezone(&Utc));
+            if parsed.is_err() {
+                p.push(format!("accepted_at must be an RFC 3339 timestamp (got {at:?})"));
+            }
+            let at = parsed.unwrap_or(event.time);
+            return p.into_result(MpaCommand::Accept { provider_id, version, by, at });
+        }
+        let actor = detail.actor.unwrap_or_default();
+        let actor = Actor { id: field(actor.id), role: field(actor.role) };
+        p.line("actor.id", &actor.id, 128);
+        p.line("actor.role", &actor.role, 64);
+        let decision = if event.detail_type == REJECTED {
+            let reason = field(detail.reason);
+            p.paragraph("reason", &reason, 2000);
+            Decision::Reject { reason }
+        } else {
+            Decision::Approve
+        };
+        p.into_result(MpaCommand::Decide { provider_id, version, actor, decision })
+    }
+}
+
+/// The result of applying a command to the provider's current state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// Write this provider record (with this audit entry), conditional on the old version.
+    Apply(Box<Provider>, AuditEntry),
+    /// This very event was applied before (a retry): only the emails may be missing.
+    AlreadyApplied,
+}
+
+/// The MPA state machine: pure, so every rule is unit-tested without a store.
+pub fn transition(
+    provider: &Provider,
+    command: &MpaCommand,
+    event: &PortalEvent,
+    config: &PortalConfig,
+) -> Result<Transition, DomainError> {
+    let current = provider.mpa.as_ref();
+    let audit = |action: &str, actor_id: &str, details: serde_json::Value| AuditEntry {
+        provider_id: provider.provider_id.clone(),
+        at: event.time,
+        event_id: event.id.clone(),
+        step: "0-state".into(),
+        action: action.into(),
+        actor_id: actor_id.into(),
+        details,
+    };
+    let mut next = provider.clone();
+    next.version = provider.version + 1;
+    match command {
+        MpaCommand::Accept { version, by, at, .. } => {
+            if current.is_some_and(|m| m.accepted_event == event.id) {
+                return Ok(Transition::AlreadyApplied);
+            }
+            if *version != config.mpa_current_version {
+                return Err(DomainError::invalid(format!(
+                    "MPA version {version} cannot be accepted: the current version is {}",
+                    config.mpa_current_version
+                )));
+            }
+            match current {
+                Some(m) if m.version == *version && m.status == MpaStatus::Approved => {
+                    return Err(DomainError::Conflict(format!(
+                        "provider {}'s MPA version {version} is already approved",
+                        provider.provider_id
+                    )))
+                }
+                Some(m) if m.version == *version && m.status == MpaStatus::PendingApproval => {
+                    return Err(DomainError::Conflict(format!(
+                        "provider {} already accepted MPA version {version} (event {}); it is pending approval",
+                        provider.provider_id, m.accepted_event
+                    )))
+                }
+                _ => {}
+            }
+            next.mpa = Some(MpaRecord {
+                version: version.clone(),
+                status: MpaStatus::PendingApproval,
+                accepted_by: by.clone(),
+                accepted_at: *at,
+                accepted_event: event.id.clone(),
+                decided_by: None,
+                decided_at: None,
+                decided_event: None,
+                rejection_reason: None,
+            });
+            let details = serde_json::json!({ "mpa_version": version, "accepted_by": by.email, "accepted_at": at });
+            Ok(Transition::Apply(Box::new(next), audit(ACCEPTED, &by.id, details)))
+        }
+        MpaCommand::Decide { version, actor, decision, .. } => {
+            if !actor.is_marketplace_team() {
+                return Err(DomainError::Forbidden(format!(
+                    "only the marketplace team may approve or reject an MPA; actor {} has role {:?}",
+                    actor.id, actor.role
+                )));
+            }
+            let Some(mpa) = current else {
+                return Err(DomainError::Conflict(format!(
+                    "provider {} has not accepted any MPA yet; there is nothing to {}",
+                    provider.provider_id,
+                    decision.verb()
+                )));
+            };
+            if mpa.decided_event.as_deref() == Some(event.id.as_str()) {
+                return Ok(Transition::AlreadyApplied);
+            }
+            if mpa.version != *version {
+                return Err(DomainError::Conflict(format!(
+                    "provider {}'s latest MPA acceptance is version {}, not {version}",
+                    provider.provider_id, mpa.version
+                )));
+            }
+            if mpa.status != MpaStatus::PendingApproval {
+                return Err(DomainError::Conflict(format!(
+                    "provider {}'s MPA version {version} is already {:?} (by {}); it cannot be {}",
+                    provider.provider_id,
+                    mpa.status,
+                    mpa.decided_by.as_deref().unwrap_or("?"),
+                    decision.past()
+                )));
+            }
+            let mut decided = mpa.clone();
+            decided.decided_by = Some(actor.id.clone());
+            decided.decided_at = Some(event.time);
+            decided.decided_event = Some(event.id.clone());
+            let (action, details) = match decision {
+                Decision::Approve => {
+                    decided.status = MpaStatus::Approved;
+                    (APPROVED, serde_json::json!({ "mpa_version": version }))
+                }
+                Decision::Reject { reason } => {
+                    decided.status = MpaStatus::Rejected;
+                    decided.rejection_reason = Some(reason.clone());
+                    (REJECTED, serde_json::json!({ "mpa_version": version, "reason": reason }))
+                }
+            };
+            next.mpa = Some(decided);
+            Ok(Transition::Apply(Box::new(next), audit(action, &actor.id, details)))
+        }
+    }
+}
+
+impl Decision {
+    fn verb(&self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject { .. } => "reject",
+        }
+    }
+
+    fn past(&self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Reject { .. } => "rejected",
+        }
+    }
+}
+
+/// Handles one MPA event: validate, apply the transition with a conditional write, email.
+pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> Result<String, DomainError> {
+    let command = MpaCommand::from_event(event)?;
+    let provider_id = command.provider_id();
+    // A lost race re-reads once: the state then shows the winner's decision (a conflict) or, when
+    // the winner was this very event in another invocation, that it was already applied.
+    let mut attempts = 0;
+    let (provider, outcome) = loop {
+        attempts += 1;
+        let provider = services.store.get_provider(provider_id).await?.ok_or_else(|| {
+            DomainError::NotFound(format!("provider {provider_id} does not exist (no portal account has been created for it)"))
+        })?;
+        match transition(&provider, &command, event, services.config)? {
+            Transition::AlreadyApplied => break (provider, "AlreadyApplied"),
+            Transition::Apply(next, audit) => {
+                match services.store.put_provider(&next, Precondition::Version(provider.version), &audit).await {
+                    Ok(()) => break (*next, "Applied"),
+                    Err(WriteError::PreconditionFailed) if attempts < 3 => continue,
+                    Err(WriteError::PreconditionFailed) => {
+                        return Err(DomainError::infra("MPA transition", "provider kept changing; retry"))
+                    }
+                    Err(WriteError::Other(e)) => return Err(e),
+                }
+            }
+        }
+    };
+    let actor_id = match &command {
+        MpaCommand::Accept { by, .. } => by.id.clone(),
+        MpaCommand::Decide { actor, .. } => actor.id.clone(),
+    };
+    for (kind, email) in emails_for(&provider, &command, services.config) {
+        services.send_once(event, &provider.provider_id, kind, &email, &actor_id).await?;
+    }
+    Ok(format!("{} {outcome}", event.detail_type))
+}
+
+/// The emails one MPA event causes, by ledger kind.
+pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConfig) -> Vec<(&'static str, Email)> {
+    let mut provider_to = vec![provider.contact_email.clone()];
+    let greeting = format!("Hello {},", provider.contact_name);
+    match command {
+        MpaCommand::Accept { version, by, at, .. } => {
+            if !provider_to.contains(&by.email) {
+                provider_to.push(by.email.clone());
+            }
+            let receipt = Message::new(greeting)
+                .paragraph(format!(
+                    "{} accepted version {version} of the Marketplace Provider Agreement for {} on {}.",
+                    by.name,
+                    provider.company_name,
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ))
+                .paragraph("The marketplace team will review the acceptance. We will email you when it is approved; until then no product can be published.")
+                .link("Provider Portal", config.portal_url.clone());
+            let review = Message::new("Hello marketplace team,")
+                .paragraph(format!(
+                    "{} ({}) accepted the Marketplace Provider Agreement and is waiting for your review.",
+                    provider.company_name, provider.provider_id
+                ))
+                .table(
+                    vec!["Provider".into(), "MPA version".into(), "Accepted by".into(), "Accepted at".into()],
+                    vec![vec![
+                        provider.provider_id.clone(),
+                        version.clone(),
+                        format!("{} <{}>", by.name, by.email),
+                        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    ]],
+                )
+                .paragraph("Approve or reject it in the Provider Portal.")
+                .link("Provider Portal", config.portal_url.clone());
+            vec![
+                ("mpa-receipt", compose(config, provider_to, &format!("MPA version {version} accepted: {}", provider.company_name), &receipt)),
+                ("mpa-review-request", compose(config, vec![config.team_inbox.clone()], &format!("Review MPA acceptance: {} ({}), version {version}", provider.company_name, provider.provider_id), &review)),
+            ]
+        }
+        MpaCommand::Decide { version, decision: Decision::Approve, .. } => {
+            let message = Message::new(greeting)
+                .paragraph(format!(
+                    "The marketplace team approved {}'s acceptance of the Marketplace Provider Agreement, version {version}.",
+                    provider.company_name
+                ))
+                .paragraph("You can now publish products in the Provider Portal.")
+                .link("Provider Portal", config.portal_url.clone())
+                .link("Getting-started guide", config.guide_url.clone());
+            vec![("mpa-approved", compose(config, provider_to, &format!("MPA approved: {} can now publish products", provider.company_name), &message))]
+        }
+        MpaCommand::Decide { version, decision: Decision::Reject { reason }, .. } => {
+            let message = Message::new(greeting)
+                .paragraph(format!(
+                    "The marketplace team did not approve {}'s acceptance of the Marketplace Provider Agreement, version {version}. The reason given:",
+                    provider.company_name
+                ))
+                .quote(reason.clone())
+                .paragraph(format!(
+                    "Please address it and accept the agreement again in the Provider Portal; a new acceptance starts a new review. Questions? Contact {}.",
+                    config.team_inbox
+                ))
+                .link("Provider Portal", config.portal_url.clone());
+            vec![("mpa-rejected", compose(config, provider_to, &format!("MPA not approved: {}", provider.company_name), &message))]
+        }
+    }
+}

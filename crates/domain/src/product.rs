@@ -1,0 +1,479 @@
+//! Products and publishing: a provider asks to publish a product (`ProductPublishRequested`); the
+//! product is published when the provider's MPA is approved on the current version and the listing
+//! is complete and valid, otherwise it is refused with **every** reason at once.
+//!
+//! Authorisation is checked before anything else and refuses without writing or emailing: only the
+//! provider's own users (role `provider`, matching `provider_id`) or the marketplace team may ask.
+//! A refused new product is stored as `Draft` with its reasons; a refused *update* of a published
+//! product leaves the published listing live and records the reasons. Publishing an unchanged
+//! listing again is a no-op.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::email::{compose, Email, Message};
+use crate::event::{Actor, PortalEvent};
+use crate::money::{is_currency, parse_decimal};
+use crate::ports::{AuditEntry, Precondition, Services, WriteError};
+use crate::provider::{MpaStatus, Provider};
+use crate::validate::{is_https_url, Problems};
+use crate::{DomainError, PortalConfig};
+
+pub const DETAIL_TYPE: &str = "ProductPublishRequested";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingModel {
+    Hourly,
+    Monthly,
+    OneTime,
+    Usage,
+}
+
+impl BillingModel {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "hourly" => Some(BillingModel::Hourly),
+            "monthly" => Some(BillingModel::Monthly),
+            "one_time" => Some(BillingModel::OneTime),
+            "usage" => Some(BillingModel::Usage),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingModel::Hourly => "hourly",
+            BillingModel::Monthly => "monthly",
+            BillingModel::OneTime => "one_time",
+            BillingModel::Usage => "usage",
+        }
+    }
+}
+
+/// One pricing plan of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub model: BillingModel,
+    pub unit: String,
+    /// Up to 6 decimal places: sub-cent hourly and usage rates are normal.
+    pub unit_price: Decimal,
+    /// ISO 4217.
+    pub currency: String,
+}
+
+/// A valid product listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub name: String,
+    pub summary: String,
+    pub description: String,
+    pub category: String,
+    pub support_email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_url: Option<String>,
+    /// What the marketplace deploys.
+    pub blueprint_id: String,
+    /// The provider's share of revenue, in (0, 1].
+    pub provider_share: Decimal,
+    pub pricing: Vec<Plan>,
+}
+
+pub const MAX_PLANS: usize = 20;
+pub const MAX_PRICE_DECIMALS: u32 = 6;
+
+/// Validates a listing as received (any JSON), collecting every problem.
+pub fn validate_listing(raw: Option<&serde_json::Value>) -> Result<Listing, Vec<String>> {
+    let mut p = Problems::new();
+    let Some(raw) = raw.filter(|v| v.is_object()) else {
+        return Err(vec!["listing is required".into()]);
+    };
+    let text = |name: &str, p: &mut Problems| -> String {
+        match raw.get(name) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.trim().to_string(),
+            Some(_) => {
+                p.push(format!("listing.{name} must be a string"));
+                String::new()
+            }
+        }
+    };
+    let name = text("name", &mut p);
+    let summary = text("summary", &mut p);
+    let description = text("description", &mut p);
+    let category = text("category", &mut p);
+    let support_email = text("support_email", &mut p);
+    let support_url = text("support_url", &mut p);
+    let blueprint_id = text("blueprint_id", &mut p);
+    p.line("listing.name", &name, 100);
+    p.line("listing.summary", &summary, 300);
+    p.paragraph("listing.description", &description, 10_000);
+    p.line("listing.category", &category, 64);
+    p.email("listing.support_email", &support_email);
+    if !support_url.is_empty() && !(support_url.starts_with("https://") && is_https_url(&support_url)) {
+        p.push(format!("listing.support_url must be an https URL (got {support_url:?})"));
+    }
+    p.identifier("listing.blueprint_id", &blueprint_id, 128);
+    let provider_share = decimal_field(raw.get("provider_share"));
+    match provider_share {
+        Some(share) if share > Decimal::ZERO && share <= Decimal::ONE => {}
+        Some(share) => p.push(format!("listing.provider_share must be greater than 0 and at most 1 (got {share})")),
+        None => p.push("listing.provider_share must be a decimal number in (0, 1]"),
+    }
+    let mut pricing = Vec::new();
+    match raw.get("pricing").and_then(|v| v.as_array()) {
+        None => p.push("listing.pricing must be a non-empty list of plans"),
+        Some(plans) if plans.is_empty() => p.push("listing.pricing must be a non-empty list of plans"),
+        Some(plans) if plans.len() > MAX_PLANS => {
+            p.push(format!("listing.pricing has {} plans; at most {MAX_PLANS} are allowed", plans.len()))
+        }
+        Some(plans) => {
+            for (i, plan) in plans.iter().enumerate() {
+                if let Some(plan) = validate_plan(i, plan, &mut p) {
+                    if pricing.iter().any(|q: &Plan| q.model == plan.model && q.unit == plan.unit && q.currency == plan.currency) {
+                        p.push(format!(
+                            "listing.pricing[{i}] repeats the {} plan per {} in {}",
+                            plan.model.as_str(),
+                            plan.unit,
+                            plan.currency
+                        ));
+                    }
+                    pricing.push(plan);
+                }
+            }
+        }
+    }
+    if !p.is_empty() {
+        return Err(p.into_vec());
+    }
+    Ok(Listing {
+        name,
+        summary,
+        description,
+        category,
+        support_email,
+        support_url: Some(support_url).filter(|u| !u.is_empty()),
+        blueprint_id,
+        provider_share: provider_share.unwrap_or_default(),
+        pricing,
+    })
+}
+
+/// A decimal given as a JSON string (preferred) or number.
+fn decimal_field(value: Option<&serde_json::Value>) -> Option<Decimal> {
+    match value? {
+        serde_json::Value::String(s) => parse_decimal(s),
+        serde_json::Value::Number(n) => parse_decimal(&n.to_string()),
+        _ => None,
+    }
+}
+
+fn validate_plan(i: usize, plan: &serde_json::Value, p: &mut Problems) -> Option<Plan> {
+    let at = format!("listing.pricing[{i}]");
+    let Some(obj) = plan.as_object() else {
+        p.push(format!("{at} must be an object"));
+        return None;
+    };
+    let text = |name: &str| obj.get(name).and_then(|v| v.as_str()).map(str::trim).unwrap_or_default().to_string();
+    let before = p.len();
+    let model_text = text("model");
+    let model = BillingModel::parse(&model_text);
+    if model.is_none() {
+        p.push(format!("{at}.model must be one of hourly, monthly, one_time, usage (got {model_text:?})"));
+    }
+    let unit = text("unit");
+    p.line(&format!("{at}.unit"), &unit, 32);
+    let currency = text("currency");
+    if !is_currency(&currency) {
+        p.push(format!("{at}.currency must be an ISO 4217 currency code such as USD or EUR (got {currency:?})"));
+    }
+    let unit_price = decimal_field(obj.get("unit_price"));
+    match unit_price {
+        None => p.push(format!("{at}.unit_price must be a decimal string such as \"0.125\"")),
+        Some(price) if price < Decimal::ZERO => p.push(format!("{at}.unit_price must not be negative (got {price})")),
+        Some(price) if price.normalize().scale() > MAX_PRICE_DECIMALS => p.push(format!(
+            "{at}.unit_price has more than {MAX_PRICE_DECIMALS} decimal places (got {price})"
+        )),
+        Some(_) => {}
+    }
+    if p.len() != before {
+        return None;
+    }
+    Some(Plan { model: model?, unit, unit_price: unit_price?, currency })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProductStatus {
+    Draft,
+    Published,
+}
+
+/// What the latest publish request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PublishOutcome {
+    Published,
+    Updated,
+    Refused,
+}
+
+/// The product record (`PROVIDER#<id>` / `PRODUCT#<product_id>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    pub provider_id: String,
+    pub product_id: String,
+    pub status: ProductStatus,
+    /// The live listing (for a published product) or the last valid one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Listing>,
+    /// The listing as last requested, when it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_listing: Option<serde_json::Value>,
+    /// Why the latest request was refused (empty when it was not).
+    #[serde(default)]
+    pub refusal_reasons: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub last_event: String,
+    pub last_outcome: PublishOutcome,
+    pub version: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PublishDetail {
+    provider_id: Option<String>,
+    product_id: Option<String>,
+    actor: Option<PublishActor>,
+    listing: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PublishActor {
+    id: Option<String>,
+    role: Option<String>,
+    provider_id: Option<String>,
+}
+
+/// A publish request whose envelope (who, which product) is valid; the listing is judged later.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    pub provider_id: String,
+    pub product_id: String,
+    pub actor: Actor,
+    /// For role `provider`: the provider the actor belongs to.
+    pub actor_provider_id: Option<String>,
+    pub listing: Option<serde_json::Value>,
+}
+
+impl PublishRequest {
+    pub fn from_event(event: &PortalEvent) -> Result<Self, DomainError> {
+        event.expect(&[DETAIL_TYPE])?;
+        let detail: PublishDetail = event.detail()?;
+        let mut p = Problems::new();
+        let field = |v: Option<String>| v.map(|s| s.trim().to_string()).unwrap_or_default();
+        let provider_id = field(detail.provider_id);
+        let product_id = field(detail.product_id);
+        p.identifier("provider_id", &provider_id, 64);
+        p.identifier("product_id", &product_id, 64);
+        let actor = detail.actor.unwrap_or_default();
+        let actor_provider_id = actor.provider_id.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let actor = Actor { id: field(actor.id), role: field(actor.role) };
+        p.line("actor.id", &actor.id, 128);
+        p.line("actor.role", &actor.role, 64);
+        p.into_result(PublishRequest { provider_id, product_id, actor, actor_provider_id, listing: detail.listing })
+    }
+
+    /// Only the provider's own users or the marketplace team may publish its products.
+    pub fn authorize(&self) -> Result<(), DomainError> {
+        let allowed = self.actor.is_marketplace_team()
+            || (self.actor.role == Actor::PROVIDER && self.actor_provider_id.as_deref() == Some(self.provider_id.as_str()));
+        if allowed {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(format!(
+                "actor {} (role {:?}, provider {:?}) may not publish products of provider {}",
+                self.actor.id,
+                self.actor.role,
+                self.actor_provider_id.as_deref().unwrap_or("none"),
+                self.provider_id
+            )))
+        }
+    }
+}
+
+/// Why a provider may not publish, or `None` when its MPA is approved on the current version.
+pub fn mpa_refusal(provider: &Provider, config: &PortalConfig) -> Option<String> {
+    let current = &config.mpa_current_version;
+    let state = match &provider.mpa {
+        _ if provider.mpa_approved_on(current) => return None,
+        None => "no MPA has been accepted yet".to_string(),
+        Some(m) if m.version != *current => format!("the approved or pending MPA is version {}", m.version),
+        Some(m) => match m.status {
+            MpaStatus::PendingApproval => "it is accepted and waiting for the marketplace team's approval".into(),
+            MpaStatus::Rejected => "its acceptance was rejected".into(),
+            MpaStatus::Approved => unreachable!("handled by mpa_approved_on"),
+        },
+    };
+    Some(format!(
+        "the Marketplace Provider Agreement version {current} is not approved for provider {} ({state})",
+        provider.provider_id
+    ))
+}
+
+/// Decides what a publish request does to the product: pure, unit-tested.
+pub fn decide(
+    existing: Option<&Product>,
+    request: &PublishRequest,
+    reasons: &[String],
+    listing: Option<&Listing>,
+    event: &PortalEvent,
+) -> Option<Product> {
+    let version = existing.map_or(1, |p| p.version + 1);
+    let base = Product {
+        provider_id: request.provider_id.clone(),
+        product_id: request.product_id.clone(),
+        status: ProductStatus::Draft,
+        listing: existing.and_then(|p| p.listing.clone()),
+        requested_listing: None,
+        refusal_reasons: Vec::new(),
+        published_at: existing.and_then(|p| p.published_at),
+        updated_at: event.time,
+        last_event: event.id.clone(),
+        last_outcome: PublishOutcome::Refused,
+        version,
+    };
+    match (listing, reasons.is_empty()) {
+        (Some(listing), true) => {
+            let was_published = existing.is_some_and(|p| p.status == ProductStatus::Published);
+            if was_published && existing.and_then(|p| p.listing.as_ref()) == Some(listing) {
+                return None; // same listing again: nothing to do
+            }
+            Some(Product {
+                status: ProductStatus::Published,
+                listing: Some(listing.clone()),
+                published_at: base.published_at.or(Some(event.time)),
+                last_outcome: if was_published { PublishOutcome::Updated } else { PublishOutcome::Published },
+                ..base
+            })
+        }
+        _ => Some(Product {
+            status: existing.map_or(ProductStatus::Draft, |p| p.status),
+            requested_listing: request.listing.clone(),
+            refusal_reasons: reasons.to_vec(),
+            ..base
+        }),
+    }
+}
+
+/// Handles one `ProductPublishRequested` event.
+pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>) -> Result<String, DomainError> {
+    let request = PublishRequest::from_event(event)?;
+    let provider = services.store.get_provider(&request.provider_id).await?.ok_or_else(|| {
+        DomainError::NotFound(format!("provider {} does not exist (no portal account has been created for it)", request.provider_id))
+    })?;
+    request.authorize()?;
+    let mut reasons: Vec<String> = mpa_refusal(&provider, services.config).into_iter().collect();
+    let listing = match validate_listing(request.listing.as_ref()) {
+        Ok(listing) => Some(listing),
+        Err(problems) => {
+            reasons.extend(problems);
+            None
+        }
+    };
+    let mut attempts = 0;
+    let product = loop {
+        attempts += 1;
+        let existing = services.store.get_product(&request.provider_id, &request.product_id).await?;
+        if let Some(existing) = existing.as_ref().filter(|p| p.last_event == event.id) {
+            break existing.clone(); // applied by an earlier delivery of this event
+        }
+        let Some(next) = decide(existing.as_ref(), &request, &reasons, listing.as_ref(), event) else {
+            return Ok(format!("product {} unchanged: the same listing is already published", request.product_id));
+        };
+        let audit = AuditEntry {
+            provider_id: request.provider_id.clone(),
+            at: event.time,
+            event_id: event.id.clone(),
+            step: "0-state".into(),
+            action: format!("Product{:?}", next.last_outcome),
+            actor_id: request.actor.id.clone(),
+            details: serde_json::json!({ "product_id": next.product_id, "status": next.status, "reasons": next.refusal_reasons }),
+        };
+        let precondition = existing.as_ref().map_or(Precondition::Absent, |p| Precondition::Version(p.version));
+        match services.store.put_product(&next, precondition, &audit).await {
+            Ok(()) => break next,
+            Err(WriteError::PreconditionFailed) if attempts < 3 => continue,
+            Err(WriteError::PreconditionFailed) => return Err(DomainError::infra("publish", "product kept changing; retry")),
+            Err(WriteError::Other(e)) => return Err(e),
+        }
+    };
+    for (kind, email) in emails_for(&provider, &product, services.config) {
+        services.send_once(event, &provider.provider_id, kind, &email, &request.actor.id).await?;
+    }
+    Ok(format!("product {} {:?}", product.product_id, product.last_outcome))
+}
+
+/// The emails a publish outcome causes, by ledger kind.
+pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig) -> Vec<(&'static str, Email)> {
+    let greeting = format!("Hello {},", provider.contact_name);
+    let to = vec![provider.contact_email.clone()];
+    match (product.last_outcome, product.listing.as_ref()) {
+        (PublishOutcome::Published | PublishOutcome::Updated, Some(listing)) => {
+            let verb = if product.last_outcome == PublishOutcome::Published { "published" } else { "updated" };
+            let plans = plan_rows(listing);
+            let header = vec!["Model".to_string(), "Unit".into(), "Unit price".into(), "Currency".into()];
+            let provider_message = Message::new(greeting)
+                .paragraph(format!("Your product \"{}\" ({}) is {verb} on the marketplace.", listing.name, product.product_id))
+                .table(header.clone(), plans.clone())
+                .paragraph(format!("Your share of revenue: {}.", listing.provider_share))
+                .link("Provider Portal", config.portal_url.clone());
+            let team_message = Message::new("Hello marketplace team,")
+                .paragraph(format!(
+                    "{} ({}) {verb} the product \"{}\" ({}), blueprint {}.",
+                    provider.company_name, provider.provider_id, listing.name, product.product_id, listing.blueprint_id
+                ))
+                .table(header, plans)
+                .paragraph(format!("Provider share: {}.", listing.provider_share));
+            vec![
+                (
+                    if verb == "published" { "product-published" } else { "product-updated" },
+                    compose(config, to, &format!("Product {verb}: {}", listing.name), &provider_message),
+                ),
+                (
+                    "team-product-notice",
+                    compose(config, vec![config.team_inbox.clone()], &format!("Product {verb}: {} by {}", listing.name, provider.company_name), &team_message),
+                ),
+            ]
+        }
+        _ => {
+            let name = product
+                .requested_listing
+                .as_ref()
+                .and_then(|l| l.get("name"))
+                .and_then(|n| n.as_str())
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(&product.product_id)
+                .to_string();
+            let live = if product.status == ProductStatus::Published {
+                "The listing that is already published stays live unchanged."
+            } else {
+                "The product stays a draft."
+            };
+            let message = Message::new(greeting)
+                .paragraph(format!("Your request to publish \"{name}\" ({}) was refused, for these reasons:", product.product_id))
+                .steps(product.refusal_reasons.iter().cloned())
+                .paragraph(format!("{live} Fix the listing in the Provider Portal and ask to publish again."))
+                .link("Provider Portal", config.portal_url.clone());
+            vec![("product-refused", compose(config, to, &format!("Product not published: {name}"), &message))]
+        }
+    }
+}
+
+fn plan_rows(listing: &Listing) -> Vec<Vec<String>> {
+    listing
+        .pricing
+        .iter()
+        .map(|p| vec![p.model.as_str().to_string(), p.unit.clone(), p.unit_price.to_string(), p.currency.clone()])
+        .collect()
+}

@@ -1,0 +1,186 @@
+//! Field validation shared by every event: collects *every* problem instead of stopping at the first.
+
+/// Collects validation problems, each naming the field it is about.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<String>);
+
+impl Problems {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, problem: impl Into<String>) {
+        self.0.push(problem.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+
+    /// `Ok(value)` when nothing was found, otherwise `DomainError::Invalid` with every problem.
+    pub fn into_result<T>(self, value: T) -> Result<T, crate::DomainError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(crate::DomainError::Invalid(self.0))
+        }
+    }
+
+    /// A required single-line text field: present, trimmed non-empty, at most `max` characters,
+    /// no control characters (it may reach an email header or a CSV cell).
+    pub fn line(&mut self, field: &str, value: &str, max: usize) {
+        self.text(field, value, max, false);
+    }
+
+    /// A required multi-line text field: like [`Problems::line`] but tabs and line breaks are allowed.
+    pub fn paragraph(&mut self, field: &str, value: &str, max: usize) {
+        self.text(field, value, max, true);
+    }
+
+    fn text(&mut self, field: &str, value: &str, max: usize, multiline: bool) {
+        if value.trim().is_empty() {
+            self.push(format!("{field} is required"));
+            return;
+        }
+        let len = value.chars().count();
+        if len > max {
+            self.push(format!("{field} is {len} characters long; at most {max} are allowed"));
+        }
+        let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+        if value.chars().any(|c| is_control(c) && !allowed(c)) {
+            self.push(format!("{field} contains control characters"));
+        }
+    }
+
+    /// An identifier: 1..=max characters from `[A-Za-z0-9._-]`, starting with a letter or digit.
+    pub fn identifier(&mut self, field: &str, value: &str, max: usize) {
+        if !is_identifier(value, max) {
+            self.push(format!(
+                "{field} must be 1 to {max} characters of letters, digits, '.', '_' or '-', starting with a letter or digit (got {value:?})"
+            ));
+        }
+    }
+
+    pub fn email(&mut self, field: &str, value: &str) {
+        if !is_email(value) {
+            self.push(format!("{field} is not a valid email address: {value:?}"));
+        }
+    }
+}
+
+/// Control characters, including Unicode line/paragraph separators and bidi overrides that can
+/// disguise text in headers.
+pub fn is_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+pub fn is_identifier(value: &str, max: usize) -> bool {
+    let mut chars = value.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_alphanumeric() => {}
+        _ => return false,
+    }
+    value.len() <= max && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// A pragmatic address check (RFC 5321 sizes, one `@`, a dotted domain, no spaces or control
+/// characters, no characters that would break out of a header).
+pub fn is_email(value: &str) -> bool {
+    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || is_control(c) || !c.is_ascii()) {
+        return false;
+    }
+    let Some((local, domain)) = value.split_once('@') else { return false };
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return false;
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return false;
+    }
+    if local.chars().any(|c| matches!(c, '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | '\\' | ']')) {
+        return false;
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()) && tld.len() >= 2)
+}
+
+pub fn is_https_url(value: &str) -> bool {
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
+    matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/'))
+        && !value.chars().any(|c| c.is_whitespace() || is_control(c) || matches!(c, '"' | '<' | '>'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_addresses() {
+        for ok in ["jane@example.com", "jane.doe+portal@mail.example.co.uk", "a_b-c@x-y.io"] {
+            assert!(is_email(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_addresses_that_could_break_headers_or_bounce() {
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "jane@@example.com",
+            "jane doe@example.com",
+            "jane@example.com\r\nBcc: x@evil.com",
+            "jane<x>@example.com",
+            "jane..doe@example.com",
+            "jane@-example.com",
+            "jané@example.com",
+        ] {
+            assert!(!is_email(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn line_fields_report_every_problem() {
+        let mut p = Problems::new();
+        p.line("company_name", "", 10);
+        p.line("contact_name", "Evil\r\nBcc: x", 100);
+        p.line("account_alias", &"a".repeat(11), 10);
+        p.paragraph("description", "two\nlines\tok", 100);
+        let err = p.into_result(()).unwrap_err().to_string();
+        assert!(err.contains("company_name is required"), "{err}");
+        assert!(err.contains("contact_name contains control characters"), "{err}");
+        assert!(err.contains("account_alias is 11 characters long; at most 10"), "{err}");
+        assert!(!err.contains("description"), "{err}");
+    }
+
+    #[test]
+    fn bidi_overrides_count_as_control_characters() {
+        assert!(is_control('\u{202E}'));
+        assert!(!is_control('é'));
+    }
+
+    #[test]
+    fn identifiers_are_restricted() {
+        assert!(is_identifier("acme-software", 64));
+        assert!(!is_identifier("-acme", 64));
+        assert!(!is_identifier("acme#1", 64));
+        assert!(!is_identifier("", 64));
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""moto's server with requests applied one at a time.
+
+moto 5.2.5 implements TransactWriteItems by deep-copying the tables, applying the writes and, on a
+failed condition, restoring the copy. Under concurrent requests (its stock server is threaded) one
+transaction's rollback can restore a snapshot over another's writes, so a conditional write that
+lost a race can leave half of itself behind. Real DynamoDB isolates transactions. Serialising
+request handling (connections stay concurrent, keep-alive keeps working) restores that guarantee,
+which the race tests rely on.
+
+Usage: moto_server.py -H 127.0.0.1 -p PORT
+"""
+
+import argparse
+import os
+import threading
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import run_simple
+
+
+class Serialised:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    args = parser.parse_args()
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, Serialised(app), threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()
