@@ -8,6 +8,10 @@
 //!    decimals and half-even rounding once per output row ([`money`]); partial aggregates
 //!    merge for scaled-out runs;
 //! 4. [`files`] — the CSV files byte for byte, with formula-injection neutralisation;
+//! 5. [`email`] — the provider and marketplace-team emails (bodies with totals, CSV attachments
+//!    within SES's size limit);
+//! 6. [`storage`] — the `Reports` table's key design (report rows, summary rows, delivery
+//!    ledger) and [`delivery`] — exactly-once delivery per (date, recipient).
 
 
 //!
@@ -16,9 +20,12 @@
 
 pub mod aggregate;
 pub mod attribute;
+pub mod delivery;
+pub mod email;
 pub mod files;
 pub mod money;
 pub mod record;
+pub mod storage;
 
 #[cfg(test)]
 mod tests;
