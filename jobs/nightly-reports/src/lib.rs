@@ -10,6 +10,8 @@
 //! outputs byte-identical to a single run ([`partition`]). A seeded generator of synthetic logs
 //! is in [`generate`]; the `bench` binary measures throughput on it.
 
+pub mod app;
+pub mod aws;
 pub mod cli;
 pub mod export;
 pub mod files_sink;

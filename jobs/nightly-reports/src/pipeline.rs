@@ -110,6 +110,10 @@ pub struct RunSummary {
     pub emails_sent: usize,
     /// Emails skipped because the ledger says they were already sent.
     pub emails_already_sent: usize,
+    /// Deliveries claimed earlier but never recorded as sent (not re-sent; see `--resend`).
+    pub deliveries_in_doubt: usize,
+    /// Providers with files but no provider record to email.
+    pub providers_without_contact: usize,
 }
 
 impl RunSummary {
