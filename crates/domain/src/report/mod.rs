@@ -12,8 +12,6 @@
 //!    within SES's size limit);
 //! 6. [`storage`] — the `Reports` table's key design (report rows, summary rows, delivery
 //!    ledger) and [`delivery`] — exactly-once delivery per (date, recipient).
-
-
 //!
 //! Sources (DynamoDB queries, export files) and sinks (files, DynamoDB, SES) live in the job
 //! `jobs/nightly-reports`.
