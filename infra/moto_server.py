@@ -8,10 +8,15 @@ lost a race can leave half of itself behind. Real DynamoDB isolates transactions
 request handling (connections stay concurrent, keep-alive keeps working) restores that guarantee,
 which the race tests rely on.
 
+It also serves `GET /_local/ses/raw-messages`: the raw messages SES accepted (what
+`/moto-api/data.json` lists under `ses` -> `RawMessage`), without serialising every other service's
+state, which takes seconds once the tables hold a few thousand items.
+
 Usage: moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import argparse
+import json
 import os
 import threading
 
@@ -26,7 +31,24 @@ class Serialised:
 
     def __call__(self, environ, start_response):
         with self.lock:
+            if environ.get("PATH_INFO") == "/_local/ses/raw-messages":
+                return raw_messages(start_response)
             return list(self.app(environ, start_response))
+
+
+def raw_messages(start_response):
+    from moto.ses.models import RawMessage, ses_backends
+
+    messages = []
+    for account in ses_backends.values():
+        for backend in account.values():
+            for m in backend.sent_messages:
+                if isinstance(m, RawMessage):
+                    messages.append({"id": m.id, "source": m.source, "destinations": m.destinations,
+                                     "raw_data": m.raw_data})
+    body = json.dumps(messages).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def main():

@@ -76,11 +76,11 @@ pub struct SentEmail {
     pub attachments: Vec<(String, Vec<u8>)>,
 }
 
-/// Every raw email the emulator holds, oldest first.
+/// Every raw email the emulator holds, oldest first. (`infra/moto_server.py` serves the same
+/// list as `/moto-api/data.json` → `ses` → `RawMessage`, without dumping every other service.)
 pub fn sent_emails() -> Vec<SentEmail> {
-    let url = format!("{}/moto-api/data.json", moto_endpoint());
-    let data: Value = ureq::get(&url).call().expect("moto data.json").into_json().expect("json");
-    let raw = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
+    let url = format!("{}/_local/ses/raw-messages", moto_endpoint());
+    let raw: Vec<Value> = ureq::get(&url).call().expect("sent messages").into_json().expect("json");
     raw.iter()
         .filter_map(|m| m["raw_data"].as_str())
         .map(|raw| parse_email(raw.as_bytes()))

@@ -345,3 +345,135 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::ProviderStatus;
+
+    fn config() -> PortalConfig {
+        PortalConfig {
+            sender: "no-reply@m.example.com".into(),
+            reply_to: "support@m.example.com".into(),
+            team_inbox: "team@m.example.com".into(),
+            portal_url: "https://portal.m.example.com".into(),
+            guide_url: "https://docs.m.example.com".into(),
+            mpa_current_version: "2026-01".into(),
+        }
+    }
+
+    fn provider(mpa: Option<MpaRecord>) -> Provider {
+        Provider {
+            provider_id: "acme".into(),
+            account_alias: "acme-prod".into(),
+            company_name: "Acme".into(),
+            contact_name: "Jane".into(),
+            contact_email: "jane@acme.example".into(),
+            status: ProviderStatus::PortalAccountCreated,
+            created_at: Utc::now(),
+            created_by: "team-1".into(),
+            created_by_event: "e0".into(),
+            version: 3,
+            mpa,
+        }
+    }
+
+    fn event(id: &str, detail_type: &str, detail: serde_json::Value) -> PortalEvent {
+        PortalEvent { id: id.into(), detail_type: detail_type.into(), source: "marketplace.portal".into(), time: Utc::now(), detail }
+    }
+
+    fn accept(id: &str, version: &str) -> PortalEvent {
+        event(id, ACCEPTED, serde_json::json!({
+            "provider_id": "acme", "mpa_version": version,
+            "accepted_by": {"id": "u1", "name": "Jane", "email": "jane@acme.example"},
+            "accepted_at": "2026-11-25T10:00:00Z"
+        }))
+    }
+
+    fn decide(id: &str, approve: bool, role: &str) -> PortalEvent {
+        let mut detail = serde_json::json!({"provider_id": "acme", "mpa_version": "2026-01", "actor": {"id": "t1", "role": role}});
+        if !approve {
+            detail["reason"] = serde_json::json!("missing tax form");
+        }
+        event(id, if approve { APPROVED } else { REJECTED }, detail)
+    }
+
+    fn apply(p: &Provider, e: &PortalEvent) -> Result<Transition, DomainError> {
+        transition(p, &MpaCommand::from_event(e)?, e, &config())
+    }
+
+    fn applied(p: &Provider, e: &PortalEvent) -> Provider {
+        match apply(p, e).unwrap() {
+            Transition::Apply(next, _) => *next,
+            other => panic!("expected a change, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accept_then_approve_bumps_the_version_each_time() {
+        let pending = applied(&provider(None), &accept("a1", "2026-01"));
+        assert_eq!(pending.version, 4);
+        assert_eq!(pending.mpa.as_ref().unwrap().status, MpaStatus::PendingApproval);
+        let approved = applied(&pending, &decide("d1", true, "marketplace-team"));
+        assert_eq!(approved.version, 5);
+        assert!(approved.mpa_approved_on("2026-01"));
+    }
+
+    #[test]
+    fn the_same_event_again_is_recognised_as_applied() {
+        let pending = applied(&provider(None), &accept("a1", "2026-01"));
+        assert_eq!(apply(&pending, &accept("a1", "2026-01")).unwrap(), Transition::AlreadyApplied);
+        let rejected = applied(&pending, &decide("d1", false, "marketplace-team"));
+        assert_eq!(apply(&rejected, &decide("d1", false, "marketplace-team")).unwrap(), Transition::AlreadyApplied);
+    }
+
+    #[test]
+    fn a_decided_mpa_cannot_be_decided_again() {
+        let pending = applied(&provider(None), &accept("a1", "2026-01"));
+        let approved = applied(&pending, &decide("d1", true, "marketplace-team"));
+        let err = apply(&approved, &decide("d2", false, "marketplace-team")).unwrap_err();
+        assert!(matches!(err, DomainError::Conflict(_)), "{err}");
+        assert!(err.to_string().contains("already Approved"), "{err}");
+    }
+
+    #[test]
+    fn rejection_needs_a_reason_and_allows_a_new_acceptance() {
+        let mut no_reason = decide("d1", false, "marketplace-team");
+        no_reason.detail.as_object_mut().unwrap().remove("reason");
+        assert!(MpaCommand::from_event(&no_reason).unwrap_err().to_string().contains("reason is required"));
+        let pending = applied(&provider(None), &accept("a1", "2026-01"));
+        let rejected = applied(&pending, &decide("d1", false, "marketplace-team"));
+        assert_eq!(rejected.mpa.as_ref().unwrap().rejection_reason.as_deref(), Some("missing tax form"));
+        let again = applied(&rejected, &accept("a2", "2026-01"));
+        let mpa = again.mpa.unwrap();
+        assert_eq!(mpa.status, MpaStatus::PendingApproval);
+        assert_eq!(mpa.rejection_reason, None, "a new acceptance starts a clean review");
+    }
+
+    #[test]
+    fn only_the_team_decides_and_only_pending_acceptances() {
+        let pending = applied(&provider(None), &accept("a1", "2026-01"));
+        assert!(matches!(apply(&pending, &decide("d1", true, "provider")), Err(DomainError::Forbidden(_))));
+        assert!(matches!(apply(&provider(None), &decide("d1", true, "marketplace-team")), Err(DomainError::Conflict(_))));
+    }
+
+    #[test]
+    fn only_the_current_version_can_be_accepted_and_a_new_one_replaces_an_old_approval() {
+        let err = apply(&provider(None), &accept("a1", "2025-01")).unwrap_err();
+        assert!(err.to_string().contains("the current version is 2026-01"), "{err}");
+        let mut old = applied(&provider(None), &accept("a1", "2026-01"));
+        old = applied(&old, &decide("d1", true, "marketplace-team"));
+        old.mpa.as_mut().unwrap().version = "2025-01".into();
+        assert!(!old.mpa_approved_on("2026-01"));
+        let pending = applied(&old, &accept("a2", "2026-01"));
+        assert_eq!(pending.mpa.unwrap().version, "2026-01");
+    }
+
+    #[test]
+    fn accepting_twice_while_pending_or_approved_is_a_conflict() {
+        let pending = applied(&provider(None), &accept("a1", "2026-01"));
+        assert!(matches!(apply(&pending, &accept("a2", "2026-01")), Err(DomainError::Conflict(_))));
+        let approved = applied(&pending, &decide("d1", true, "marketplace-team"));
+        assert!(matches!(apply(&approved, &accept("a3", "2026-01")), Err(DomainError::Conflict(_))));
+    }
+}

@@ -477,3 +477,70 @@ fn plan_rows(listing: &Listing) -> Vec<Vec<String>> {
         .map(|p| vec![p.model.as_str().to_string(), p.unit.clone(), p.unit_price.to_string(), p.currency.clone()])
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn listing() -> serde_json::Value {
+        json!({
+            "name": "Vault", "summary": "Secrets.", "description": "Stores secrets.", "category": "security",
+            "support_email": "support@acme.example", "blueprint_id": "bp-1", "provider_share": "0.7",
+            "pricing": [{"model": "usage", "unit": "GB", "unit_price": "0.000001", "currency": "JPY"}]
+        })
+    }
+
+    #[test]
+    fn a_complete_listing_is_valid_and_keeps_decimal_precision() {
+        let l = validate_listing(Some(&listing())).unwrap();
+        assert_eq!(l.pricing[0].unit_price.to_string(), "0.000001");
+        assert_eq!(l.pricing[0].model, BillingModel::Usage);
+        assert_eq!(l.support_url, None);
+    }
+
+    #[test]
+    fn numbers_are_accepted_for_share_and_price() {
+        let mut raw = listing();
+        raw["provider_share"] = json!(1);
+        raw["pricing"][0]["unit_price"] = json!(0.25);
+        let l = validate_listing(Some(&raw)).unwrap();
+        assert_eq!(l.provider_share, Decimal::ONE);
+        assert_eq!(l.pricing[0].unit_price.to_string(), "0.25");
+    }
+
+    #[test]
+    fn trailing_zeros_do_not_count_as_decimal_places() {
+        let mut raw = listing();
+        raw["pricing"][0]["unit_price"] = json!("1.5000000");
+        assert!(validate_listing(Some(&raw)).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let problems = validate_listing(Some(&json!({"pricing": [{"model": "x"}, 3]}))).unwrap_err();
+        for fragment in ["listing.name is required", "listing.summary is required", "listing.description is required",
+                         "listing.category is required", "listing.support_email", "listing.blueprint_id",
+                         "listing.provider_share", "pricing[0].model", "pricing[0].unit is required",
+                         "pricing[0].currency", "pricing[0].unit_price", "pricing[1] must be an object"] {
+            assert!(problems.iter().any(|p| p.contains(fragment)), "{fragment} missing from {problems:#?}");
+        }
+        assert_eq!(validate_listing(None).unwrap_err(), vec!["listing is required"]);
+    }
+
+    #[test]
+    fn authorisation_needs_the_providers_own_user_or_the_team() {
+        let request = |role: &str, of: Option<&str>| PublishRequest {
+            provider_id: "acme".into(),
+            product_id: "p".into(),
+            actor: Actor { id: "u".into(), role: role.into() },
+            actor_provider_id: of.map(str::to_string),
+            listing: None,
+        };
+        assert!(request("provider", Some("acme")).authorize().is_ok());
+        assert!(request("marketplace-team", None).authorize().is_ok());
+        assert!(request("provider", Some("globex")).authorize().is_err());
+        assert!(request("provider", None).authorize().is_err());
+        assert!(request("customer", Some("acme")).authorize().is_err());
+    }
+}

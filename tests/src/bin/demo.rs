@@ -27,15 +27,34 @@ fn print_new_emails(seen: &mut usize) {
     *seen = emails.len();
 }
 
+enum Step {
+    Signup,
+    Mpa,
+    Publish,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     marketplace_aws::telemetry::init();
     let app = marketplace_tests::app().await;
     let mut seen = 0;
 
-    println!("== 1. sign-up notification: ProviderAccountCreated");
-    let response = signup_notification::handle(&app, load("provider-account-created.json")?).await;
-    anyhow::ensure!(response.batch_item_failures.is_empty(), "sign-up failed: {response:?}");
-    print_new_emails(&mut seen);
+    let steps: [(&str, &str, Step); 4] = [
+        ("1. sign-up notification: ProviderAccountCreated", "provider-account-created.json", Step::Signup),
+        ("2. MPA accepted by the provider: MpaAccepted", "mpa-accepted.json", Step::Mpa),
+        ("3. MPA approved by the marketplace team: MpaApproved", "mpa-approved.json", Step::Mpa),
+        ("4. product publishing: ProductPublishRequested", "product-publish-requested.json", Step::Publish),
+    ];
+    for (title, file, step) in steps {
+        println!("\n== {title} (events/{file})");
+        let batch = load(file)?;
+        let response = match step {
+            Step::Signup => signup_notification::handle(&app, batch).await,
+            Step::Mpa => mpa_approval::handle(&app, batch).await,
+            Step::Publish => product_publishing::handle(&app, batch).await,
+        };
+        anyhow::ensure!(response.batch_item_failures.is_empty(), "{title} failed: {response:?}");
+        print_new_emails(&mut seen);
+    }
     Ok(())
 }

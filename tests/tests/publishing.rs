@@ -1,0 +1,221 @@
+//! Product publishing against the local stack: publication, every refusal reason (alone and
+//! together), authorisation, duplicates, updates and out-of-order events.
+
+use marketplace_domain::product::{ProductStatus, PublishOutcome};
+use marketplace_tests::*;
+use serde_json::{json, Value};
+
+fn team_actor() -> Value {
+    json!({"id": "team-member-9", "role": "marketplace-team"})
+}
+
+fn subjects_to(address: &str, prefix: &str) -> Vec<SentEmail> {
+    emails_to(address).into_iter().filter(|e| e.subject.starts_with(prefix)).collect()
+}
+
+#[tokio::test]
+async fn an_approved_provider_publishes_and_both_sides_are_told() {
+    let app = app().await;
+    let (provider, address) = approved_provider(&app, "pub-ok").await;
+    let event = publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider));
+
+    assert!(run_publish(&app, &[event.clone()]).await.is_empty());
+    assert!(run_publish(&app, &[event]).await.is_empty(), "redelivery is a no-op");
+
+    let product = stored_product(&app, &provider, "acme-vault").await.expect("product stored");
+    assert_eq!(product.status, ProductStatus::Published);
+    assert_eq!(product.last_outcome, PublishOutcome::Published);
+    assert!(product.published_at.is_some());
+    let listing = product.listing.unwrap();
+    assert_eq!(listing.pricing[0].unit_price.to_string(), "0.000125", "sub-cent prices keep their precision");
+    assert_eq!(listing.provider_share.to_string(), "0.7");
+    let item = provider_item(&provider, "PRODUCT#acme-vault").await.unwrap();
+    assert_eq!(attr_s(&item, "status"), "Published");
+
+    let emails = subjects_to(&address, "Product published: Acme Vault");
+    assert_eq!(emails.len(), 1, "one email despite the redelivery");
+    for needle in ["Acme Vault", "acme-vault", "hourly", "vm-hour", "0.000125", "USD", "monthly", "49.99", "EUR"] {
+        assert!(emails[0].text.contains(needle), "{needle} missing from\n{}", emails[0].text);
+    }
+    assert_eq!(team_emails_about("Acme Vault by").iter().filter(|e| e.text.contains(&provider)).count(), 1);
+    let actions: Vec<String> = provider_items(&provider).await.iter().map(|i| attr_s(i, "action")).filter(|a| a.starts_with("Product")).collect();
+    assert_eq!(actions, vec!["ProductPublished"]);
+}
+
+#[tokio::test]
+async fn every_reason_is_given_at_once_and_the_product_stays_draft() {
+    let app = app().await;
+    let (provider, address) = signed_up_provider(&app, "pub-many").await; // no MPA at all
+    let mut listing = valid_listing();
+    listing["name"] = json!("");
+    listing["support_email"] = json!("support-at-acme");
+    listing["provider_share"] = json!("1.5");
+    listing["pricing"] = json!([
+        {"model": "weekly", "unit": "vm-hour", "unit_price": "1", "currency": "USD"},
+        {"model": "hourly", "unit": "vm-hour", "unit_price": "-1", "currency": "USD"},
+        {"model": "usage", "unit": "GB", "unit_price": "0.0000001", "currency": "usd"}
+    ]);
+
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", listing, provider_actor(&provider))]).await.is_empty());
+
+    let product = stored_product(&app, &provider, "acme-vault").await.unwrap();
+    assert_eq!(product.status, ProductStatus::Draft);
+    let expected = [
+        "Marketplace Provider Agreement version 2026-01 is not approved",
+        "listing.name is required",
+        "listing.support_email is not a valid email address",
+        "listing.provider_share must be greater than 0 and at most 1",
+        "listing.pricing[0].model must be one of",
+        "listing.pricing[1].unit_price must not be negative",
+        "listing.pricing[2].currency must be an ISO 4217 currency code",
+        "listing.pricing[2].unit_price has more than 6 decimal places",
+    ];
+    assert_eq!(product.refusal_reasons.len(), expected.len(), "{:#?}", product.refusal_reasons);
+    for (reason, fragment) in product.refusal_reasons.iter().zip(expected) {
+        assert!(reason.contains(fragment), "{reason:?} should contain {fragment:?}");
+    }
+    let emails = subjects_to(&address, "Product not published");
+    assert_eq!(emails.len(), 1);
+    for fragment in expected {
+        assert!(emails[0].text.contains(fragment), "email lacks {fragment:?}");
+    }
+    assert!(emails[0].text.contains("stays a draft"));
+}
+
+#[tokio::test]
+async fn each_listing_fault_alone_is_the_only_reason() {
+    let app = app().await;
+    let (provider, address) = approved_provider(&app, "pub-one").await;
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        ("listing.summary is required", Box::new(|l| { l.as_object_mut().unwrap().remove("summary"); })),
+        ("listing.description is 10001 characters long", Box::new(|l| l["description"] = json!("x".repeat(10_001)))),
+        ("listing.name contains control characters", Box::new(|l| l["name"] = json!("Vault\u{0007}"))),
+        ("listing.category is required", Box::new(|l| l["category"] = json!("  "))),
+        ("listing.support_url must be an https URL", Box::new(|l| l["support_url"] = json!("javascript:alert(1)"))),
+        ("listing.blueprint_id must be", Box::new(|l| l["blueprint_id"] = json!("bp with spaces"))),
+        ("listing.provider_share must be greater than 0", Box::new(|l| l["provider_share"] = json!("0"))),
+        ("listing.pricing must be a non-empty list", Box::new(|l| l["pricing"] = json!([]))),
+        ("listing.pricing[0].currency must be an ISO 4217", Box::new(|l| l["pricing"][0]["currency"] = json!("XYZ"))),
+        ("listing.pricing[0].unit_price must be a decimal", Box::new(|l| l["pricing"][0]["unit_price"] = json!("cheap"))),
+        ("listing.pricing[1] repeats the hourly plan", Box::new(|l| l["pricing"][1] = l["pricing"][0].clone())),
+    ];
+    for (i, (fragment, mutate)) in cases.into_iter().enumerate() {
+        let product_id = format!("product-{i}");
+        let mut listing = valid_listing();
+        mutate(&mut listing);
+        assert!(run_publish(&app, &[publish_event(&provider, &product_id, listing, provider_actor(&provider))]).await.is_empty());
+        let product = stored_product(&app, &provider, &product_id).await.unwrap();
+        assert_eq!(product.status, ProductStatus::Draft, "{fragment}");
+        assert_eq!(product.refusal_reasons.len(), 1, "{fragment}: {:?}", product.refusal_reasons);
+        assert!(product.refusal_reasons[0].contains(fragment), "{:?} should contain {fragment:?}", product.refusal_reasons[0]);
+    }
+    assert_eq!(subjects_to(&address, "Product not published").len(), 11);
+}
+
+#[tokio::test]
+async fn only_the_provider_itself_or_the_team_may_publish() {
+    let app = app().await;
+    let (provider, address) = approved_provider(&app, "pub-auth").await;
+    let (other, _) = signed_up_provider(&app, "pub-other").await;
+    let forbidden = [
+        provider_actor(&other),
+        json!({"id": "user-2", "role": "provider"}),
+        json!({"id": "user-3", "role": "customer", "provider_id": provider}),
+    ];
+    for actor in forbidden {
+        assert_eq!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), actor.clone())]).await, vec!["m0"], "{actor}");
+        assert!(stored_product(&app, &provider, "acme-vault").await.is_none(), "{actor}: nothing written");
+    }
+    assert!(emails_to(&address).iter().all(|e| !e.subject.starts_with("Product")), "nothing sent");
+
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), team_actor())]).await.is_empty());
+    assert_eq!(stored_product(&app, &provider, "acme-vault").await.unwrap().status, ProductStatus::Published);
+}
+
+#[tokio::test]
+async fn unknown_providers_and_malformed_requests_write_nothing() {
+    let app = app().await;
+    let ghost = unique("pub-ghost");
+    assert_eq!(run_publish(&app, &[publish_event(&ghost, "p", valid_listing(), team_actor())]).await, vec!["m0"]);
+    assert!(provider_items(&ghost).await.is_empty());
+
+    let (provider, _) = approved_provider(&app, "pub-malformed").await;
+    let mut no_product = publish_event(&provider, "p", valid_listing(), team_actor());
+    no_product["detail"].as_object_mut().unwrap().remove("product_id");
+    let mut no_actor = publish_event(&provider, "p", valid_listing(), team_actor());
+    no_actor["detail"].as_object_mut().unwrap().remove("actor");
+    assert_eq!(run_publish(&app, &[no_product, no_actor]).await, vec!["m0", "m1"]);
+    assert!(provider_items(&provider).await.iter().all(|i| !attr_s(i, "sk").starts_with("PRODUCT#")));
+}
+
+#[tokio::test]
+async fn a_publish_before_approval_is_refused_then_succeeds_after_it() {
+    let app = app().await;
+    let (provider, address) = signed_up_provider(&app, "pub-order").await;
+    let version = app.config.mpa_current_version.clone();
+    assert!(run_mpa(&app, &[mpa_accepted(&provider, &version)]).await.is_empty());
+
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))]).await.is_empty());
+    let draft = stored_product(&app, &provider, "acme-vault").await.unwrap();
+    assert_eq!(draft.status, ProductStatus::Draft);
+    assert_eq!(draft.refusal_reasons.len(), 1);
+    assert!(draft.refusal_reasons[0].contains("waiting for the marketplace team's approval"));
+
+    assert!(run_mpa(&app, &[mpa_decision(&provider, &version, true, "marketplace-team")]).await.is_empty());
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))]).await.is_empty());
+    let product = stored_product(&app, &provider, "acme-vault").await.unwrap();
+    assert_eq!(product.status, ProductStatus::Published);
+    assert!(product.refusal_reasons.is_empty());
+    assert_eq!(subjects_to(&address, "Product not published").len(), 1);
+    assert_eq!(subjects_to(&address, "Product published").len(), 1);
+}
+
+#[tokio::test]
+async fn updates_are_published_unchanged_requests_are_no_ops_and_refused_updates_keep_the_live_listing() {
+    let app = app().await;
+    let (provider, address) = approved_provider(&app, "pub-update").await;
+    let publish = |listing: Value| publish_event(&provider, "acme-vault", listing, provider_actor(&provider));
+    assert!(run_publish(&app, &[publish(valid_listing())]).await.is_empty());
+    let first = stored_product(&app, &provider, "acme-vault").await.unwrap();
+
+    // The same listing again, as a new request: nothing changes, nothing is sent.
+    assert!(run_publish(&app, &[publish(valid_listing())]).await.is_empty());
+    assert_eq!(stored_product(&app, &provider, "acme-vault").await.unwrap(), first);
+
+    // A changed listing is an update.
+    let mut changed = valid_listing();
+    changed["summary"] = json!("Secrets management for every team.");
+    assert!(run_publish(&app, &[publish(changed.clone())]).await.is_empty());
+    let updated = stored_product(&app, &provider, "acme-vault").await.unwrap();
+    assert_eq!(updated.last_outcome, PublishOutcome::Updated);
+    assert_eq!(updated.published_at, first.published_at, "first publication time is kept");
+    assert_eq!(updated.listing.as_ref().unwrap().summary, "Secrets management for every team.");
+
+    // An invalid update is refused; the published listing stays live.
+    let mut broken = changed.clone();
+    broken["pricing"] = json!([]);
+    assert!(run_publish(&app, &[publish(broken)]).await.is_empty());
+    let after = stored_product(&app, &provider, "acme-vault").await.unwrap();
+    assert_eq!(after.status, ProductStatus::Published);
+    assert_eq!(after.listing, updated.listing);
+    assert_eq!(after.last_outcome, PublishOutcome::Refused);
+
+    assert_eq!(subjects_to(&address, "Product published").len(), 1);
+    assert_eq!(subjects_to(&address, "Product updated").len(), 1);
+    let refused = subjects_to(&address, "Product not published");
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].text.contains("already published stays live"));
+}
+
+#[tokio::test]
+async fn a_provider_on_an_old_mpa_version_cannot_publish() {
+    let mut app = app().await;
+    let (provider, _) = approved_provider(&app, "pub-oldmpa").await;
+    app.config.mpa_current_version = "2027-01".into();
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))]).await.is_empty());
+    let product = stored_product(&app, &provider, "acme-vault").await.unwrap();
+    assert_eq!(product.status, ProductStatus::Draft);
+    assert_eq!(product.refusal_reasons.len(), 1);
+    assert!(product.refusal_reasons[0].contains("version 2027-01 is not approved"), "{:?}", product.refusal_reasons);
+    assert!(product.refusal_reasons[0].contains("version 2026-01"));
+}
