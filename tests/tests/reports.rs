@@ -58,6 +58,31 @@ fn report_emails(address: &str) -> Vec<SentEmail> {
     emails_to(address).into_iter().filter(|e| e.subject.contains("2026-02-14")).collect()
 }
 
+/// The same emails read the emulator's documented way (`GET /moto-api/data.json`, `ses` →
+/// `RawMessage` → `raw_data`), as a cross-check of the shared fast helper.
+fn report_emails_from_data_json(address: &str) -> Vec<SentEmail> {
+    let url = format!("{}/moto-api/data.json", moto_endpoint());
+    let data: serde_json::Value = ureq::get(&url).call().expect("data.json").into_json().expect("json");
+    let mut raws: Vec<&str> = Vec::new();
+    fn collect<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(raw) = m.get("raw_data").and_then(|r| r.as_str()) {
+                    out.push(raw);
+                }
+                m.values().for_each(|x| collect(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    collect(&data["ses"]["RawMessage"], &mut raws);
+    raws.into_iter()
+        .map(|r| parse_email(r.as_bytes()))
+        .filter(|e| e.to.iter().any(|t| t == address) && e.subject.contains("2026-02-14"))
+        .collect()
+}
+
 #[tokio::test]
 async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_once() {
     let app = app().await;
@@ -144,6 +169,9 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
         assert!(!mail.html.is_empty() && !mail.text.is_empty());
     }
     let acme_mail = &report_emails(&addresses[0])[before[0]];
+    let via_data_json = report_emails_from_data_json(&addresses[0]);
+    assert_eq!(via_data_json.len(), before[0] + 1);
+    assert_eq!(via_data_json[before[0]].attachments, acme_mail.attachments);
     assert!(acme_mail.text.contains("1204.63") && acme_mail.html.contains("843.24"), "totals in the bodies");
     let team = team_emails_about("summary for 2026-02-14");
     assert_eq!(team.len(), team_before + 1);
