@@ -113,21 +113,22 @@ async fn generate_logs(args: &GenerateArgs) -> anyhow::Result<()> {
     };
     if args.to_table {
         let aws = AwsContext::from_env().await?;
+        // The generator runs on its own thread and streams items through a bounded channel, so
+        // loading any number of items holds at most a few batches in memory.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+        let producer = std::thread::spawn(move || generate(&config, |item| tx.blocking_send(item)));
         let mut batch = Vec::with_capacity(1000);
         let mut loaded = 0;
-        let mut items = Vec::new();
-        generate::<std::convert::Infallible>(&config, |item| {
-            items.push(item);
-            Ok(())
-        })
-        .ok();
-        for item in items {
+        while let Some(item) = rx.recv().await {
             batch.push(item);
             if batch.len() == 1000 {
                 loaded += aws.logs.load(std::mem::take(&mut batch)).await?;
             }
         }
         loaded += aws.logs.load(batch).await?;
+        if producer.join().is_err() {
+            bail!("the generator thread panicked");
+        }
         eprintln!("loaded {loaded} item(s) into the DeploymentLogs table");
         return Ok(());
     }
