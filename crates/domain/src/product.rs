@@ -111,7 +111,8 @@ pub fn validate_listing(raw: Option<&serde_json::Value>) -> Result<Listing, Vec<
     p.paragraph("listing.description", &description, 10_000);
     p.line("listing.category", &category, 64);
     p.email("listing.support_email", &support_email);
-    if !support_url.is_empty() && !(support_url.starts_with("https://") && is_https_url(&support_url)) {
+    let https = support_url.starts_with("https://") && is_https_url(&support_url);
+    if !support_url.is_empty() && !https {
         p.push(format!("listing.support_url must be an https URL (got {support_url:?})"));
     }
     p.identifier("listing.blueprint_id", &blueprint_id, 128);
