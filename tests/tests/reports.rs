@@ -109,6 +109,18 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
             .await
             .expect("delete ledger item");
     }
+    // A row a previous run stored for a product that the logs no longer have.
+    dynamodb()
+        .await
+        .put_item()
+        .table_name(&reports_table)
+        .item("pk", AttributeValue::S("PROVIDER#acme-software".into()))
+        .item("sk", AttributeValue::S("DAY#2026-02-14#PRODUCT#withdrawn#USD".into()))
+        .item("gsi1pk", AttributeValue::S("DAY#2026-02-14".into()))
+        .item("gsi1sk", AttributeValue::S("PROVIDER#acme-software#PRODUCT#withdrawn#USD".into()))
+        .send()
+        .await
+        .expect("put stale row");
     let before: Vec<usize> = addresses.iter().map(|a| report_emails(a).len()).collect();
     let team_before = team_emails_about("summary for 2026-02-14").len();
     let items = std::fs::read_to_string(fixture().join("deployment-logs-export.json"))
@@ -147,7 +159,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     // Stored items: a provider's date range, the team's summary and the by-date index.
     let acme = query(&reports_table, None, "pk", "PROVIDER#acme-software").await;
     let acme: Vec<_> = acme.iter().filter(|i| attr_s(i, "sk").starts_with("DAY#2026-02-14#")).collect();
-    assert_eq!(acme.len(), 2);
+    assert_eq!(acme.len(), 2, "the stale row of a withdrawn product is gone");
     assert_eq!(attr_s(acme[1], "product_id"), "acme-vault");
     assert_eq!(attr_s(acme[1], "billable_revenue"), "1200.77");
     assert_eq!(attr_s(acme[1], "remuneration_value"), "840.54");

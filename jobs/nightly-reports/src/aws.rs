@@ -26,7 +26,7 @@ use marketplace_domain::report::aggregate::{AggregateError, Aggregator};
 use marketplace_domain::report::attribute::{AttributeValue, Item};
 use marketplace_domain::report::delivery::{deliver_once, ClaimRefused, Delivered, DeliveryLedger};
 use marketplace_domain::report::email::{provider_report_email, team_summary_email, ATTACHMENT_BUDGET_BYTES};
-use marketplace_domain::report::storage::{delivery_key, report_items, Recipient};
+use marketplace_domain::report::storage::{delivery_key, report_items, Recipient, BY_DATE_INDEX};
 use marketplace_domain::report::{DailyReport, ReportPlan};
 use marketplace_domain::{DomainError, PortalConfig};
 use tokio::sync::mpsc;
@@ -253,19 +253,61 @@ impl ReportsTable {
         }
     }
 
-    /// Stores a date's report and summary rows; returns how many items were written.
+    /// Stores a date's report and summary rows, then deletes rows of that date a previous run
+    /// stored that this run no longer has (a re-computation can only shrink after corrected
+    /// logs); returns how many items were written.
     pub async fn store(&self, report: &DailyReport) -> Result<usize, AwsError> {
         let items = report_items(report)
             .iter()
             .map(to_item)
             .collect::<Result<Vec<_>, DomainError>>()?;
-        batch_put(&self.client, &self.table, items).await
+        let current: std::collections::HashSet<(String, String)> = items.iter().map(item_key).collect();
+        let written = batch_put(&self.client, &self.table, items).await?;
+        let date = report.date;
+        let mut stored = self.query_keys(None, "pk", &format!("SUMMARY#{date}")).await?;
+        stored.extend(self.query_keys(Some(BY_DATE_INDEX), "gsi1pk", &format!("DAY#{date}")).await?);
+        for stale in stored.into_iter().filter(|k| !current.contains(k)) {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", Av::S(stale.0))
+                .key("sk", Av::S(stale.1))
+                .send()
+                .await
+                .map_err(dynamo("DeleteItem", &self.table))?;
+        }
+        Ok(written)
+    }
+
+    /// The (`pk`, `sk`) of every item whose `key` is `value` (on the table or an index), all pages.
+    async fn query_keys(&self, index: Option<&str>, key: &str, value: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let items: Vec<HashMap<String, Av>> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", key)
+            .expression_attribute_values(":v", Av::S(value.to_owned()))
+            .projection_expression("pk, sk")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(dynamo("Query", &self.table))?;
+        Ok(items.iter().map(item_key).collect())
     }
 
     fn key(date: NaiveDate, to: &Recipient) -> HashMap<String, Av> {
         let (pk, sk) = delivery_key(date, to);
         HashMap::from([("pk".to_owned(), Av::S(pk)), ("sk".to_owned(), Av::S(sk))])
     }
+}
+
+fn item_key(item: &HashMap<String, Av>) -> (String, String) {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    (text("pk"), text("sk"))
 }
 
 fn infra<E: std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> DomainError {
