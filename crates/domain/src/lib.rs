@@ -34,6 +34,7 @@ pub mod mpa;
 pub mod product;
 pub mod ports;
 pub mod provider;
+pub mod report;
 pub mod signup;
 pub mod validate;
 

@@ -1,1 +1,141 @@
-fn main() {}
+//! `nightly-reports`: wiring only. Under Lambda (`AWS_LAMBDA_RUNTIME_API` set) it handles the
+//! EventBridge Scheduler event; otherwise it is the command line described in
+//! `nightly_reports::cli` (exit 0, 2 when items were rejected, 1 on failure).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use lambda_runtime::{service_fn, LambdaEvent};
+use marketplace_domain::report::ReportPlan;
+use nightly_reports::app::{publish, run_job, AwsContext, JobRequest, ScheduledRun, Source};
+use nightly_reports::cli::{Cli, Command, Delivery, GenerateArgs};
+use nightly_reports::generate::{generate, write_export, GeneratorConfig};
+use nightly_reports::pipeline::{merge_partials, RunSummary};
+
+const DEFAULT_PARALLELISM: usize = 8;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        marketplace_aws::telemetry::init();
+        return match lambda().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    match cli(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn lambda() -> Result<(), lambda_runtime::Error> {
+    let aws = AwsContext::from_env().await?;
+    let aws = &aws;
+    let out = PathBuf::from(std::env::var("REPORTS_OUT_DIR").unwrap_or_else(|_| "/tmp/reports".into()));
+    let out = &out;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let payload: ScheduledRun = serde_json::from_value(event.payload).unwrap_or_default();
+        let request = JobRequest {
+            plan: payload.plan()?,
+            source: Source::Table,
+            partition: None,
+            out: out.clone(),
+            delivery: Delivery { store: true, send: true, resend: false },
+            parallelism: DEFAULT_PARALLELISM,
+        };
+        let summary = run_job(&request, Some(aws)).await?;
+        tracing::info!(?summary, "nightly reports done");
+        Ok::<RunSummary, lambda_runtime::Error>(summary)
+    }))
+    .await
+}
+
+async fn aws_if(needed: bool) -> anyhow::Result<Option<AwsContext>> {
+    if !needed {
+        return Ok(None);
+    }
+    Ok(Some(AwsContext::from_env().await.context("AWS settings (see nightly_reports::app)")?))
+}
+
+async fn cli(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (summary, rejects_ok) = match cli.command {
+        Some(Command::Generate(args)) => return generate_logs(&args).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Merge(args)) => {
+            let delivery = args.delivery.resolve(false);
+            let aws = aws_if(delivery.store || delivery.send).await?;
+            let agg = merge_partials(&args.partials)?;
+            (publish(agg, &args.out, delivery, aws.as_ref()).await?, args.delivery.rejects_ok)
+        }
+        None => {
+            let args = cli.run;
+            let range = args.date_range();
+            let source = match &args.from_export {
+                Some(path) => Source::Export(path.clone()),
+                None => Source::Table,
+            };
+            let request = JobRequest {
+                plan: ReportPlan::new(range.first, range.last)?,
+                delivery: args.delivery.resolve(source == Source::Table),
+                source,
+                partition: args.partition.zip(args.partial_out.clone()),
+                out: args.out.clone(),
+                parallelism: DEFAULT_PARALLELISM,
+            };
+            let aws = aws_if(request.needs_aws()).await?;
+            (run_job(&request, aws.as_ref()).await?, args.delivery.rejects_ok)
+        }
+    };
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(if summary.rejected > 0 && !rejects_ok { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+async fn generate_logs(args: &GenerateArgs) -> anyhow::Result<()> {
+    let config = GeneratorConfig {
+        seed: args.seed,
+        count: args.count,
+        from: args.from,
+        to: args.to,
+        providers: args.providers,
+        reject_per_million: args.reject_per_million,
+    };
+    if args.to_table {
+        let aws = AwsContext::from_env().await?;
+        // The generator runs on its own thread and streams items through a bounded channel, so
+        // loading any number of items holds at most a few batches in memory.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+        let producer = std::thread::spawn(move || generate(&config, |item| tx.blocking_send(item)));
+        let mut batch = Vec::with_capacity(1000);
+        let mut loaded = 0;
+        while let Some(item) = rx.recv().await {
+            batch.push(item);
+            if batch.len() == 1000 {
+                loaded += aws.logs.load(std::mem::take(&mut batch)).await?;
+            }
+        }
+        loaded += aws.logs.load(batch).await?;
+        if producer.join().is_err() {
+            bail!("the generator thread panicked");
+        }
+        eprintln!("loaded {loaded} item(s) into the DeploymentLogs table");
+        return Ok(());
+    }
+    let Some(out) = &args.out else {
+        bail!("give --out PATH or --to-table");
+    };
+    let files = write_export(&config, out, args.files, args.gzip).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("wrote {} item(s) to {} file(s)", args.count, files.len());
+    Ok(())
+}

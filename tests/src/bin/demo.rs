@@ -2,7 +2,11 @@
 //! with the sample events in `events/` and prints every email that came out.
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use marketplace_domain::report::attribute::parse_export_line;
+use marketplace_domain::report::ReportPlan;
 use marketplace_tests::sent_emails;
+use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
+use nightly_reports::cli::Delivery;
 
 fn load(name: &str) -> anyhow::Result<SqsEvent> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
@@ -56,5 +60,34 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(response.batch_item_failures.is_empty(), "{title} failed: {response:?}");
         print_new_emails(&mut seen);
     }
+
+    let logs = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14/deployment-logs-export.json");
+    println!("\n== 5. deployments: the deployment engine's logs go into the DeploymentLogs table ({})", logs.display());
+    let aws = AwsContext::from_env().await?;
+    let items = std::fs::read_to_string(&logs)?
+        .lines()
+        .map(parse_export_line)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", logs.display()))?;
+    println!("loaded {} deployment log items", aws.logs.load(items).await?);
+
+    println!("\n== 6. nightly reports for 2026-02-14 (read by day-shard queries, stored, emailed)");
+    let out = std::path::PathBuf::from("out/reports");
+    let request = JobRequest {
+        plan: ReportPlan::single("2026-02-14".parse()?),
+        source: Source::Table,
+        partition: None,
+        out: out.clone(),
+        delivery: Delivery { store: true, send: true, resend: false },
+        parallelism: 8,
+    };
+    let summary = run_job(&request, Some(&aws)).await?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    let summary_csv = out.join("2026-02-14/marketplace-summary.csv");
+    println!("\n{}:\n{}", summary_csv.display(), std::fs::read_to_string(&summary_csv)?);
+    let acme_csv = out.join("2026-02-14/providers/acme-software/deployments.csv");
+    println!("{}:\n{}", acme_csv.display(), std::fs::read_to_string(&acme_csv)?);
+    print_new_emails(&mut seen);
     Ok(())
 }

@@ -1,0 +1,198 @@
+//! Exactly-once delivery of report emails per (date, recipient) with a conditional-write ledger.
+//!
+//! SES has no idempotency key, so "exactly once" is built from a ledger item per delivery
+//! ([`super::storage::delivery_key`]):
+//! 1. **claim** — conditional put `attribute_not_exists(pk)` with state `SENDING` and a fresh
+//!    token. If the item exists: `SENT` → skip (already delivered); `SENDING` → *in doubt* (an
+//!    earlier run died between claiming and recording, or runs concurrently): skip and report it.
+//! 2. **send** through the `Mailer`.
+//! 3. **record** — update to `SENT` with the SES message id, conditional on the token. If the
+//!    send failed, the claim is released (deleted, conditional on the token), so the next run
+//!    retries.
+//!
+//! Every path sends at most once; all paths except a crash between 2 and 3 send exactly once,
+//! and that crash leaves a visible `SENDING` item rather than a duplicate. `--resend` overrides
+//! the ledger (claims unconditionally) for an explicit re-send.
+
+use async_trait::async_trait;
+
+use super::storage::Recipient;
+use crate::email::Email;
+use crate::ports::Mailer;
+use crate::DomainError;
+
+/// What the ledger held when a claim was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimRefused {
+    /// Delivered before.
+    AlreadySent,
+    /// Claimed but never recorded as sent.
+    InDoubt,
+}
+
+/// The delivery ledger (DynamoDB implementation in the job).
+#[async_trait]
+pub trait DeliveryLedger: Send + Sync {
+    /// Claims the delivery with `token`; `force` overwrites any existing entry (re-send).
+    async fn claim(&self, date: chrono::NaiveDate, to: &Recipient, token: &str, force: bool) -> Result<Result<(), ClaimRefused>, DomainError>;
+    /// Records the delivery as sent (only if still claimed with `token`).
+    async fn record_sent(&self, date: chrono::NaiveDate, to: &Recipient, token: &str, message_ids: &[String]) -> Result<(), DomainError>;
+    /// Drops a claim after a failed send (only if still claimed with `token`).
+    async fn release(&self, date: chrono::NaiveDate, to: &Recipient, token: &str) -> Result<(), DomainError>;
+}
+
+/// Outcome of one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// Sent now (SES message ids).
+    Sent(Vec<String>),
+    /// Skipped: the ledger says it was sent before.
+    AlreadySent,
+    /// Skipped: claimed earlier but not recorded; needs an operator (`--resend`).
+    InDoubt,
+}
+
+/// Sends `emails` (one delivery, possibly several messages) once per (date, recipient).
+pub async fn deliver_once(
+    ledger: &dyn DeliveryLedger,
+    mailer: &dyn Mailer,
+    date: chrono::NaiveDate,
+    to: &Recipient,
+    emails: &[Email],
+    token: &str,
+    resend: bool,
+) -> Result<Delivered, DomainError> {
+    match ledger.claim(date, to, token, resend).await? {
+        Err(ClaimRefused::AlreadySent) => return Ok(Delivered::AlreadySent),
+        Err(ClaimRefused::InDoubt) => return Ok(Delivered::InDoubt),
+        Ok(()) => {}
+    }
+    let mut ids = Vec::new();
+    for email in emails {
+        match mailer.send(email).await {
+            Ok(id) => ids.push(id),
+            Err(e) if ids.is_empty() => {
+                ledger.release(date, to, token).await?;
+                return Err(e);
+            }
+            Err(e) => {
+                // Part of the delivery went out: record what did, so nothing is repeated.
+                ledger.record_sent(date, to, token, &ids).await?;
+                return Err(e);
+            }
+        }
+    }
+    ledger.record_sent(date, to, token, &ids).await?;
+    Ok(Delivered::Sent(ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct MemLedger(Mutex<HashMap<String, (String, bool)>>);
+
+    fn k(date: chrono::NaiveDate, to: &Recipient) -> String {
+        format!("{date}{to:?}")
+    }
+
+    #[async_trait]
+    impl DeliveryLedger for MemLedger {
+        async fn claim(&self, date: chrono::NaiveDate, to: &Recipient, token: &str, force: bool) -> Result<Result<(), ClaimRefused>, DomainError> {
+            let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
+            match m.get(&k(date, to)) {
+                Some((_, true)) if !force => Ok(Err(ClaimRefused::AlreadySent)),
+                Some((_, false)) if !force => Ok(Err(ClaimRefused::InDoubt)),
+                _ => {
+                    m.insert(k(date, to), (token.into(), false));
+                    Ok(Ok(()))
+                }
+            }
+        }
+        async fn record_sent(&self, date: chrono::NaiveDate, to: &Recipient, token: &str, _: &[String]) -> Result<(), DomainError> {
+            let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
+            if let Some(e) = m.get_mut(&k(date, to)).filter(|e| e.0 == token) {
+                e.1 = true;
+            }
+            Ok(())
+        }
+        async fn release(&self, date: chrono::NaiveDate, to: &Recipient, token: &str) -> Result<(), DomainError> {
+            let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
+            if m.get(&k(date, to)).is_some_and(|e| e.0 == token) {
+                m.remove(&k(date, to));
+            }
+            Ok(())
+        }
+    }
+
+    struct CountingMailer(Mutex<u32>, bool);
+
+    #[async_trait]
+    impl Mailer for CountingMailer {
+        async fn send(&self, _: &Email) -> Result<String, DomainError> {
+            if self.1 {
+                return Err(DomainError::infra("send", "down"));
+            }
+            let mut n = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
+            *n += 1;
+            Ok(format!("msg-{n}"))
+        }
+    }
+
+    fn email() -> Email {
+        Email {
+            from: "a@x".into(),
+            reply_to: "a@x".into(),
+            to: vec!["b@x".into()],
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            attachments: vec![],
+        }
+    }
+
+    fn day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 2, 14).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn second_delivery_of_the_same_date_sends_nothing_unless_resend() {
+        let ledger = MemLedger::default();
+        let mailer = CountingMailer(Mutex::new(0), false);
+        let to = Recipient::Provider("acme".into());
+        let first = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t1", false).await.expect("ok");
+        assert_eq!(first, Delivered::Sent(vec!["msg-1".into()]));
+        let again = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t2", false).await.expect("ok");
+        assert_eq!(again, Delivered::AlreadySent);
+        let forced = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t3", true).await.expect("ok");
+        assert_eq!(forced, Delivered::Sent(vec!["msg-2".into()]));
+        let team = deliver_once(&ledger, &mailer, day(), &Recipient::Team, &[email()], "t4", false).await.expect("ok");
+        assert!(matches!(team, Delivered::Sent(_)));
+    }
+
+    #[tokio::test]
+    async fn failed_send_releases_the_claim_so_the_next_run_retries() {
+        let ledger = MemLedger::default();
+        let to = Recipient::Provider("acme".into());
+        let down = CountingMailer(Mutex::new(0), true);
+        assert!(deliver_once(&ledger, &down, day(), &to, &[email()], "t1", false).await.is_err());
+        let up = CountingMailer(Mutex::new(0), false);
+        let retry = deliver_once(&ledger, &up, day(), &to, &[email()], "t2", false).await.expect("ok");
+        assert!(matches!(retry, Delivered::Sent(_)));
+    }
+
+    #[tokio::test]
+    async fn claim_without_record_is_in_doubt_and_not_resent() {
+        let ledger = MemLedger::default();
+        let to = Recipient::Provider("acme".into());
+        assert!(ledger.claim(day(), &to, "crashed", false).await.expect("ok").is_ok());
+        let mailer = CountingMailer(Mutex::new(0), false);
+        let out = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t2", false).await.expect("ok");
+        assert_eq!(out, Delivered::InDoubt);
+        assert_eq!(*mailer.0.lock().expect("lock"), 0);
+    }
+}

@@ -1,0 +1,34 @@
+//! The nightly deployment reports: contract, aggregation and CSV files (issue 4).
+//!
+//! Pipeline, all pure and AWS-free:
+//! 1. [`attribute`] — DynamoDB-JSON items as a neutral [`attribute::Item`];
+//! 2. [`record`] — the deployment-log contract: an item becomes a typed
+//!    [`record::DeploymentLog`] or a [`record::Rejected`] with its reason;
+//! 3. [`aggregate`] — streaming totals per (date, provider, product, currency) with exact
+//!    decimals and half-even rounding once per output row ([`money`]); partial aggregates
+//!    merge for scaled-out runs;
+//! 4. [`files`] — the CSV files byte for byte, with formula-injection neutralisation;
+//! 5. [`email`] — the provider and marketplace-team emails (bodies with totals, CSV attachments
+//!    within SES's size limit);
+//! 6. [`storage`] — the `Reports` table's key design (report rows, summary rows, delivery
+//!    ledger) and [`delivery`] — exactly-once delivery per (date, recipient).
+//!
+//! Sources (DynamoDB queries, export files) and sinks (files, DynamoDB, SES) live in the job
+//! `jobs/nightly-reports`.
+
+pub mod aggregate;
+pub mod attribute;
+pub mod delivery;
+pub mod email;
+pub mod files;
+pub mod money;
+pub mod record;
+pub mod storage;
+
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::{Aggregator, DailyReport, PartialAggregate, ReportPlan};
+pub use attribute::{AttributeValue, Item};
+pub use files::{report_files, ReportFile};
+pub use money::Currency;

@@ -1,0 +1,559 @@
+//! The deployment-log contract: parsing an [`Item`] into a typed [`DeploymentLog`], or into a
+//! [`Rejected`] item with the reason it breaks the contract.
+//!
+//! Contract (issue "Nightly deployment reports"): `deployment_id`, `provider_id`, `product_id`,
+//! `product_name`, `customer_alias`, `started_at`, `finished_at` (RFC 3339), `status`
+//! (`SUCCEEDED` | `FAILED`), `errors` (list of maps `{code, message, at}`), `billing_model`
+//! (`hourly` | `monthly` | `one_time` | `usage`), `quantity` ≥ 0, `unit_price` ≥ 0, `currency`
+//! (a supported ISO 4217 code, see [`super::money`]), `provider_share` in (0, 1].
+//!
+//! One extra rule protects the job itself: `provider_id` names a directory of the output, so it
+//! must be a safe path segment (`[A-Za-z0-9._-]`, at most 128 characters, not `.` or `..`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::attribute::{AttributeValue, Item};
+use super::money::Currency;
+
+/// Outcome of a finished deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DeploymentStatus {
+    /// Deployed; billable.
+    #[serde(rename = "SUCCEEDED")]
+    Succeeded,
+    /// Not deployed; never billed.
+    #[serde(rename = "FAILED")]
+    Failed,
+}
+
+impl DeploymentStatus {
+    /// The wire spelling (`SUCCEEDED` / `FAILED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::Succeeded => "SUCCEEDED",
+            DeploymentStatus::Failed => "FAILED",
+        }
+    }
+}
+
+impl fmt::Display for DeploymentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the deployment is billed. Does not change the arithmetic (quantity × unit price), but it
+/// is part of the contract, so an unknown model is a reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingModel {
+    /// Per hour; quantity may be fractional.
+    Hourly,
+    /// Per month.
+    Monthly,
+    /// Once.
+    OneTime,
+    /// Metered usage.
+    Usage,
+}
+
+impl FromStr for BillingModel {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "hourly" => Ok(BillingModel::Hourly),
+            "monthly" => Ok(BillingModel::Monthly),
+            "one_time" => Ok(BillingModel::OneTime),
+            "usage" => Ok(BillingModel::Usage),
+            _ => Err(()),
+        }
+    }
+}
+
+/// One error entry recorded during a deployment (successful deployments may have some too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentErrorEntry {
+    /// Machine-readable code, e.g. `VM_TIMEOUT`.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// A deployment log that honours the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentLog {
+    /// Deployment id.
+    pub deployment_id: String,
+    /// Provider owning the product.
+    pub provider_id: String,
+    /// Product deployed.
+    pub product_id: String,
+    /// Product display name at deployment time.
+    pub product_name: String,
+    /// Customer alias shown to the provider.
+    pub customer_alias: String,
+    /// Start (UTC).
+    pub started_at: DateTime<Utc>,
+    /// End (UTC); its UTC date is the report date the deployment belongs to.
+    pub finished_at: DateTime<Utc>,
+    /// Outcome.
+    pub status: DeploymentStatus,
+    /// Error entries in recorded order.
+    pub errors: Vec<DeploymentErrorEntry>,
+    /// Billing model.
+    pub billing_model: BillingModel,
+    /// Billed quantity (≥ 0, may be fractional).
+    pub quantity: Decimal,
+    /// Price per unit (≥ 0, up to 6 decimal places).
+    pub unit_price: Decimal,
+    /// Billing currency.
+    pub currency: Currency,
+    /// The provider's share of revenue, in (0, 1].
+    pub provider_share: Decimal,
+}
+
+impl DeploymentLog {
+    /// The report date (UTC date of `finished_at`).
+    pub fn report_date(&self) -> NaiveDate {
+        self.finished_at.date_naive()
+    }
+}
+
+/// Why an item breaks the contract. Messages are meant for the operator reading `rejected.csv`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContractViolation {
+    /// A required attribute is absent.
+    #[error("missing attribute `{0}`")]
+    MissingAttribute(&'static str),
+    /// An attribute has the wrong DynamoDB type.
+    #[error("attribute `{attribute}` must be of type {expected}, found {found}")]
+    WrongType {
+        /// Attribute name (dotted path for nested ones).
+        attribute: String,
+        /// Expected DynamoDB type.
+        expected: &'static str,
+        /// Type found.
+        found: &'static str,
+    },
+    /// `status` is neither `SUCCEEDED` nor `FAILED`.
+    #[error("unknown status `{0}` (expected SUCCEEDED or FAILED)")]
+    UnknownStatus(String),
+    /// `currency` is not a supported ISO 4217 code.
+    #[error("unknown currency `{0}`")]
+    UnknownCurrency(String),
+    /// `billing_model` is not one of the four models.
+    #[error("unknown billing model `{0}` (expected hourly, monthly, one_time or usage)")]
+    UnknownBillingModel(String),
+    /// A number attribute cannot be read as an exact decimal.
+    #[error("attribute `{attribute}` is not a number: `{value}`")]
+    UnparseableNumber {
+        /// Attribute name.
+        attribute: &'static str,
+        /// Text found.
+        value: String,
+    },
+    /// A date attribute is not RFC 3339.
+    #[error("attribute `{attribute}` is not an RFC 3339 date-time: `{value}`")]
+    UnparseableDate {
+        /// Attribute name (dotted path for nested ones).
+        attribute: String,
+        /// Text found.
+        value: String,
+    },
+    /// `quantity` below zero.
+    #[error("negative quantity {0}")]
+    NegativeQuantity(Decimal),
+    /// `unit_price` below zero.
+    #[error("negative unit price {0}")]
+    NegativeUnitPrice(Decimal),
+    /// `provider_share` not in (0, 1].
+    #[error("provider share {0} outside (0, 1]")]
+    ShareOutOfRange(Decimal),
+    /// `provider_id` cannot be used as a directory name.
+    #[error("provider id `{0}` is not a safe identifier ([A-Za-z0-9._-], 1..=128 chars)")]
+    UnsafeProviderId(String),
+    /// The source could not even read an item (e.g. a malformed export line).
+    #[error("not a DynamoDB-JSON item: {0}")]
+    Unreadable(String),
+}
+
+/// An item that was not counted, with enough to find it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// `deployment_id` if readable, else `pk`/`sk`, else the caller's locator (file and line).
+    pub key: String,
+    /// Report date the item belongs to, if it can be told (from `finished_at`, else from the
+    /// `DAY#<date>#<shard>` partition key).
+    pub report_date: Option<NaiveDate>,
+    /// Why it was rejected.
+    pub reason: ContractViolation,
+}
+
+fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, ContractViolation> {
+    match item.get(name) {
+        None | Some(AttributeValue::NULL(_)) => Err(ContractViolation::MissingAttribute(name)),
+        Some(AttributeValue::S(s)) => Ok(s),
+        Some(other) => Err(ContractViolation::WrongType {
+            attribute: name.to_owned(),
+            expected: "S",
+            found: other.type_name(),
+        }),
+    }
+}
+
+fn number_attr(item: &Item, name: &'static str) -> Result<Decimal, ContractViolation> {
+    let text = match item.get(name) {
+        None | Some(AttributeValue::NULL(_)) => return Err(ContractViolation::MissingAttribute(name)),
+        Some(AttributeValue::N(n)) => n,
+        Some(other) => {
+            return Err(ContractViolation::WrongType {
+                attribute: name.to_owned(),
+                expected: "N",
+                found: other.type_name(),
+            })
+        }
+    };
+    parse_decimal(text).ok_or_else(|| ContractViolation::UnparseableNumber {
+        attribute: name,
+        value: text.clone(),
+    })
+}
+
+/// Exact decimal from DynamoDB number text (plain or scientific notation).
+fn parse_decimal(text: &str) -> Option<Decimal> {
+    let t = text.trim();
+    Decimal::from_str_exact(t)
+        .ok()
+        .or_else(|| if t.contains(['e', 'E']) { Decimal::from_scientific(t).ok() } else { None })
+}
+
+fn parse_instant(attribute: &str, text: &str) -> Result<DateTime<Utc>, ContractViolation> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| ContractViolation::UnparseableDate {
+            attribute: attribute.to_owned(),
+            value: text.to_owned(),
+        })
+}
+
+fn date_attr(item: &Item, name: &'static str) -> Result<DateTime<Utc>, ContractViolation> {
+    parse_instant(name, string_attr(item, name)?)
+}
+
+fn is_safe_identifier(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id != "."
+        && id != ".."
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn parse_errors(item: &Item) -> Result<Vec<DeploymentErrorEntry>, ContractViolation> {
+    let list = match item.get("errors") {
+        None | Some(AttributeValue::NULL(_)) => return Err(ContractViolation::MissingAttribute("errors")),
+        Some(AttributeValue::L(list)) => list,
+        Some(other) => {
+            return Err(ContractViolation::WrongType {
+                attribute: "errors".into(),
+                expected: "L",
+                found: other.type_name(),
+            })
+        }
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let AttributeValue::M(map) = entry else {
+                return Err(ContractViolation::WrongType {
+                    attribute: format!("errors[{i}]"),
+                    expected: "M",
+                    found: entry.type_name(),
+                });
+            };
+            let field = |name: &'static str| -> Result<&str, ContractViolation> {
+                string_attr(map, name).map_err(|e| match e {
+                    ContractViolation::MissingAttribute(_) => ContractViolation::MissingAttribute(match name {
+                        "code" => "errors[].code",
+                        "message" => "errors[].message",
+                        _ => "errors[].at",
+                    }),
+                    ContractViolation::WrongType { expected, found, .. } => ContractViolation::WrongType {
+                        attribute: format!("errors[{i}].{name}"),
+                        expected,
+                        found,
+                    },
+                    other => other,
+                })
+            };
+            Ok(DeploymentErrorEntry {
+                code: field("code")?.to_owned(),
+                message: field("message")?.to_owned(),
+                at: parse_instant(&format!("errors[{i}].at"), field("at")?)?,
+            })
+        })
+        .collect()
+}
+
+/// Reads the `DAY#<YYYY-MM-DD>#<shard>` partition key's date, if there is one.
+pub fn day_of_partition_key(item: &Item) -> Option<NaiveDate> {
+    let Some(AttributeValue::S(pk)) = item.get("pk") else {
+        return None;
+    };
+    let rest = pk.strip_prefix("DAY#")?;
+    NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
+}
+
+fn reject_key(item: &Item, locator: &dyn Fn() -> String) -> String {
+    if let Some(AttributeValue::S(id)) = item.get("deployment_id") {
+        if !id.is_empty() {
+            return id.clone();
+        }
+    }
+    match (item.get("pk"), item.get("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("pk={pk} sk={sk}"),
+        _ => locator(),
+    }
+}
+
+fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
+    let deployment_id = string_attr(item, "deployment_id")?;
+    let provider_id = string_attr(item, "provider_id")?;
+    if !is_safe_identifier(provider_id) {
+        return Err(ContractViolation::UnsafeProviderId(provider_id.to_owned()));
+    }
+    let product_id = string_attr(item, "product_id")?;
+    let product_name = string_attr(item, "product_name")?;
+    let customer_alias = string_attr(item, "customer_alias")?;
+    let started_at = date_attr(item, "started_at")?;
+    let finished_at = date_attr(item, "finished_at")?;
+    let status = match string_attr(item, "status")? {
+        "SUCCEEDED" => DeploymentStatus::Succeeded,
+        "FAILED" => DeploymentStatus::Failed,
+        other => return Err(ContractViolation::UnknownStatus(other.to_owned())),
+    };
+    let errors = parse_errors(item)?;
+    let billing_model = string_attr(item, "billing_model")?;
+    let billing_model = billing_model
+        .parse()
+        .map_err(|()| ContractViolation::UnknownBillingModel(billing_model.to_owned()))?;
+    let quantity = number_attr(item, "quantity")?;
+    if quantity.is_sign_negative() && !quantity.is_zero() {
+        return Err(ContractViolation::NegativeQuantity(quantity));
+    }
+    let unit_price = number_attr(item, "unit_price")?;
+    if unit_price.is_sign_negative() && !unit_price.is_zero() {
+        return Err(ContractViolation::NegativeUnitPrice(unit_price));
+    }
+    let currency = string_attr(item, "currency")?;
+    let currency = currency
+        .parse::<Currency>()
+        .map_err(|_| ContractViolation::UnknownCurrency(currency.to_owned()))?;
+    let provider_share = number_attr(item, "provider_share")?;
+    if provider_share <= Decimal::ZERO || provider_share > Decimal::ONE {
+        return Err(ContractViolation::ShareOutOfRange(provider_share));
+    }
+    Ok(DeploymentLog {
+        deployment_id: deployment_id.to_owned(),
+        provider_id: provider_id.to_owned(),
+        product_id: product_id.to_owned(),
+        product_name: product_name.to_owned(),
+        customer_alias: customer_alias.to_owned(),
+        started_at,
+        finished_at,
+        status,
+        errors,
+        billing_model,
+        quantity,
+        unit_price,
+        currency,
+        provider_share,
+    })
+}
+
+/// Parses one item against the contract. `locator` names the item when it has neither a
+/// `deployment_id` nor `pk`/`sk` (e.g. `"deployments-0001.json.gz line 12"`).
+pub fn parse_deployment_log(item: &Item, locator: &dyn Fn() -> String) -> Result<DeploymentLog, Box<Rejected>> {
+    parse_valid(item).map_err(|reason| {
+        let report_date = match item.get("finished_at") {
+            Some(AttributeValue::S(text)) => DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|d| d.with_timezone(&Utc).date_naive()),
+            _ => None,
+        }
+        .or_else(|| day_of_partition_key(item));
+        Box::new(Rejected {
+            key: reject_key(item, locator),
+            report_date,
+            reason,
+        })
+    })
+}
+
+/// Canonical RFC 3339 text of an instant as printed in the reports (`2026-02-14T00:00:00Z`,
+/// fractional seconds only when present).
+pub fn format_instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::attribute::parse_export_line;
+
+    pub(crate) const VALID: &str = r#"{"Item": {"pk": {"S": "DAY#2026-02-14#02"}, "sk": {"S": "2026-02-14T22:40:10Z#d-1"}, "deployment_id": {"S": "d-1"}, "provider_id": {"S": "acme"}, "product_id": {"S": "vault"}, "product_name": {"S": "Vault"}, "customer_alias": {"S": "C1"}, "started_at": {"S": "2026-02-14T21:51:10Z"}, "finished_at": {"S": "2026-02-14T22:40:10Z"}, "status": {"S": "SUCCEEDED"}, "errors": {"L": [{"M": {"code": {"S": "VM_TIMEOUT"}, "message": {"S": "slow"}, "at": {"S": "2026-02-14T21:52:10Z"}}}]}, "billing_model": {"S": "hourly"}, "quantity": {"N": "3.25"}, "unit_price": {"N": "0.125"}, "currency": {"S": "USD"}, "provider_share": {"N": "0.7"}}}"#;
+
+    fn with(attr: &str, value: AttributeValue) -> Item {
+        let mut item = parse_export_line(VALID).expect("valid fixture");
+        item.insert(attr.to_owned(), value);
+        item
+    }
+
+    fn without(attr: &str) -> Item {
+        let mut item = parse_export_line(VALID).expect("valid fixture");
+        item.remove(attr);
+        item
+    }
+
+    fn reason(item: &Item) -> ContractViolation {
+        parse_deployment_log(item, &|| "line 1".into()).expect_err("must be rejected").reason
+    }
+
+    #[test]
+    fn valid_item_parses_into_typed_log() {
+        let log = parse_deployment_log(&parse_export_line(VALID).expect("fixture"), &|| String::new())
+            .expect("valid");
+        assert_eq!(log.deployment_id, "d-1");
+        assert_eq!(log.status, DeploymentStatus::Succeeded);
+        assert_eq!(log.quantity, "3.25".parse::<Decimal>().expect("dec"));
+        assert_eq!(log.errors.len(), 1);
+        assert_eq!(log.report_date(), NaiveDate::from_ymd_opt(2026, 2, 14).expect("date"));
+    }
+
+    #[test]
+    fn unknown_status_is_rejected_with_its_deployment_id_and_date() {
+        let item = with("status", AttributeValue::S("IN_PROGRESS".into()));
+        let rejected = parse_deployment_log(&item, &|| "line 1".into()).expect_err("reject");
+        assert_eq!(rejected.key, "d-1");
+        assert_eq!(rejected.report_date, NaiveDate::from_ymd_opt(2026, 2, 14));
+        assert_eq!(rejected.reason, ContractViolation::UnknownStatus("IN_PROGRESS".into()));
+    }
+
+    #[test]
+    fn unknown_currency_is_rejected() {
+        let item = with("currency", AttributeValue::S("XYZ".into()));
+        assert_eq!(reason(&item), ContractViolation::UnknownCurrency("XYZ".into()));
+    }
+
+    #[test]
+    fn negative_quantity_and_price_are_rejected_but_zero_is_fine() {
+        assert!(matches!(
+            reason(&with("quantity", AttributeValue::N("-2".into()))),
+            ContractViolation::NegativeQuantity(_)
+        ));
+        assert!(matches!(
+            reason(&with("unit_price", AttributeValue::N("-0.01".into()))),
+            ContractViolation::NegativeUnitPrice(_)
+        ));
+        let zero = with("quantity", AttributeValue::N("-0".into()));
+        assert!(parse_deployment_log(&zero, &|| String::new()).is_ok());
+    }
+
+    #[test]
+    fn share_outside_zero_exclusive_one_inclusive_is_rejected() {
+        for bad in ["0", "1.0001", "-0.5"] {
+            assert!(
+                matches!(
+                    reason(&with("provider_share", AttributeValue::N(bad.into()))),
+                    ContractViolation::ShareOutOfRange(_)
+                ),
+                "{bad}"
+            );
+        }
+        let one = with("provider_share", AttributeValue::N("1".into()));
+        assert!(parse_deployment_log(&one, &|| String::new()).is_ok());
+    }
+
+    #[test]
+    fn unparseable_number_and_date_are_rejected() {
+        assert!(matches!(
+            reason(&with("quantity", AttributeValue::N("three".into()))),
+            ContractViolation::UnparseableNumber { attribute: "quantity", .. }
+        ));
+        assert!(matches!(
+            reason(&with("started_at", AttributeValue::S("yesterday".into()))),
+            ContractViolation::UnparseableDate { .. }
+        ));
+        let bad_error_at = with(
+            "errors",
+            AttributeValue::L(vec![AttributeValue::M(
+                [
+                    ("code".to_owned(), AttributeValue::S("X".into())),
+                    ("message".to_owned(), AttributeValue::S("m".into())),
+                    ("at".to_owned(), AttributeValue::S("2026-13-01".into())),
+                ]
+                .into(),
+            )]),
+        );
+        assert!(matches!(reason(&bad_error_at), ContractViolation::UnparseableDate { attribute, .. } if attribute == "errors[0].at"));
+    }
+
+    #[test]
+    fn scientific_notation_numbers_are_exact() {
+        let item = with("quantity", AttributeValue::N("1.5E+2".into()));
+        let log = parse_deployment_log(&item, &|| String::new()).expect("valid");
+        assert_eq!(log.quantity, Decimal::from(150));
+    }
+
+    #[test]
+    fn missing_attribute_is_rejected_and_date_falls_back_to_partition_key() {
+        let item = without("finished_at");
+        let rejected = parse_deployment_log(&item, &|| "line 1".into()).expect_err("reject");
+        assert_eq!(rejected.reason, ContractViolation::MissingAttribute("finished_at"));
+        assert_eq!(rejected.report_date, NaiveDate::from_ymd_opt(2026, 2, 14));
+    }
+
+    #[test]
+    fn item_without_id_or_keys_is_named_by_its_locator() {
+        let mut item = without("deployment_id");
+        item.remove("pk");
+        let rejected = parse_deployment_log(&item, &|| "file.json line 7".into()).expect_err("reject");
+        assert_eq!(rejected.key, "file.json line 7");
+        assert_eq!(rejected.reason, ContractViolation::MissingAttribute("deployment_id"));
+    }
+
+    #[test]
+    fn wrong_attribute_type_is_rejected() {
+        let item = with("quantity", AttributeValue::S("3".into()));
+        assert!(matches!(reason(&item), ContractViolation::WrongType { expected: "N", found: "S", .. }));
+    }
+
+    #[test]
+    fn provider_id_that_could_escape_the_output_directory_is_rejected() {
+        for bad in ["..", "a/b", "", "x\\y"] {
+            assert!(
+                matches!(reason(&with("provider_id", AttributeValue::S(bad.into()))), ContractViolation::UnsafeProviderId(_)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_billing_model_is_rejected() {
+        assert!(matches!(
+            reason(&with("billing_model", AttributeValue::S("weekly".into()))),
+            ContractViolation::UnknownBillingModel(_)
+        ));
+    }
+
+    #[test]
+    fn instants_print_canonically() {
+        let at = parse_instant("x", "2026-02-14T01:00:00+01:00").expect("valid");
+        assert_eq!(format_instant(at), "2026-02-14T00:00:00Z");
+    }
+}

@@ -1,0 +1,132 @@
+//! The job's stages, each callable alone: source → aggregate → sinks.
+//!
+//! * [`aggregate_export_source`] — export files into an [`Aggregator`] (optionally one partition);
+//! * [`write_partial`] / [`merge_partials`] — the scale-out path's partial-aggregate files;
+//! * [`write_reports`] — the CSV sink.
+//!
+//! The DynamoDB source and the store/mail sinks are in [`crate::aws`].
+
+use std::path::{Path, PathBuf};
+
+use marketplace_domain::report::aggregate::{AggregateError, Aggregator, IngestStats, PartialAggregate};
+use marketplace_domain::report::{DailyReport, ReportPlan};
+use serde::Serialize;
+
+use crate::export::{aggregate_export, ExportError};
+use crate::files_sink::{write_report, WriteError};
+use crate::partition::Partition;
+
+/// Errors of the job's stages.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Reading export files.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// Aggregating.
+    #[error(transparent)]
+    Aggregate(#[from] AggregateError),
+    /// Writing CSV files.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Reading or writing a partial-aggregate file.
+    #[error("partial aggregate {path}: {message}")]
+    Partial {
+        /// File.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// No partials given to merge.
+    #[error("merge needs at least one partial-aggregate file")]
+    NothingToMerge,
+}
+
+/// Aggregates the export at `path` (all files, or one partition's) for `plan`.
+pub fn aggregate_export_source(path: &Path, plan: ReportPlan, partition: Option<Partition>) -> Result<Aggregator, JobError> {
+    let mut agg = Aggregator::new(plan);
+    let files = aggregate_export(path, partition, &mut agg)?;
+    tracing::info!(files, groups = agg.group_count(), stats = ?agg.stats(), "export aggregated");
+    Ok(agg)
+}
+
+/// Writes a partial aggregate as JSON.
+pub fn write_partial(agg: &Aggregator, path: &Path) -> Result<(), JobError> {
+    let err = |message: String| JobError::Partial {
+        path: path.to_owned(),
+        message,
+    };
+    let json = serde_json::to_vec(&agg.to_partial()).map_err(|e| err(e.to_string()))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
+    }
+    std::fs::write(path, json).map_err(|e| err(e.to_string()))
+}
+
+/// Reads and merges partial aggregates (all must share one plan).
+pub fn merge_partials(paths: &[PathBuf]) -> Result<Aggregator, JobError> {
+    let mut merged: Option<Aggregator> = None;
+    for path in paths {
+        let err = |message: String| JobError::Partial {
+            path: path.clone(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let partial: PartialAggregate = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
+        let agg = Aggregator::from_partial(partial);
+        match merged.as_mut() {
+            None => merged = Some(agg),
+            Some(m) => m.merge(agg)?,
+        }
+    }
+    merged.ok_or(JobError::NothingToMerge)
+}
+
+/// Writes every date's CSV files under `out`; returns the date directories.
+pub fn write_reports(out: &Path, reports: &[DailyReport]) -> Result<Vec<PathBuf>, JobError> {
+    reports
+        .iter()
+        .map(|r| write_report(out, r).map_err(JobError::from))
+        .collect()
+}
+
+/// What a run did; printed as one JSON line by the CLI and returned by the Lambda handler.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    /// Report dates produced.
+    pub dates: Vec<String>,
+    /// Items read.
+    pub items: u64,
+    /// Items counted.
+    pub counted: u64,
+    /// Items rejected (listed in `rejected.csv`).
+    pub rejected: u64,
+    /// Items outside the dates read.
+    pub outside_window: u64,
+    /// Providers with files, summed over dates.
+    pub provider_reports: usize,
+    /// Report items stored in DynamoDB.
+    pub items_stored: usize,
+    /// Emails sent.
+    pub emails_sent: usize,
+    /// Emails skipped because the ledger says they were already sent.
+    pub emails_already_sent: usize,
+    /// Deliveries claimed earlier but never recorded as sent (not re-sent; see `--resend`).
+    pub deliveries_in_doubt: usize,
+    /// Providers with files but no provider record to email.
+    pub providers_without_contact: usize,
+}
+
+impl RunSummary {
+    /// Summary of the aggregation part of a run.
+    pub fn new(stats: IngestStats, reports: &[DailyReport]) -> Self {
+        RunSummary {
+            dates: reports.iter().map(|r| r.date.to_string()).collect(),
+            items: stats.items,
+            counted: stats.counted,
+            rejected: stats.rejected,
+            outside_window: stats.outside_window,
+            provider_reports: reports.iter().map(|r| r.providers.len()).sum(),
+            ..RunSummary::default()
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Nightly reports against the local stack: the golden deployment logs are loaded into the
+//! DeploymentLogs table, the job reads them back by day-shard queries, writes the CSVs, stores
+//! report items, emails providers and the team — and a re-run sends nothing twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use marketplace_domain::report::attribute::parse_export_line;
+use marketplace_domain::report::ReportPlan;
+use marketplace_tests::*;
+use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
+use nightly_reports::cli::Delivery;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14")
+}
+
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("readable") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read(&path).expect("readable"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn first_column(csv: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(csv).lines().skip(1).map(|l| l.split(',').next().unwrap_or_default().to_owned()).collect()
+}
+
+async fn query(table: &str, index: Option<&str>, key: &str, value: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let mut q = dynamodb()
+        .await
+        .query()
+        .table_name(table)
+        .key_condition_expression(format!("{key} = :v"))
+        .expression_attribute_values(":v", AttributeValue::S(value.into()));
+    if let Some(index) = index {
+        q = q.index_name(index);
+    }
+    let mut items = q.send().await.expect("query").items.unwrap_or_default();
+    items.sort_by_key(|i| format!("{}{}", attr_s(i, "pk"), attr_s(i, "sk")));
+    items
+}
+
+const PROVIDERS: [&str; 3] = ["acme-software", "globex-labs", "initech"];
+
+fn report_emails(address: &str) -> Vec<SentEmail> {
+    emails_to(address).into_iter().filter(|e| e.subject.contains("2026-02-14")).collect()
+}
+
+/// The same emails read the emulator's documented way (`GET /moto-api/data.json`, `ses` →
+/// `RawMessage` → `raw_data`), as a cross-check of the shared fast helper.
+fn report_emails_from_data_json(address: &str) -> Vec<SentEmail> {
+    let url = format!("{}/moto-api/data.json", moto_endpoint());
+    let data: serde_json::Value = ureq::get(&url).call().expect("data.json").into_json().expect("json");
+    let mut raws: Vec<&str> = Vec::new();
+    fn collect<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(raw) = m.get("raw_data").and_then(|r| r.as_str()) {
+                    out.push(raw);
+                }
+                m.values().for_each(|x| collect(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    collect(&data["ses"]["RawMessage"], &mut raws);
+    raws.into_iter()
+        .map(|r| parse_email(r.as_bytes()))
+        .filter(|e| e.to.iter().any(|t| t == address) && e.subject.contains("2026-02-14"))
+        .collect()
+}
+
+#[tokio::test]
+async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_once() {
+    let app = app().await;
+    // Provider records give the report emails their recipients.
+    let addresses: Vec<String> = PROVIDERS.iter().map(|p| format!("reports-{p}@provider.example")).collect();
+    // (Fixed ids, because the golden CSVs name them: on a re-used emulator the sign-up finds the
+    // provider already there, which is fine.)
+    for (p, a) in PROVIDERS.iter().zip(&addresses) {
+        signup_notification::handle(&app, batch_of(&[signup_event(p, a)])).await;
+        assert!(stored_provider(&app, p).await.is_some());
+    }
+    let aws = AwsContext::from_env().await.expect("local stack env");
+    let reports_table = std::env::var("REPORTS_TABLE").expect("REPORTS_TABLE");
+    // A fresh delivery ledger for the date, and email counts measured as deltas, so the test
+    // also passes against an emulator that ran it before.
+    for item in query(&reports_table, None, "pk", "DELIVERY#2026-02-14").await {
+        dynamodb()
+            .await
+            .delete_item()
+            .table_name(&reports_table)
+            .key("pk", AttributeValue::S(attr_s(&item, "pk")))
+            .key("sk", AttributeValue::S(attr_s(&item, "sk")))
+            .send()
+            .await
+            .expect("delete ledger item");
+    }
+    // A row a previous run stored for a product that the logs no longer have.
+    dynamodb()
+        .await
+        .put_item()
+        .table_name(&reports_table)
+        .item("pk", AttributeValue::S("PROVIDER#acme-software".into()))
+        .item("sk", AttributeValue::S("DAY#2026-02-14#PRODUCT#withdrawn#USD".into()))
+        .item("gsi1pk", AttributeValue::S("DAY#2026-02-14".into()))
+        .item("gsi1sk", AttributeValue::S("PROVIDER#acme-software#PRODUCT#withdrawn#USD".into()))
+        .send()
+        .await
+        .expect("put stale row");
+    let before: Vec<usize> = addresses.iter().map(|a| report_emails(a).len()).collect();
+    let team_before = team_emails_about("summary for 2026-02-14").len();
+    let items = std::fs::read_to_string(fixture().join("deployment-logs-export.json"))
+        .expect("fixture")
+        .lines()
+        .map(|l| parse_export_line(l).expect("export line"))
+        .collect();
+    assert_eq!(aws.logs.load(items).await.expect("load"), 34);
+
+    let out = std::env::temp_dir().join(unique("reports-out"));
+    let request = JobRequest {
+        plan: ReportPlan::single("2026-02-14".parse().expect("date")),
+        source: Source::Table,
+        partition: None,
+        out: out.clone(),
+        delivery: Delivery { store: true, send: true, resend: false },
+        parallelism: 4,
+    };
+    let summary = run_job(&request, Some(&aws)).await.expect("first run");
+    assert_eq!((summary.counted, summary.rejected), (27, 2), "{summary:?}");
+    assert_eq!(summary.emails_sent, 4, "three providers and the team");
+    assert_eq!(summary.items_stored, 4 + 3, "four product rows and three summary rows");
+
+    // CSVs: byte for byte as the independently computed golden files (reject reasons are free text).
+    let expected = tree(&fixture().join("expected/2026-02-14"));
+    let written = tree(&out.join("2026-02-14"));
+    assert_eq!(written.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (path, bytes) in &expected {
+        if path == "rejected.csv" {
+            assert_eq!(first_column(&written[path]), first_column(bytes));
+        } else {
+            assert_eq!(String::from_utf8_lossy(&written[path]), String::from_utf8_lossy(bytes), "{path}");
+        }
+    }
+
+    // Stored items: a provider's date range, the team's summary and the by-date index.
+    let acme = query(&reports_table, None, "pk", "PROVIDER#acme-software").await;
+    let acme: Vec<_> = acme.iter().filter(|i| attr_s(i, "sk").starts_with("DAY#2026-02-14#")).collect();
+    assert_eq!(acme.len(), 2, "the stale row of a withdrawn product is gone");
+    assert_eq!(attr_s(acme[1], "product_id"), "acme-vault");
+    assert_eq!(attr_s(acme[1], "billable_revenue"), "1200.77");
+    assert_eq!(attr_s(acme[1], "remuneration_value"), "840.54");
+    assert_eq!(acme[1].get("deployments").and_then(|v| v.as_n().ok()).map(String::as_str), Some("4"));
+    let summary_items = query(&reports_table, None, "pk", "SUMMARY#2026-02-14").await;
+    assert_eq!(summary_items.iter().map(|i| attr_s(i, "billable_revenue")).collect::<Vec<_>>(), ["1204.63", "49.99", "145"]);
+    let by_date = query(&reports_table, Some("ByDate"), "gsi1pk", "DAY#2026-02-14").await;
+    assert_eq!(by_date.len(), 4);
+    let stored_before = (query(&reports_table, None, "pk", "PROVIDER#initech").await, summary_items);
+
+    // Emails: one per provider with its three CSVs attached, one summary to the team.
+    for ((p, a), n) in PROVIDERS.iter().zip(&addresses).zip(&before) {
+        let mails = report_emails(a);
+        assert_eq!(mails.len(), n + 1, "{p}");
+        let mail = &mails[*n];
+        let names: Vec<_> = mail.attachments.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["2026-02-14-deployments.csv", "2026-02-14-errors.csv", "2026-02-14-month-to-date.csv"]);
+        assert_eq!(mail.attachments[0].1, expected[&format!("providers/{p}/deployments.csv")], "{p} attachment");
+        assert!(!mail.html.is_empty() && !mail.text.is_empty());
+    }
+    let acme_mail = &report_emails(&addresses[0])[before[0]];
+    let via_data_json = report_emails_from_data_json(&addresses[0]);
+    assert_eq!(via_data_json.len(), before[0] + 1);
+    assert_eq!(via_data_json[before[0]].attachments, acme_mail.attachments);
+    assert!(acme_mail.text.contains("1204.63") && acme_mail.html.contains("843.24"), "totals in the bodies");
+    let team = team_emails_about("summary for 2026-02-14");
+    assert_eq!(team.len(), team_before + 1);
+    assert_eq!(team[team_before].attachments[0].1, expected["marketplace-summary.csv"]);
+
+    // Re-run: byte-identical files and items, nothing sent again.
+    let again = run_job(&request, Some(&aws)).await.expect("second run");
+    assert_eq!((again.emails_sent, again.emails_already_sent), (0, 4));
+    assert_eq!(tree(&out.join("2026-02-14")), written);
+    let stored_after = (
+        query(&reports_table, None, "pk", "PROVIDER#initech").await,
+        query(&reports_table, None, "pk", "SUMMARY#2026-02-14").await,
+    );
+    assert_eq!(stored_after, stored_before);
+    for (a, n) in addresses.iter().zip(&before) {
+        assert_eq!(report_emails(a).len(), n + 1, "nothing sent twice");
+    }
+    assert_eq!(team_emails_about("summary for 2026-02-14").len(), team_before + 1);
+
+    // An explicit re-send sends once more.
+    let resend = JobRequest {
+        delivery: Delivery { store: false, send: true, resend: true },
+        ..request.clone()
+    };
+    assert_eq!(run_job(&resend, Some(&aws)).await.expect("resend").emails_sent, 4);
+    assert_eq!(report_emails(&addresses[0]).len(), before[0] + 2);
+}
