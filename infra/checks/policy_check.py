@@ -193,23 +193,26 @@ def check_observed(template: dict, function: str, observed: pathlib.Path, verbos
     problems, seen = [], set()
     for line in observed.read_text().splitlines():
         call = json.loads(line)
-        key = (call["action"], call.get("table"))
+        key = (call["action"], call.get("table"), call.get("index"))
         if key in seen:
             continue
         seen.add(key)
-        action, table = key
+        action, table, index = key
+        where = f" on {table}" + (f" index {index}" if index else "") if table else ""
         grants = [s for s in statements if action in as_list(s.get("Action", []))]
         if not grants:
-            problems.append(f"{function}: called {action}{f' on {table}' if table else ''}, which its Policies do not grant")
+            problems.append(f"{function}: called {action}{where}, which its Policies do not grant")
         elif table:
-            wanted = f"GetAtt:{table}Table.Arn"
-            if not any(wanted == ref_text(r) for s in grants for r in as_list(s.get("Resource", []))):
-                problems.append(f"{function}: called {action} on table {table}, but grants it only on "
-                                f"{[ref_text(r) for s in grants for r in as_list(s.get('Resource', []))]}")
+            # The logical id is the local table name + "Table" (infra/local_stack.py).
+            wanted = ({f"Sub:${{{table}Table.Arn}}/index/{index}", f"Sub:${{{table}Table.Arn}}/index/*"} if index
+                      else {f"GetAtt:{table}Table.Arn"})
+            resources = [ref_text(r) for s in grants for r in as_list(s.get("Resource", []))]
+            if not wanted & set(resources):
+                problems.append(f"{function}: called {action}{where}, but grants it only on {resources}")
     if not seen:
         problems.append(f"{function}: {observed} recorded no calls at all")
-    for action, table in sorted(seen, key=str) if verbose else []:
-        print(f"{function}: observed {action}{f' on {table}' if table else ''}")
+    for action, table, index in sorted(seen, key=str) if verbose else []:
+        print(f"{function}: observed {action}" + (f" on {table}" + (f" index {index}" if index else "") if table else ""))
     return problems
 
 

@@ -5,7 +5,8 @@
 
 Listens on 127.0.0.1 (a free port, written to --port-file), forwards every request to the
 upstream unchanged and appends one JSON line per IAM-relevant action to --log:
-{"action": "dynamodb:PutItem", "table": "Marketplace"} (DynamoDB transactions and batches are
+{"action": "dynamodb:PutItem", "table": "Marketplace"} (plus "index" for a query of an index;
+DynamoDB transactions and batches are
 split into their items, since IAM authorises those per item and table) or
 {"action": "ses:SendRawEmail"}. The end-to-end test points a function at it and has
 policy_check.py --observed confirm every recorded call is granted on that very table.
@@ -36,7 +37,10 @@ def actions_of(headers, body: bytes, path: str):
             for table in request.get("RequestItems", {}):
                 yield {"action": f"dynamodb:{operation}", "table": table}
         else:
-            yield {"action": f"dynamodb:{operation}", "table": request.get("TableName")}
+            call = {"action": f"dynamodb:{operation}", "table": request.get("TableName")}
+            if request.get("IndexName"):
+                call["index"] = request["IndexName"]
+            yield call
         return
     form = urllib.parse.parse_qs(body.decode("utf-8", "replace")) if body else {}
     if "Action" in form:

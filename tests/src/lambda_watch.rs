@@ -253,3 +253,53 @@ impl Drop for RecordingProxy {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A local stack of its own (`infra/local_stack.py`: moto on a free 127.0.0.1 port, tables from
+/// template.yaml), for a test whose fixed sample ids must not meet other tests' data.
+pub struct PrivateStack {
+    state: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl PrivateStack {
+    pub fn start() -> PrivateStack {
+        let state = std::env::temp_dir().join(format!("private-stack-{}", crate::unique("s")));
+        let script = workspace_root().join("infra/local_stack.py");
+        let child = Command::new("python3")
+            .arg(&script)
+            .args(["start", "--state"])
+            .arg(&state)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 infra/local_stack.py");
+        let mut stack = PrivateStack { state, env: Vec::new() };
+        let output = wait_bounded(child, Duration::from_secs(120)).expect("the local stack starts within 120s");
+        assert!(output.status.success(), "local stack: {}", String::from_utf8_lossy(&output.stderr));
+        let text = std::fs::read_to_string(stack.state.join("env")).expect("the stack's env file");
+        stack.env = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        stack
+    }
+
+    /// The environment to reach it (`AWS_ENDPOINT_URL`, `MOTO_ENDPOINT`, table names, ...).
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+}
+
+impl Drop for PrivateStack {
+    fn drop(&mut self) {
+        let _ = Command::new("python3")
+            .arg(workspace_root().join("infra/local_stack.py"))
+            .args(["stop", "--state"])
+            .arg(&self.state)
+            .stdin(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}

@@ -7,16 +7,22 @@
 //! they made are checked against their policy in template.yaml, table by table (the dynamic half
 //! of the least-privilege check; `infra/checks/policy_check.py` has the static half).
 //!
-//! Covered: sign-up (welcome email, provider record, audit trail), redelivery of the same event,
-//! a malformed record reported in `batchItemFailures` while its batch neighbour succeeds, MPA
-//! acceptance (receipt + team review request) and approval (approval email), and product
-//! publishing (product record, provider and team notices). Deployments, the nightly job and the
-//! emailed reports join when the report job runs as a Lambda function on `main`.
+//! The sample events carry fixed ids (provider `acme-software`), as do other tests' fixtures, so
+//! this test runs on a local stack of its own.
+//!
+//! The lifecycle: sign-up (welcome email, provider record, audit trail), redelivery of the same
+//! event, a malformed record reported in `batchItemFailures` while its batch neighbour succeeds,
+//! MPA acceptance (receipt + team review request) and approval (approval email), product
+//! publishing (product record, provider and team notices), deployments of that product (written
+//! to DeploymentLogs as the deployment engine does), the nightly job for their day (report items,
+//! the provider's report and the team's summary emailed) and its re-run (nothing sent twice).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use marketplace_tests::lambda_watch::{event_file, LambdaWatch, RecordingProxy};
+use marketplace_domain::report::attribute::parse_export_line;
+use marketplace_tests::lambda_watch::{event_file, LambdaWatch, PrivateStack, RecordingProxy};
+use nightly_reports::app::AwsContext;
 use marketplace_tests::*;
 use serde_json::{json, Value};
 
@@ -42,13 +48,32 @@ fn failed_ids(response: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn portal_lifecycle_through_the_lambda_runtime() {
+#[test]
+fn portal_lifecycle_through_the_lambda_runtime() {
+    // Before any thread runs: the helpers read the stack's endpoint and table names from the
+    // environment (this file holds this one test).
+    let stack = PrivateStack::start();
+    for (name, value) in stack.env() {
+        std::env::set_var(name, value);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(lifecycle());
+    drop(stack);
+}
+
+async fn lifecycle() {
     let mut proxy = RecordingProxy::start(&moto_endpoint());
     let endpoint = proxy.endpoint().to_string();
-    let watch = tokio::task::spawn_blocking(move || LambdaWatch::start(&[("AWS_ENDPOINT_URL", endpoint.as_str())]))
-        .await
-        .expect("start watch");
+    let reports_out = std::env::temp_dir().join(unique("reports-out"));
+    let out = reports_out.to_string_lossy().to_string();
+    let watch = tokio::task::spawn_blocking(move || {
+        LambdaWatch::start(&[("AWS_ENDPOINT_URL", endpoint.as_str()), ("REPORTS_OUT_DIR", out.as_str())])
+    })
+    .await
+    .expect("start watch");
     let watch = std::sync::Arc::new(watch);
     let invoke = |function: &'static str, file: std::path::PathBuf| {
         let watch = watch.clone();
@@ -147,6 +172,72 @@ async fn portal_lifecycle_through_the_lambda_runtime() {
     let team_notice = format!("Product published: {product_name} by {company}");
     assert_eq!(team_emails_about(&team_notice).iter().filter(|e| e.subject == team_notice).count(), 1, "one notice to the team");
     proxy.assert_calls_granted_to("ProductPublishingFunction");
+
+    // ---- deployments of the product that day, as the deployment engine writes them
+    let logs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deployment-logs-2026-11-25.json"),
+    )
+    .expect("deployment log fixture");
+    let items: Vec<_> = logs.lines().map(|l| parse_export_line(l).expect("export line")).collect();
+    assert!(items.iter().all(|i| format!("{i:?}").contains(&product_id)), "the fixture deploys the published product");
+    let aws = AwsContext::from_env().await.expect("job settings from the stack's env");
+    assert_eq!(aws.logs.load(items).await.expect("load deployment logs"), 2);
+
+    // ---- the nightly job for that day, through the runtime
+    let rerun = event_file("nightly-reports-rerun.json");
+    let date: Value = serde_json::from_str(&std::fs::read_to_string(&rerun).expect("rerun event")).expect("JSON");
+    let date = date["date"].as_str().expect("date").to_string();
+    let summary = invoke("nightly-reports", rerun.clone()).await;
+    assert_eq!(summary["items"], 2, "both deployments are read: {summary}");
+    assert_eq!(summary["rejected"], 0, "{summary}");
+    assert_eq!(summary["provider_reports"], 1, "{summary}");
+    assert_eq!(summary["emails_sent"], 2, "the provider's report and the team's summary: {summary}");
+    assert_eq!(summary["providers_without_contact"], 0, "the signed-up provider has a contact: {summary}");
+
+    let reports: Vec<_> =
+        emails_to(&contact).into_iter().filter(|e| e.subject == format!("Your marketplace deployment report for {date}")).collect();
+    assert_eq!(reports.len(), 1, "one report to the provider's contact from the sign-up");
+    let names: Vec<&str> = reports[0].attachments.iter().map(|(name, _)| name.as_str()).collect();
+    assert!(names.contains(&format!("{date}-deployments.csv").as_str()), "deployments CSV attached: {names:?}");
+    assert!(names.contains(&format!("{date}-errors.csv").as_str()), "errors CSV attached: {names:?}");
+    let (_, deployments_csv) = reports[0].attachments.iter().find(|(n, _)| n.ends_with("-deployments.csv")).expect("csv");
+    let deployments_csv = String::from_utf8_lossy(deployments_csv);
+    // Two deployments, one failed (never billed): 1200 billable, 70% (840) to the provider.
+    assert!(
+        deployments_csv.contains(&format!("{date},{provider},{product_id},{product_name},USD,2,1,1,0,1,1200.00,840.00,360.00")),
+        "{deployments_csv}"
+    );
+    let (_, errors_csv) = reports[0].attachments.iter().find(|(n, _)| n.ends_with("-errors.csv")).expect("csv");
+    assert!(String::from_utf8_lossy(errors_csv).contains("VM_TIMEOUT"), "the failed deployment's error is reported");
+    let team_summary = format!("Marketplace deployment summary for {date}");
+    assert_eq!(team_emails_about(&team_summary).len(), 1, "one summary to the team");
+
+    let reports_table = std::env::var("REPORTS_TABLE").expect("REPORTS_TABLE");
+    let stored = dynamodb()
+        .await
+        .query()
+        .table_name(&reports_table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("PROVIDER#{provider}")))
+        .send()
+        .await
+        .expect("query report items")
+        .items
+        .unwrap_or_default();
+    assert!(
+        stored.iter().any(|i| text(i, "sk").starts_with(&format!("DAY#{date}#PRODUCT#{product_id}#USD"))),
+        "the provider's report row for the product is stored: {stored:?}"
+    );
+    proxy.assert_calls_granted_to("NightlyReportsFunction");
+
+    // ---- a re-run of the same day stores the same and sends nothing twice
+    let summary = invoke("nightly-reports", rerun).await;
+    assert_eq!(summary["emails_sent"], 0, "{summary}");
+    assert_eq!(summary["emails_already_sent"], 2, "{summary}");
+    assert_eq!(emails_to(&contact).into_iter().filter(|e| e.subject.contains("deployment report")).count(), 1);
+    assert_eq!(team_emails_about(&team_summary).len(), 1);
+    proxy.assert_calls_granted_to("NightlyReportsFunction");
+    let _ = std::fs::remove_dir_all(&reports_out);
 
     let watch = std::sync::Arc::try_unwrap(watch).unwrap_or_else(|_| panic!("watch still shared"));
     let port = watch.port();
