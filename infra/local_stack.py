@@ -84,6 +84,22 @@ def create_tables(endpoint: str, template_path: pathlib.Path = ROOT / "template.
     return created
 
 
+def create_buckets(endpoint: str, template_path: pathlib.Path = ROOT / "template.yaml"):
+    """Creates every AWS::S3::Bucket of the template; local name: ReportPartialsBucket -> report-partials-bucket."""
+    import boto3
+    from cfnlint.decode import cfn_yaml
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION,
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    created = []
+    for logical_id, resource in cfn_yaml.load(str(template_path)).get("Resources", {}).items():
+        if resource.get("Type") == "AWS::S3::Bucket":
+            name = env_name(logical_id).lower().replace("_", "-")
+            s3.create_bucket(Bucket=name)
+            created.append((name, logical_id))
+    return created
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -114,6 +130,7 @@ def start(state: pathlib.Path):
     (state / "pid").write_text(str(proc.pid))
     wait_ready(endpoint)
     tables = create_tables(endpoint)
+    buckets = create_buckets(endpoint)
 
     import boto3
     ses = boto3.client("ses", endpoint_url=endpoint, region_name=REGION,
@@ -136,6 +153,8 @@ def start(state: pathlib.Path):
         "MPA_CURRENT_VERSION": "2026-01",
     }
     for name, logical_id, _ in table_definitions(ROOT / "template.yaml"):
+        env[env_name(logical_id)] = name
+    for name, logical_id in buckets:
         env[env_name(logical_id)] = name
     (state / "env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
     print(f"local stack: moto pid {proc.pid} on {endpoint}; tables created: {', '.join(tables) or 'none'}",

@@ -56,6 +56,9 @@ SERVICE_PREFIX = {
 }
 # aws-config's credential providers, not calls the code makes.
 IGNORED_CRATES = {"sts", "sso", "ssooidc"}
+# Operations the SDK itself links in, not the code: aws-sdk-s3's S3 Express identity provider
+# (CreateSession, used only for directory buckets, which this template has none of).
+IGNORED_OPERATIONS = {("s3", "create_session")}
 # API operation -> IAM action(s) where they differ from the PascalCase operation name.
 SPECIAL = {
     ("s3", "list_objects_v2"): ["s3:ListBucket"],
@@ -91,7 +94,7 @@ def actions_called(binary: pathlib.Path) -> set:
     operations = {(m.group(1), m.group(2)) for m in OPERATION.finditer(out)}
     actions = set()
     for crate, op in operations:
-        if crate in IGNORED_CRATES:
+        if crate in IGNORED_CRATES or (crate, op) in IGNORED_OPERATIONS:
             continue
         if crate not in SERVICE_PREFIX:
             raise SystemExit(f"{binary.name}: calls {crate}::{op}, a service this check has no IAM prefix for; "

@@ -6,7 +6,7 @@
 //! settings (`SENDER_ADDRESS`, `REPLY_TO_ADDRESS`, `TEAM_INBOX`, `PORTAL_URL`, ...) and the
 //! SDK's own (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::aws::{deliver_reports, AwsError, DeliveryServices, DeploymentLogTable, ReportsTable};
 use crate::cli::Delivery;
 use crate::partition::Partition;
-use crate::pipeline::{aggregate_export_source, write_partial, write_reports, JobError, RunSummary};
+use crate::pipeline::{aggregate_export_source, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary};
 
 /// Errors of a run.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +77,9 @@ pub struct AwsContext {
     pub mailer: SesMailer,
     /// Email settings.
     pub config: PortalConfig,
+    /// Where scale-out partitions leave their partial aggregates (`REPORT_PARTIALS_BUCKET`;
+    /// only the Lambda scale-out modes need it).
+    pub partials: Option<PartialStore>,
 }
 
 fn env(name: &'static str) -> Result<String, AppError> {
@@ -94,6 +97,10 @@ impl AwsContext {
             providers: DynamoProviderStore::new(dynamodb, env("MARKETPLACE_TABLE")?),
             mailer: SesMailer::new(aws_sdk_ses::Client::new(&sdk)),
             config: PortalConfig::from_env()?,
+            partials: std::env::var("REPORT_PARTIALS_BUCKET")
+                .ok()
+                .filter(|b| !b.trim().is_empty())
+                .map(|bucket| PartialStore::new(&sdk, bucket)),
         })
     }
 }
@@ -156,17 +163,56 @@ pub async fn publish(agg: Aggregator, out: &std::path::Path, delivery: Delivery,
     Ok(summary)
 }
 
-/// The Lambda payload (EventBridge Scheduler `Input`): `{}` → yesterday (UTC);
-/// `{"date": "2026-02-14"}` or `{"dates": "2026-02-01..2026-02-14"}` otherwise. Other fields
-/// (e.g. a scheduled-event envelope) are ignored.
+/// The job's Lambda payload (template.yaml documents who sends which):
+///
+/// * `{"mode": "run", "scheduled_time": T}` (the schedule) or `{}`: one run for the day before
+///   `T` (UTC; without `T`, yesterday by the clock), so a retry after midnight still reports the
+///   scheduled day. `{"date": D}` or `{"dates": "D1..D2"}` pick other dates.
+/// * `{"mode": "partition", "run_id": R, "partition": i, "partitions": N, ...dates}`: aggregate
+///   the day-shards of partition i/N and store the partial aggregate at `partials/R/i.json`.
+/// * `{"mode": "merge", "partials": [keys], ...dates}`: merge the partials and publish exactly
+///   what a single run would (files, report items, emails).
+///
+/// Unknown fields are ignored (the scheduler's envelope may carry more).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ScheduledRun {
+    /// What to do (default `run`).
+    #[serde(default)]
+    pub mode: Mode,
     /// One report date.
     #[serde(default)]
     pub date: Option<chrono::NaiveDate>,
     /// A range `D1..D2`.
     #[serde(default)]
     pub dates: Option<String>,
+    /// When the schedule fired; the report is for the UTC day before.
+    #[serde(default)]
+    pub scheduled_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Scale-out run id (the state machine's execution name).
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// Scale-out partition index.
+    #[serde(default)]
+    pub partition: Option<usize>,
+    /// Scale-out partition count.
+    #[serde(default)]
+    pub partitions: Option<usize>,
+    /// Keys of the partial aggregates to merge.
+    #[serde(default)]
+    pub partials: Vec<String>,
+}
+
+/// The job's Lambda modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// A whole run.
+    #[default]
+    Run,
+    /// Aggregate one partition into a partial aggregate.
+    Partition,
+    /// Merge partial aggregates and publish.
+    Merge,
 }
 
 impl ScheduledRun {
@@ -178,6 +224,104 @@ impl ScheduledRun {
                 .map_err(|e: String| AppError::Config(DomainError::invalid(e)))?;
             return ReportPlan::new(r.first, r.last).map_err(|e| AppError::Job(e.into()));
         }
-        Ok(ReportPlan::single(self.date.unwrap_or_else(crate::cli::yesterday_utc)))
+        let day_before_schedule = self.scheduled_time.and_then(|t| t.date_naive().pred_opt());
+        Ok(ReportPlan::single(self.date.or(day_before_schedule).unwrap_or_else(crate::cli::yesterday_utc)))
+    }
+}
+
+/// Handles one Lambda payload; returns what the caller (schedule or state machine) gets back.
+pub async fn handle_scheduled(run: &ScheduledRun, aws: &AwsContext, out: &Path, parallelism: usize) -> Result<serde_json::Value, AppError> {
+    let plan = run.plan()?;
+    let everything = Delivery { store: true, send: true, resend: false };
+    let invalid = |m: String| AppError::Config(DomainError::invalid(m));
+    let summary = match run.mode {
+        Mode::Run => {
+            let request = JobRequest { plan, source: Source::Table, partition: None, out: out.to_owned(), delivery: everything, parallelism };
+            run_job(&request, Some(aws)).await?
+        }
+        Mode::Partition => {
+            let run_id = run.run_id.as_deref().filter(|r| marketplace_domain::validate::is_identifier(r, 80));
+            let run_id = run_id.ok_or_else(|| invalid(format!("partition mode needs a run_id of letters, digits, '.', '_' or '-' (got {:?})", run.run_id)))?;
+            let partition = match (run.partition, run.partitions) {
+                (Some(index), Some(count)) if index < count => Partition { index, count },
+                _ => return Err(invalid(format!("partition mode needs 0 <= partition < partitions (got {:?} of {:?})", run.partition, run.partitions))),
+            };
+            let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
+            let agg = aws.logs.aggregate(plan, Some(partition), parallelism).await?;
+            let stats = agg.stats();
+            let key = format!("partials/{run_id}/{}.json", partition.index);
+            store.put(&key, encode_partial(&agg).map_err(|e| invalid(e.to_string()))?).await?;
+            return Ok(serde_json::json!({ "partial": key, "items": stats.items, "counted": stats.counted, "rejected": stats.rejected }));
+        }
+        Mode::Merge => {
+            let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
+            let mut merged: Option<Aggregator> = None;
+            for key in &run.partials {
+                let agg = decode_partial(&store.get(key).await?).map_err(|e| invalid(format!("partial {key}: {e}")))?;
+                if agg.plan() != plan {
+                    return Err(invalid(format!("partial {key} covers other dates than this merge")));
+                }
+                match merged.as_mut() {
+                    None => merged = Some(agg),
+                    Some(m) => m.merge(agg).map_err(JobError::from)?,
+                }
+            }
+            let merged = merged.ok_or(AppError::Job(JobError::NothingToMerge))?;
+            publish(merged, out, everything, Some(aws)).await?
+        }
+    };
+    serde_json::to_value(&summary).map_err(|e| invalid(e.to_string()))
+}
+
+/// Partial aggregates in S3 (the scale-out path's hand-over between partitions and merge).
+#[derive(Clone, Debug)]
+pub struct PartialStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl PartialStore {
+    /// Path-style addressing works on AWS and on local emulators alike.
+    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
+        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
+        PartialStore { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into() }
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), AwsError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| s3_error("PutObject", &self.bucket, e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, AwsError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_error("GetObject", &self.bucket, e))?;
+        let body = out.body.collect().await.map_err(|e| AwsError::S3 {
+            operation: "GetObject",
+            bucket: self.bucket.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(body.into_bytes().to_vec())
+    }
+}
+
+fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str, bucket: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> AwsError {
+    AwsError::S3 {
+        operation,
+        bucket: bucket.to_owned(),
+        message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
     }
 }

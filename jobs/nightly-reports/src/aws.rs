@@ -49,6 +49,16 @@ pub enum AwsError {
         /// SDK error text.
         message: String,
     },
+    /// An S3 call (scale-out partials) failed.
+    #[error("S3 {operation} on bucket {bucket}: {message}")]
+    S3 {
+        /// Operation.
+        operation: &'static str,
+        /// Bucket.
+        bucket: String,
+        /// SDK error text.
+        message: String,
+    },
     /// Aggregation failed.
     #[error(transparent)]
     Aggregate(#[from] AggregateError),

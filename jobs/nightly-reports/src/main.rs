@@ -2,6 +2,9 @@
 //! EventBridge Scheduler event; otherwise it is the command line described in
 //! `nightly_reports::cli` (exit 0, 2 when items were rejected, 1 on failure).
 
+// The Lambda handler's future (SDK calls nested in the report pipeline) is deep.
+#![recursion_limit = "256"]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,10 +12,10 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
 use marketplace_domain::report::ReportPlan;
-use nightly_reports::app::{publish, run_job, AwsContext, JobRequest, ScheduledRun, Source};
-use nightly_reports::cli::{Cli, Command, Delivery, GenerateArgs};
+use nightly_reports::app::{handle_scheduled, publish, run_job, AwsContext, JobRequest, ScheduledRun, Source};
+use nightly_reports::cli::{Cli, Command, GenerateArgs};
 use nightly_reports::generate::{generate, write_export, GeneratorConfig};
-use nightly_reports::pipeline::{merge_partials, RunSummary};
+use nightly_reports::pipeline::merge_partials;
 
 const DEFAULT_PARALLELISM: usize = 8;
 
@@ -47,18 +50,10 @@ async fn lambda() -> Result<(), lambda_runtime::Error> {
     let out = PathBuf::from(std::env::var("REPORTS_OUT_DIR").unwrap_or_else(|_| "/tmp/reports".into()));
     let out = &out;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        let payload: ScheduledRun = serde_json::from_value(event.payload).unwrap_or_default();
-        let request = JobRequest {
-            plan: payload.plan()?,
-            source: Source::Table,
-            partition: None,
-            out: out.clone(),
-            delivery: Delivery { store: true, send: true, resend: false },
-            parallelism: DEFAULT_PARALLELISM,
-        };
-        let summary = run_job(&request, Some(aws)).await?;
-        tracing::info!(?summary, "nightly reports done");
-        Ok::<RunSummary, lambda_runtime::Error>(summary)
+        let payload: ScheduledRun = serde_json::from_value(event.payload).context("the job's payload is malformed")?;
+        let result = handle_scheduled(&payload, aws, out, DEFAULT_PARALLELISM).await?;
+        tracing::info!(mode = ?payload.mode, %result, "nightly reports done");
+        Ok::<serde_json::Value, lambda_runtime::Error>(result)
     }))
     .await
 }

@@ -55,7 +55,7 @@ pub fn write_partial(agg: &Aggregator, path: &Path) -> Result<(), JobError> {
         path: path.to_owned(),
         message,
     };
-    let json = serde_json::to_vec(&agg.to_partial()).map_err(|e| err(e.to_string()))?;
+    let json = encode_partial(agg).map_err(|e| err(e.to_string()))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
     }
@@ -71,14 +71,23 @@ pub fn merge_partials(paths: &[PathBuf]) -> Result<Aggregator, JobError> {
             message,
         };
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let partial: PartialAggregate = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
-        let agg = Aggregator::from_partial(partial);
+        let agg = decode_partial(&bytes).map_err(|e| err(e.to_string()))?;
         match merged.as_mut() {
             None => merged = Some(agg),
             Some(m) => m.merge(agg)?,
         }
     }
     merged.ok_or(JobError::NothingToMerge)
+}
+
+/// A partial aggregate as bytes (JSON), for a file or an object store.
+pub fn encode_partial(agg: &Aggregator) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&agg.to_partial())
+}
+
+/// The inverse of [`encode_partial`].
+pub fn decode_partial(bytes: &[u8]) -> Result<Aggregator, serde_json::Error> {
+    serde_json::from_slice::<PartialAggregate>(bytes).map(Aggregator::from_partial)
 }
 
 /// Writes every date's CSV files under `out`; returns the date directories.
