@@ -270,3 +270,21 @@ pub async fn stored_product(app: &PortalApp, provider_id: &str, product_id: &str
 pub fn team_emails_about(needle: &str) -> Vec<SentEmail> {
     emails_to(&team_inbox()).into_iter().filter(|e| e.subject.contains(needle)).collect()
 }
+
+/// Every file under `dir` by relative path (`/`-separated), with its bytes: for comparing output trees.
+pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("readable directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read(&path).expect("readable file"));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}

@@ -2,7 +2,7 @@
 //! DeploymentLogs table, the job reads them back by day-shard queries, writes the CSVs, stores
 //! report items, emails providers and the team — and a re-run sends nothing twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -16,22 +16,6 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14")
 }
 
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).expect("readable") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
-                out.insert(rel, std::fs::read(&path).expect("readable"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
 
 fn first_column(csv: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(csv).lines().skip(1).map(|l| l.split(',').next().unwrap_or_default().to_owned()).collect()
@@ -145,8 +129,8 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     assert_eq!(summary.items_stored, 4 + 3, "four product rows and three summary rows");
 
     // CSVs: byte for byte as the independently computed golden files (reject reasons are free text).
-    let expected = tree(&fixture().join("expected/2026-02-14"));
-    let written = tree(&out.join("2026-02-14"));
+    let expected = files_under(&fixture().join("expected/2026-02-14"));
+    let written = files_under(&out.join("2026-02-14"));
     assert_eq!(written.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
     for (path, bytes) in &expected {
         if path == "rejected.csv" {
@@ -192,7 +176,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     // Re-run: byte-identical files and items, nothing sent again.
     let again = run_job(&request, Some(&aws)).await.expect("second run");
     assert_eq!((again.emails_sent, again.emails_already_sent), (0, 4));
-    assert_eq!(tree(&out.join("2026-02-14")), written);
+    assert_eq!(files_under(&out.join("2026-02-14")), written);
     let stored_after = (
         query(&reports_table, None, "pk", "PROVIDER#initech").await,
         query(&reports_table, None, "pk", "SUMMARY#2026-02-14").await,

@@ -2,7 +2,6 @@
 //! partitions handing partial aggregates over through S3, then a merge) publishes exactly what a
 //! single run does, and the schedule's `scheduled_time` picks the day before it.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use marketplace_domain::report::attribute::parse_export_line;
@@ -10,21 +9,6 @@ use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, AwsContext, ScheduledRun};
 use serde_json::json;
 
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).expect("readable") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.insert(path.strip_prefix(root).expect("under root").display().to_string(), std::fs::read(&path).expect("file"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
 
 fn payload(value: serde_json::Value) -> ScheduledRun {
     serde_json::from_value(value).expect("a valid payload")
@@ -66,11 +50,11 @@ async fn sixteen_partitions_and_a_merge_publish_what_a_single_run_does() {
     let merge = payload(json!({"mode": "merge", "scheduled_time": "2026-02-15T02:00:00Z", "run_id": run_id, "partials": partials}));
     let merged = handle_scheduled(&merge, &aws, &merge_out, 4).await.expect("merge");
 
-    assert_eq!(tree(&merge_out), tree(&single_out), "byte-identical files");
+    assert_eq!(files_under(&merge_out), files_under(&single_out), "byte-identical files");
     assert_eq!(merged["items_stored"], single["items_stored"]);
     assert_eq!(merged["emails_sent"], json!(0), "the merge sends nothing the single run already sent");
-    let expected = tree(&fixture.join("expected"));
-    let merged_tree = tree(&merge_out);
+    let expected = files_under(&fixture.join("expected"));
+    let merged_tree = files_under(&merge_out);
     assert_eq!(merged_tree["2026-02-14/marketplace-summary.csv"], expected["2026-02-14/marketplace-summary.csv"]);
 }
 

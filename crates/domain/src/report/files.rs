@@ -1,8 +1,8 @@
 //! The report CSV files, byte for byte.
 //!
 //! Format: RFC 4180, UTF-8 without BOM, a header row, `\n` after every row (also the last).
-//! A field is quoted with `"` when it contains `,`, `"`, `\r` or `\n` (or starts/ends with a
-//! space, so trimming readers keep it); inner quotes are doubled. Money is printed with exactly
+//! A field is quoted with `"` when it needs to be (it contains `,`, `"`, `\r` or `\n`; the `csv`
+//! crate's `QuoteStyle::Necessary`); inner quotes are doubled. Money is printed with exactly
 //! the currency's minor-unit places, `.` as separator, no grouping.
 //!
 //! ## Formula injection (OWASP "CSV Injection")
@@ -16,7 +16,6 @@
 //! number.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
@@ -43,28 +42,20 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
-/// Builds one CSV row.
+/// Builds one CSV row; the `csv` crate does the RFC 4180 quoting.
 struct Row<'a> {
     out: &'a mut String,
-    first: bool,
+    fields: Vec<String>,
 }
 
 impl<'a> Row<'a> {
     fn new(out: &'a mut String) -> Self {
-        Row { out, first: true }
+        Row { out, fields: Vec::with_capacity(16) }
     }
 
-    fn sep(&mut self) {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-    }
-
-    /// A field the job formatted itself (never needs neutralising, may need quoting in theory).
+    /// A field the job formatted itself (never needs neutralising).
     fn raw(&mut self, value: &str) -> &mut Self {
-        self.sep();
-        push_quoted(self.out, value);
+        self.fields.push(value.to_owned());
         self
     }
 
@@ -74,8 +65,7 @@ impl<'a> Row<'a> {
     }
 
     fn num(&mut self, n: u64) -> &mut Self {
-        self.sep();
-        let _ = write!(self.out, "{n}");
+        self.fields.push(n.to_string());
         self
     }
 
@@ -95,23 +85,13 @@ impl<'a> Row<'a> {
     }
 
     fn end(&mut self) {
-        self.out.push('\n');
-    }
-}
-
-fn push_quoted(out: &mut String, value: &str) {
-    let needs_quotes = value.contains([',', '"', '\r', '\n']) || value.starts_with(' ') || value.ends_with(' ');
-    if needs_quotes {
-        out.push('"');
-        for ch in value.chars() {
-            if ch == '"' {
-                out.push('"');
-            }
-            out.push(ch);
-        }
-        out.push('"');
-    } else {
-        out.push_str(value);
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        // Writing UTF-8 fields into memory cannot fail.
+        writer.write_record(&self.fields).expect("CSV into memory");
+        let bytes = writer.into_inner().expect("CSV into memory");
+        self.out.push_str(&String::from_utf8_lossy(&bytes));
     }
 }
 
