@@ -22,7 +22,7 @@ use crate::{DomainError, PortalConfig};
 
 pub const DETAIL_TYPE: &str = "ProductPublishRequested";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BillingModel {
     Hourly,
@@ -49,6 +49,19 @@ impl BillingModel {
             BillingModel::OneTime => "one_time",
             BillingModel::Usage => "usage",
         }
+    }
+}
+
+impl std::str::FromStr for BillingModel {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        BillingModel::parse(s).ok_or(())
+    }
+}
+
+impl std::fmt::Display for BillingModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

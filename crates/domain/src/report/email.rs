@@ -13,7 +13,7 @@ use crate::config::PortalConfig;
 use crate::email::{compose, Attachment, Email, Message};
 
 use super::aggregate::{DailyReport, RowMoney};
-use super::files::{provider_files, rejected_csv, summary_csv, ReportFile};
+use super::files::{provider_files, team_files, ReportFile};
 use super::money::{format_money, Currency};
 
 /// Raw bytes of attachments per email (see module docs).
@@ -139,16 +139,7 @@ pub fn team_summary_email(config: &PortalConfig, report: &DailyReport, budget: u
             report.rejected.len()
         ));
     }
-    let files = vec![
-        ReportFile {
-            path: "marketplace-summary.csv".into(),
-            contents: summary_csv(report.date, &report.summary),
-        },
-        ReportFile {
-            path: "rejected.csv".into(),
-            contents: rejected_csv(&report.rejected),
-        },
-    ];
+    let files = team_files(report);
     let mut probe = compose(config, vec![config.team_inbox.clone()], "", &message);
     let left_out = attach(&mut probe, &date, files, budget);
     if let Some(note) = too_large_note(config, &date, &left_out) {

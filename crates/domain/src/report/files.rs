@@ -218,9 +218,9 @@ pub fn provider_files(report: &DailyReport, provider_id: &str) -> Vec<ReportFile
     ]
 }
 
-/// Every file of one report date, in a fixed order.
-pub fn report_files(report: &DailyReport) -> Vec<ReportFile> {
-    let mut files = vec![
+/// The marketplace team's files of one report date: the summary and the rejects.
+pub fn team_files(report: &DailyReport) -> Vec<ReportFile> {
+    vec![
         ReportFile {
             path: "marketplace-summary.csv".into(),
             contents: summary_csv(report.date, &report.summary),
@@ -229,7 +229,12 @@ pub fn report_files(report: &DailyReport) -> Vec<ReportFile> {
             path: "rejected.csv".into(),
             contents: rejected_csv(&report.rejected),
         },
-    ];
+    ]
+}
+
+/// Every file of one report date, in a fixed order.
+pub fn report_files(report: &DailyReport) -> Vec<ReportFile> {
+    let mut files = team_files(report);
     for provider_id in report.providers.keys() {
         files.extend(provider_files(report, provider_id));
     }

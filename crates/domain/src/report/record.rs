@@ -11,7 +11,6 @@
 //! must be a safe path segment (`[A-Za-z0-9._-]`, at most 128 characters, not `.` or `..`).
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
@@ -47,33 +46,9 @@ impl fmt::Display for DeploymentStatus {
     }
 }
 
-/// How the deployment is billed. Does not change the arithmetic (quantity × unit price), but it
-/// is part of the contract, so an unknown model is a reject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BillingModel {
-    /// Per hour; quantity may be fractional.
-    Hourly,
-    /// Per month.
-    Monthly,
-    /// Once.
-    OneTime,
-    /// Metered usage.
-    Usage,
-}
-
-impl FromStr for BillingModel {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "hourly" => Ok(BillingModel::Hourly),
-            "monthly" => Ok(BillingModel::Monthly),
-            "one_time" => Ok(BillingModel::OneTime),
-            "usage" => Ok(BillingModel::Usage),
-            _ => Err(()),
-        }
-    }
-}
+/// How the deployment is billed: the listing's billing models. It does not change the arithmetic
+/// (quantity × unit price), but it is part of the contract, so an unknown model is a reject.
+pub use crate::product::BillingModel;
 
 /// One error entry recorded during a deployment (successful deployments may have some too).
 #[derive(Debug, Clone, PartialEq, Eq)]
