@@ -72,7 +72,11 @@ impl LambdaWatch {
             if let Ok(Some(status)) = watch.child.try_wait() {
                 panic!("cargo lambda watch exited ({status}) before listening:\n{}", watch.log_text());
             }
-            assert!(Instant::now() < deadline, "cargo lambda watch did not listen within {START_TIMEOUT:?}:\n{}", watch.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not listen within {START_TIMEOUT:?}:\n{}",
+                watch.log_text()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         watch

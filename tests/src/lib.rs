@@ -7,14 +7,16 @@ pub mod lambda_watch;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use marketplace_aws::PortalApp;
 use mail_parser::MimeHeaders;
+use marketplace_aws::PortalApp;
 use serde_json::{json, Value};
 
 /// The emulator's base URL; tests cannot run without the local stack.
 pub fn moto_endpoint() -> String {
     std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {
-        panic!("MOTO_ENDPOINT is not set: run the integration tests with `./dev test`, which starts the local AWS stack")
+        panic!(
+            "MOTO_ENDPOINT is not set: run the integration tests with `./dev test`, which starts the local AWS stack"
+        )
     })
 }
 
@@ -22,10 +24,8 @@ pub fn moto_endpoint() -> String {
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
 }
 
@@ -83,10 +83,7 @@ pub struct SentEmail {
 pub fn sent_emails() -> Vec<SentEmail> {
     let url = format!("{}/_local/ses/raw-messages", moto_endpoint());
     let raw: Vec<Value> = ureq::get(&url).call().expect("sent messages").into_json().expect("json");
-    raw.iter()
-        .filter_map(|m| m["raw_data"].as_str())
-        .map(|raw| parse_email(raw.as_bytes()))
-        .collect()
+    raw.iter().filter_map(|m| m["raw_data"].as_str()).map(|raw| parse_email(raw.as_bytes())).collect()
 }
 
 /// Emails sent to `address`.
@@ -121,14 +118,19 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
 }
 
 /// Every item of a provider's partition in the `Marketplace` table.
-pub async fn provider_items(provider_id: &str) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+pub async fn provider_items(
+    provider_id: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let table = std::env::var("MARKETPLACE_TABLE").expect("MARKETPLACE_TABLE");
     dynamodb()
         .await
         .query()
         .table_name(table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("PROVIDER#{provider_id}")))
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("PROVIDER#{provider_id}")),
+        )
         .send()
         .await
         .expect("query provider partition")
@@ -251,7 +253,10 @@ pub fn attr_s(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::
 }
 
 /// The stored item with sort key `sk` in a provider's partition.
-pub async fn provider_item(provider_id: &str, sk: &str) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+pub async fn provider_item(
+    provider_id: &str,
+    sk: &str,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     provider_items(provider_id).await.into_iter().find(|i| attr_s(i, "sk") == sk)
 }
 
@@ -261,7 +266,11 @@ pub async fn stored_provider(app: &PortalApp, provider_id: &str) -> Option<marke
     app.store.get_provider(provider_id).await.expect("read provider")
 }
 
-pub async fn stored_product(app: &PortalApp, provider_id: &str, product_id: &str) -> Option<marketplace_domain::product::Product> {
+pub async fn stored_product(
+    app: &PortalApp,
+    provider_id: &str,
+    product_id: &str,
+) -> Option<marketplace_domain::product::Product> {
     use marketplace_domain::ports::ProviderStore;
     app.store.get_product(provider_id, product_id).await.expect("read product")
 }

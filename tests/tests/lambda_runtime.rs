@@ -22,8 +22,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_domain::report::attribute::parse_export_line;
 use marketplace_tests::lambda_watch::{event_file, LambdaWatch, PrivateStack, RecordingProxy};
-use nightly_reports::app::AwsContext;
 use marketplace_tests::*;
+use nightly_reports::app::AwsContext;
 use serde_json::{json, Value};
 
 type Item = HashMap<String, AttributeValue>;
@@ -56,11 +56,7 @@ fn portal_lifecycle_through_the_lambda_runtime() {
     for (name, value) in stack.env() {
         std::env::set_var(name, value);
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(lifecycle());
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime").block_on(lifecycle());
     drop(stack);
 }
 
@@ -117,11 +113,15 @@ async fn lifecycle() {
     // ---- a batch with one malformed record: only that record is reported as failed
     let other = unique("runtime");
     let other_email = format!("{other}@example.com");
-    let good = portal_event(&unique("evt"), "ProviderAccountCreated", json!({
-        "provider_id": other, "account_alias": format!("{other}-prod"), "company_name": "Other Ltd",
-        "contact_name": "Max Muster", "contact_email": other_email,
-        "actor": {"id": "team-member-7", "role": "marketplace-team"}
-    }));
+    let good = portal_event(
+        &unique("evt"),
+        "ProviderAccountCreated",
+        json!({
+            "provider_id": other, "account_alias": format!("{other}-prod"), "company_name": "Other Ltd",
+            "contact_name": "Max Muster", "contact_email": other_email,
+            "actor": {"id": "team-member-7", "role": "marketplace-team"}
+        }),
+    );
     let bad = portal_event(&unique("evt"), "ProviderAccountCreated", json!({"provider_id": "no-email"}));
     let batch = json!({"Records": [
         {"messageId": "good-1", "body": good.to_string(), "eventSource": "aws:sqs"},
@@ -146,7 +146,11 @@ async fn lifecycle() {
     let receipts: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject.starts_with("MPA version")).collect();
     assert_eq!(receipts.len(), 1, "one acceptance receipt");
     assert!(receipts[0].text.contains(&format!("accepted version {version}")));
-    assert_eq!(team_emails_about(&format!("({provider}), version {version}")).len(), 1, "one review request to the team");
+    assert_eq!(
+        team_emails_about(&format!("({provider}), version {version}")).len(),
+        1,
+        "one review request to the team"
+    );
     proxy.assert_calls_granted_to("MpaApprovalFunction");
 
     let response = invoke("mpa-approval", event_file("mpa-approved.json")).await;
@@ -166,11 +170,16 @@ async fn lifecycle() {
     assert_eq!(failed_ids(&response), Vec::<String>::new(), "publishing succeeds: {response}");
     let product = provider_item(&provider, &format!("PRODUCT#{product_id}")).await.expect("the product is recorded");
     assert_eq!(text(&product, "status"), "Published", "the product is live: {product:?}");
-    let notices: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject == format!("Product published: {product_name}")).collect();
+    let notices: Vec<_> =
+        emails_to(&contact).into_iter().filter(|e| e.subject == format!("Product published: {product_name}")).collect();
     assert_eq!(notices.len(), 1, "one publication notice to the provider");
     let company = signup["detail"]["company_name"].as_str().expect("company_name");
     let team_notice = format!("Product published: {product_name} by {company}");
-    assert_eq!(team_emails_about(&team_notice).iter().filter(|e| e.subject == team_notice).count(), 1, "one notice to the team");
+    assert_eq!(
+        team_emails_about(&team_notice).iter().filter(|e| e.subject == team_notice).count(),
+        1,
+        "one notice to the team"
+    );
     proxy.assert_calls_granted_to("ProductPublishingFunction");
 
     // ---- deployments of the product that day, as the deployment engine writes them
@@ -194,17 +203,21 @@ async fn lifecycle() {
     assert_eq!(summary["emails_sent"], 2, "the provider's report and the team's summary: {summary}");
     assert_eq!(summary["providers_without_contact"], 0, "the signed-up provider has a contact: {summary}");
 
-    let reports: Vec<_> =
-        emails_to(&contact).into_iter().filter(|e| e.subject == format!("Your marketplace deployment report for {date}")).collect();
+    let reports: Vec<_> = emails_to(&contact)
+        .into_iter()
+        .filter(|e| e.subject == format!("Your marketplace deployment report for {date}"))
+        .collect();
     assert_eq!(reports.len(), 1, "one report to the provider's contact from the sign-up");
     let names: Vec<&str> = reports[0].attachments.iter().map(|(name, _)| name.as_str()).collect();
     assert!(names.contains(&format!("{date}-deployments.csv").as_str()), "deployments CSV attached: {names:?}");
     assert!(names.contains(&format!("{date}-errors.csv").as_str()), "errors CSV attached: {names:?}");
-    let (_, deployments_csv) = reports[0].attachments.iter().find(|(n, _)| n.ends_with("-deployments.csv")).expect("csv");
+    let (_, deployments_csv) =
+        reports[0].attachments.iter().find(|(n, _)| n.ends_with("-deployments.csv")).expect("csv");
     let deployments_csv = String::from_utf8_lossy(deployments_csv);
     // Two deployments, one failed (never billed): 1200 billable, 70% (840) to the provider.
     assert!(
-        deployments_csv.contains(&format!("{date},{provider},{product_id},{product_name},USD,2,1,1,0,1,1200.00,840.00,360.00")),
+        deployments_csv
+            .contains(&format!("{date},{provider},{product_id},{product_name},USD,2,1,1,0,1,1200.00,840.00,360.00")),
         "{deployments_csv}"
     );
     let (_, errors_csv) = reports[0].attachments.iter().find(|(n, _)| n.ends_with("-errors.csv")).expect("csv");
@@ -242,8 +255,5 @@ async fn lifecycle() {
     let watch = std::sync::Arc::try_unwrap(watch).unwrap_or_else(|_| panic!("watch still shared"));
     let port = watch.port();
     drop(watch);
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "cargo lambda watch is stopped after the test"
-    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "cargo lambda watch is stopped after the test");
 }

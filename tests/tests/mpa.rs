@@ -22,7 +22,10 @@ async fn acceptance_is_recorded_and_both_sides_are_told() {
 
     let receipts: Vec<_> = emails_to(&address).into_iter().filter(|e| e.subject.starts_with("MPA version")).collect();
     assert_eq!(receipts.len(), 1);
-    assert!(receipts[0].to.contains(&format!("legal-{provider}@provider.example")), "the accepting person gets the receipt too");
+    assert!(
+        receipts[0].to.contains(&format!("legal-{provider}@provider.example")),
+        "the accepting person gets the receipt too"
+    );
     assert!(receipts[0].text.contains("accepted version 2026-01"));
     let reviews = team_emails_about(&provider);
     assert_eq!(reviews.len(), 1);
@@ -50,7 +53,8 @@ async fn approval_lets_the_provider_publish_and_is_emailed() {
     assert!(approvals[0].text.contains("You can now publish products"));
     // Audit entries sort by event time (EventBridge gives seconds), then event id: two events in
     // the same second have no defined order, so compare the entries, not their order.
-    let mut actions: Vec<String> = provider_items(&provider).await.iter().map(|i| attr_s(i, "action")).filter(|a| a.starts_with("Mpa")).collect();
+    let mut actions: Vec<String> =
+        provider_items(&provider).await.iter().map(|i| attr_s(i, "action")).filter(|a| a.starts_with("Mpa")).collect();
     actions.sort();
     assert_eq!(actions, vec!["MpaAccepted", "MpaApproved"]);
 }
@@ -65,7 +69,8 @@ async fn rejection_quotes_the_reason_and_a_new_acceptance_starts_a_new_review() 
     let mpa = stored_provider(&app, &provider).await.unwrap().mpa.unwrap();
     assert_eq!(mpa.status, MpaStatus::Rejected);
     assert_eq!(mpa.rejection_reason.as_deref(), Some("Section 4 <tax form> is missing.\nPlease upload it."));
-    let rejections: Vec<_> = emails_to(&address).into_iter().filter(|e| e.subject.starts_with("MPA not approved")).collect();
+    let rejections: Vec<_> =
+        emails_to(&address).into_iter().filter(|e| e.subject.starts_with("MPA not approved")).collect();
     assert_eq!(rejections.len(), 1);
     assert!(rejections[0].text.contains("> Section 4 <tax form> is missing.\n> Please upload it."));
     assert!(rejections[0].html.contains("Section 4 &lt;tax form&gt; is missing.<br>Please upload it."));
@@ -110,7 +115,10 @@ async fn refused_commands_change_nothing_and_send_nothing() {
         assert_eq!(run_mpa(&app, &[event]).await, vec!["m0"], "{name}");
         assert_eq!(stored_provider(&app, &provider).await.unwrap(), pending, "{name}: nothing written");
     }
-    let decisions = emails_to(&address).into_iter().filter(|e| e.subject.starts_with("MPA approved") || e.subject.starts_with("MPA not")).count();
+    let decisions = emails_to(&address)
+        .into_iter()
+        .filter(|e| e.subject.starts_with("MPA approved") || e.subject.starts_with("MPA not"))
+        .count();
     assert_eq!(decisions, 0);
 }
 
@@ -131,7 +139,8 @@ async fn fifty_concurrent_decisions_have_exactly_one_winner() {
 
     let events: Vec<_> = (0..50).map(|i| mpa_decision(&provider, V, i % 2 == 0, "marketplace-team")).collect();
     let app = &app;
-    let results = futures::future::join_all(events.iter().map(|e| async move { run_mpa(app, &[e.clone()]).await })).await;
+    let results =
+        futures::future::join_all(events.iter().map(|e| async move { run_mpa(app, &[e.clone()]).await })).await;
 
     let winners = results.iter().filter(|failed| failed.is_empty()).count();
     assert_eq!(winners, 1, "exactly one decision wins");

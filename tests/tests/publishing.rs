@@ -38,7 +38,12 @@ async fn an_approved_provider_publishes_and_both_sides_are_told() {
         assert!(emails[0].text.contains(needle), "{needle} missing from\n{}", emails[0].text);
     }
     assert_eq!(team_emails_about("Acme Vault by").iter().filter(|e| e.text.contains(&provider)).count(), 1);
-    let actions: Vec<String> = provider_items(&provider).await.iter().map(|i| attr_s(i, "action")).filter(|a| a.starts_with("Product")).collect();
+    let actions: Vec<String> = provider_items(&provider)
+        .await
+        .iter()
+        .map(|i| attr_s(i, "action"))
+        .filter(|a| a.starts_with("Product"))
+        .collect();
     assert_eq!(actions, vec!["ProductPublished"]);
 }
 
@@ -56,7 +61,9 @@ async fn every_reason_is_given_at_once_and_the_product_stays_draft() {
         {"model": "usage", "unit": "GB", "unit_price": "0.0000001", "currency": "usd"}
     ]);
 
-    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", listing, provider_actor(&provider))]).await.is_empty());
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", listing, provider_actor(&provider))])
+        .await
+        .is_empty());
 
     let product = stored_product(&app, &provider, "acme-vault").await.unwrap();
     assert_eq!(product.status, ProductStatus::Draft);
@@ -87,7 +94,12 @@ async fn each_listing_fault_alone_is_the_only_reason() {
     let app = app().await;
     let (provider, address) = approved_provider(&app, "pub-one").await;
     let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("listing.summary is required", Box::new(|l| { l.as_object_mut().unwrap().remove("summary"); })),
+        (
+            "listing.summary is required",
+            Box::new(|l| {
+                l.as_object_mut().unwrap().remove("summary");
+            }),
+        ),
         ("listing.description is 10001 characters long", Box::new(|l| l["description"] = json!("x".repeat(10_001)))),
         ("listing.name contains control characters", Box::new(|l| l["name"] = json!("Vault\u{0007}"))),
         ("listing.category is required", Box::new(|l| l["category"] = json!("  "))),
@@ -96,18 +108,27 @@ async fn each_listing_fault_alone_is_the_only_reason() {
         ("listing.provider_share must be greater than 0", Box::new(|l| l["provider_share"] = json!("0"))),
         ("listing.pricing must be a non-empty list", Box::new(|l| l["pricing"] = json!([]))),
         ("listing.pricing[0].currency must be an ISO 4217", Box::new(|l| l["pricing"][0]["currency"] = json!("XYZ"))),
-        ("listing.pricing[0].unit_price must be a decimal", Box::new(|l| l["pricing"][0]["unit_price"] = json!("cheap"))),
+        (
+            "listing.pricing[0].unit_price must be a decimal",
+            Box::new(|l| l["pricing"][0]["unit_price"] = json!("cheap")),
+        ),
         ("listing.pricing[1] repeats the hourly plan", Box::new(|l| l["pricing"][1] = l["pricing"][0].clone())),
     ];
     for (i, (fragment, mutate)) in cases.into_iter().enumerate() {
         let product_id = format!("product-{i}");
         let mut listing = valid_listing();
         mutate(&mut listing);
-        assert!(run_publish(&app, &[publish_event(&provider, &product_id, listing, provider_actor(&provider))]).await.is_empty());
+        assert!(run_publish(&app, &[publish_event(&provider, &product_id, listing, provider_actor(&provider))])
+            .await
+            .is_empty());
         let product = stored_product(&app, &provider, &product_id).await.unwrap();
         assert_eq!(product.status, ProductStatus::Draft, "{fragment}");
         assert_eq!(product.refusal_reasons.len(), 1, "{fragment}: {:?}", product.refusal_reasons);
-        assert!(product.refusal_reasons[0].contains(fragment), "{:?} should contain {fragment:?}", product.refusal_reasons[0]);
+        assert!(
+            product.refusal_reasons[0].contains(fragment),
+            "{:?} should contain {fragment:?}",
+            product.refusal_reasons[0]
+        );
     }
     assert_eq!(subjects_to(&address, "Product not published").len(), 11);
 }
@@ -123,12 +144,18 @@ async fn only_the_provider_itself_or_the_team_may_publish() {
         json!({"id": "user-3", "role": "customer", "provider_id": provider}),
     ];
     for actor in forbidden {
-        assert_eq!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), actor.clone())]).await, vec!["m0"], "{actor}");
+        assert_eq!(
+            run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), actor.clone())]).await,
+            vec!["m0"],
+            "{actor}"
+        );
         assert!(stored_product(&app, &provider, "acme-vault").await.is_none(), "{actor}: nothing written");
     }
     assert!(emails_to(&address).iter().all(|e| !e.subject.starts_with("Product")), "nothing sent");
 
-    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), team_actor())]).await.is_empty());
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), team_actor())])
+        .await
+        .is_empty());
     assert_eq!(stored_product(&app, &provider, "acme-vault").await.unwrap().status, ProductStatus::Published);
 }
 
@@ -155,14 +182,18 @@ async fn a_publish_before_approval_is_refused_then_succeeds_after_it() {
     let version = app.config.mpa_current_version.clone();
     assert!(run_mpa(&app, &[mpa_accepted(&provider, &version)]).await.is_empty());
 
-    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))]).await.is_empty());
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))])
+        .await
+        .is_empty());
     let draft = stored_product(&app, &provider, "acme-vault").await.unwrap();
     assert_eq!(draft.status, ProductStatus::Draft);
     assert_eq!(draft.refusal_reasons.len(), 1);
     assert!(draft.refusal_reasons[0].contains("waiting for the marketplace team's approval"));
 
     assert!(run_mpa(&app, &[mpa_decision(&provider, &version, true, "marketplace-team")]).await.is_empty());
-    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))]).await.is_empty());
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))])
+        .await
+        .is_empty());
     let product = stored_product(&app, &provider, "acme-vault").await.unwrap();
     assert_eq!(product.status, ProductStatus::Published);
     assert!(product.refusal_reasons.is_empty());
@@ -212,7 +243,9 @@ async fn a_provider_on_an_old_mpa_version_cannot_publish() {
     let mut app = app().await;
     let (provider, _) = approved_provider(&app, "pub-oldmpa").await;
     app.config.mpa_current_version = "2027-01".into();
-    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))]).await.is_empty());
+    assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))])
+        .await
+        .is_empty());
     let product = stored_product(&app, &provider, "acme-vault").await.unwrap();
     assert_eq!(product.status, ProductStatus::Draft);
     assert_eq!(product.refusal_reasons.len(), 1);

@@ -16,7 +16,6 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14")
 }
 
-
 fn first_column(csv: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(csv).lines().skip(1).map(|l| l.split(',').next().unwrap_or_default().to_owned()).collect()
 }
@@ -149,7 +148,10 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     assert_eq!(attr_s(acme[1], "remuneration_value"), "840.54");
     assert_eq!(acme[1].get("deployments").and_then(|v| v.as_n().ok()).map(String::as_str), Some("4"));
     let summary_items = query(&reports_table, None, "pk", "SUMMARY#2026-02-14").await;
-    assert_eq!(summary_items.iter().map(|i| attr_s(i, "billable_revenue")).collect::<Vec<_>>(), ["1204.63", "49.99", "145"]);
+    assert_eq!(
+        summary_items.iter().map(|i| attr_s(i, "billable_revenue")).collect::<Vec<_>>(),
+        ["1204.63", "49.99", "145"]
+    );
     let by_date = query(&reports_table, Some("ByDate"), "gsi1pk", "DAY#2026-02-14").await;
     assert_eq!(by_date.len(), 4);
     let stored_before = (query(&reports_table, None, "pk", "PROVIDER#initech").await, summary_items);
@@ -188,10 +190,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     assert_eq!(team_emails_about("summary for 2026-02-14").len(), team_before + 1);
 
     // An explicit re-send sends once more.
-    let resend = JobRequest {
-        delivery: Delivery { store: false, send: true, resend: true },
-        ..request.clone()
-    };
+    let resend = JobRequest { delivery: Delivery { store: false, send: true, resend: true }, ..request.clone() };
     assert_eq!(run_job(&resend, Some(&aws)).await.expect("resend").emails_sent, 4);
     assert_eq!(report_emails(&addresses[0]).len(), before[0] + 2);
 }

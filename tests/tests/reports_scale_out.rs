@@ -9,7 +9,6 @@ use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, AwsContext, ScheduledRun};
 use serde_json::json;
 
-
 fn payload(value: serde_json::Value) -> ScheduledRun {
     serde_json::from_value(value).expect("a valid payload")
 }
@@ -18,7 +17,8 @@ fn payload(value: serde_json::Value) -> ScheduledRun {
 async fn sixteen_partitions_and_a_merge_publish_what_a_single_run_does() {
     moto_endpoint();
     let aws = AwsContext::from_env().await.expect("local stack env");
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14");
     let items = std::fs::read_to_string(fixture.join("deployment-logs-export.json"))
         .expect("fixture")
         .lines()
@@ -47,7 +47,9 @@ async fn sixteen_partitions_and_a_merge_publish_what_a_single_run_does() {
     }
     assert_eq!(counted, 27, "every deployment is counted by exactly one partition");
     let merge_out = std::env::temp_dir().join(unique("merged"));
-    let merge = payload(json!({"mode": "merge", "scheduled_time": "2026-02-15T02:00:00Z", "run_id": run_id, "partials": partials}));
+    let merge = payload(
+        json!({"mode": "merge", "scheduled_time": "2026-02-15T02:00:00Z", "run_id": run_id, "partials": partials}),
+    );
     let merged = handle_scheduled(&merge, &aws, &merge_out, 4).await.expect("merge");
 
     assert_eq!(files_under(&merge_out), files_under(&single_out), "byte-identical files");
@@ -65,8 +67,14 @@ async fn malformed_scale_out_payloads_are_refused() {
     let out = std::env::temp_dir().join(unique("refused"));
     for (name, body) in [
         ("no run id", json!({"mode": "partition", "date": "2026-02-14", "partition": 0, "partitions": 16})),
-        ("run id with a path", json!({"mode": "partition", "date": "2026-02-14", "run_id": "../x", "partition": 0, "partitions": 16})),
-        ("partition out of range", json!({"mode": "partition", "date": "2026-02-14", "run_id": "r", "partition": 16, "partitions": 16})),
+        (
+            "run id with a path",
+            json!({"mode": "partition", "date": "2026-02-14", "run_id": "../x", "partition": 0, "partitions": 16}),
+        ),
+        (
+            "partition out of range",
+            json!({"mode": "partition", "date": "2026-02-14", "run_id": "r", "partition": 16, "partitions": 16}),
+        ),
         ("nothing to merge", json!({"mode": "merge", "date": "2026-02-14", "partials": []})),
         ("missing partial", json!({"mode": "merge", "date": "2026-02-14", "partials": ["partials/none/0.json"]})),
     ] {

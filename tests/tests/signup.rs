@@ -27,7 +27,8 @@ async fn new_provider_is_recorded_and_welcomed_once() {
     assert_eq!(text(profile, "status"), "PortalAccountCreated");
     assert_eq!(text(profile, "account_alias"), format!("{provider}-prod"));
     assert_eq!(text(profile, "created_by_event"), event["id"].as_str().unwrap());
-    let audit: Vec<String> = items.iter().filter(|i| text(i, "sk").starts_with("AUDIT#")).map(|i| text(i, "action")).collect();
+    let audit: Vec<String> =
+        items.iter().filter(|i| text(i, "sk").starts_with("AUDIT#")).map(|i| text(i, "action")).collect();
     assert_eq!(audit, vec!["PortalAccountCreated", "EmailSent"]);
 
     let emails = emails_to(&address);
@@ -109,10 +110,23 @@ async fn a_second_different_event_for_the_same_provider_is_a_conflict() {
 async fn invalid_events_write_nothing_and_send_nothing() {
     let app = app().await;
     let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("missing contact_email", Box::new(|d| { d.as_object_mut().unwrap().remove("contact_email"); })),
-        ("missing actor", Box::new(|d| { d.as_object_mut().unwrap().remove("actor"); })),
+        (
+            "missing contact_email",
+            Box::new(|d| {
+                d.as_object_mut().unwrap().remove("contact_email");
+            }),
+        ),
+        (
+            "missing actor",
+            Box::new(|d| {
+                d.as_object_mut().unwrap().remove("actor");
+            }),
+        ),
         ("not an address", Box::new(|d| d["contact_email"] = json!("jane-at-acme"))),
-        ("header injection in address", Box::new(|d| d["contact_email"] = json!("jane@acme.example\r\nBcc: x@evil.example"))),
+        (
+            "header injection in address",
+            Box::new(|d| d["contact_email"] = json!("jane@acme.example\r\nBcc: x@evil.example")),
+        ),
         ("control characters in name", Box::new(|d| d["contact_name"] = json!("Jane\r\nBcc: x@evil.example"))),
         ("company name too long", Box::new(|d| d["company_name"] = json!("x".repeat(201)))),
         ("provider role", Box::new(|d| d["actor"]["role"] = json!("provider"))),

@@ -35,9 +35,7 @@ pub fn from_attribute(value: &AttributeValue) -> Result<Value, DomainError> {
         }
         AttributeValue::L(items) => Value::Array(items.iter().map(from_attribute).collect::<Result<_, _>>()?),
         AttributeValue::M(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), from_attribute(v)?)))
-                .collect::<Result<Map<_, _>, DomainError>>()?,
+            map.iter().map(|(k, v)| Ok((k.clone(), from_attribute(v)?))).collect::<Result<Map<_, _>, DomainError>>()?,
         ),
         AttributeValue::Ss(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
         other => return Err(DomainError::infra("read item", format!("unsupported attribute {other:?}"))),
@@ -47,21 +45,17 @@ pub fn from_attribute(value: &AttributeValue) -> Result<Value, DomainError> {
 /// Serialises `record` into item attributes (it must serialise to a JSON object).
 pub fn to_item<T: Serialize>(record: &T) -> Result<Item, DomainError> {
     match serde_json::to_value(record).map_err(|e| DomainError::infra("serialise item", e))? {
-        Value::Object(map) => Ok(map
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| (k.clone(), to_attribute(v)))
-            .collect()),
+        Value::Object(map) => {
+            Ok(map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), to_attribute(v))).collect())
+        }
         other => Err(DomainError::infra("serialise item", format!("expected an object, got {other}"))),
     }
 }
 
 /// Deserialises item attributes into `T`, ignoring attributes `T` does not know (keys, TTLs...).
 pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, DomainError> {
-    let map = item
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), from_attribute(v)?)))
-        .collect::<Result<Map<_, _>, DomainError>>()?;
+    let map =
+        item.iter().map(|(k, v)| Ok((k.clone(), from_attribute(v)?))).collect::<Result<Map<_, _>, DomainError>>()?;
     serde_json::from_value(Value::Object(map)).map_err(|e| DomainError::infra("deserialise item", e))
 }
 

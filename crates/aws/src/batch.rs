@@ -17,10 +17,8 @@ use marketplace_domain::ports::{IdempotencyStore, Services};
 use marketplace_domain::DomainError;
 
 /// A domain operation on one event; returns a short description of the outcome for the logs.
-pub type Operation = for<'a> fn(
-    &'a PortalEvent,
-    Services<'a>,
-) -> Pin<Box<dyn Future<Output = Result<String, DomainError>> + Send + 'a>>;
+pub type Operation =
+    for<'a> fn(&'a PortalEvent, Services<'a>) -> Pin<Box<dyn Future<Output = Result<String, DomainError>> + Send + 'a>>;
 
 /// Unwraps the EventBridge event from an SQS message body.
 pub fn parse_record(message: &SqsMessage) -> Result<PortalEvent, DomainError> {

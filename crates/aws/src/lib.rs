@@ -73,7 +73,10 @@ impl PortalApp {
 
 /// The whole `main` of a portal-event function: logging, clients from the environment, then the
 /// Lambda runtime loop feeding SQS batches to `operation`.
-pub async fn run_portal_function(function: &'static str, operation: batch::Operation) -> Result<(), lambda_runtime::Error> {
+pub async fn run_portal_function(
+    function: &'static str,
+    operation: batch::Operation,
+) -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let app = PortalApp::from_env().await?;
     let app = &app;

@@ -20,12 +20,7 @@ pub fn provider_pk(provider_id: &str) -> String {
 }
 
 pub fn audit_sk(entry: &AuditEntry) -> String {
-    format!(
-        "AUDIT#{}#{}#{}",
-        entry.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        entry.event_id,
-        entry.step
-    )
+    format!("AUDIT#{}#{}#{}", entry.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), entry.event_id, entry.step)
 }
 
 pub fn product_sk(product_id: &str) -> String {
@@ -130,8 +125,8 @@ fn classify_transaction_error(err: SdkError<TransactWriteItemsError>) -> WriteEr
     if let SdkError::ServiceError(service) = &err {
         if let TransactWriteItemsError::TransactionCanceledException(cancel) = service.err() {
             let reasons = cancel.cancellation_reasons();
-            let condition_failed = reasons.is_empty()
-                || reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
+            let condition_failed =
+                reasons.is_empty() || reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
             if condition_failed {
                 return WriteError::PreconditionFailed;
             }
@@ -146,10 +141,7 @@ fn classify_transaction_error(err: SdkError<TransactWriteItemsError>) -> WriteEr
 #[async_trait]
 impl ProviderStore for DynamoProviderStore {
     async fn get_provider(&self, provider_id: &str) -> Result<Option<Provider>, DomainError> {
-        self.get_item(provider_pk(provider_id), PROFILE.into())
-            .await?
-            .map(|item| from_item(&item))
-            .transpose()
+        self.get_item(provider_pk(provider_id), PROFILE.into()).await?.map(|item| from_item(&item)).transpose()
     }
 
     async fn put_provider(
@@ -169,10 +161,7 @@ impl ProviderStore for DynamoProviderStore {
     }
 
     async fn get_product(&self, provider_id: &str, product_id: &str) -> Result<Option<Product>, DomainError> {
-        self.get_item(provider_pk(provider_id), product_sk(product_id))
-            .await?
-            .map(|item| from_item(&item))
-            .transpose()
+        self.get_item(provider_pk(provider_id), product_sk(product_id)).await?.map(|item| from_item(&item)).transpose()
     }
 
     async fn put_product(
@@ -183,7 +172,12 @@ impl ProviderStore for DynamoProviderStore {
     ) -> Result<(), WriteError> {
         let mut item = to_item(product)?;
         item.insert("item_type".into(), s("product"));
-        let put = self.conditional_put(item, provider_pk(&product.provider_id), product_sk(&product.product_id), precondition)?;
+        let put = self.conditional_put(
+            item,
+            provider_pk(&product.provider_id),
+            product_sk(&product.product_id),
+            precondition,
+        )?;
         self.transact(vec![put, self.audit_put(audit)?]).await
     }
 }
@@ -208,7 +202,8 @@ impl EmailLedger for DynamoProviderStore {
         ledger.insert("kind".into(), s(kind));
         ledger.insert("message_id".into(), s(message_id));
         ledger.insert("sent_at".into(), s(chrono::Utc::now().to_rfc3339()));
-        let put = self.conditional_put(ledger, provider_pk(provider_id), email_sk(event_id, kind), Precondition::Absent)?;
+        let put =
+            self.conditional_put(ledger, provider_pk(provider_id), email_sk(event_id, kind), Precondition::Absent)?;
         match self.transact(vec![put, self.audit_put(audit)?]).await {
             Ok(()) | Err(WriteError::PreconditionFailed) => Ok(()),
             Err(WriteError::Other(e)) => Err(e),

@@ -18,14 +18,8 @@ pub struct PortalConfig {
 }
 
 impl PortalConfig {
-    pub const VARIABLES: [&'static str; 6] = [
-        "SENDER_ADDRESS",
-        "REPLY_TO_ADDRESS",
-        "TEAM_INBOX",
-        "PORTAL_URL",
-        "GUIDE_URL",
-        "MPA_CURRENT_VERSION",
-    ];
+    pub const VARIABLES: [&'static str; 6] =
+        ["SENDER_ADDRESS", "REPLY_TO_ADDRESS", "TEAM_INBOX", "PORTAL_URL", "GUIDE_URL", "MPA_CURRENT_VERSION"];
 
     /// Reads the configuration through `lookup` (normally `std::env::var`), naming every missing or
     /// malformed variable at once.

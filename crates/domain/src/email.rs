@@ -33,13 +33,19 @@ pub struct Email {
 pub enum Block {
     Paragraph(String),
     /// A labelled link; the URL is shown in full in the text part.
-    Link { label: String, url: String },
+    Link {
+        label: String,
+        url: String,
+    },
     /// A numbered list of steps.
     Steps(Vec<String>),
     /// Text quoted from someone else (e.g. a rejection reason).
     Quote(String),
     /// A small table: header row plus rows.
-    Table { header: Vec<String>, rows: Vec<Vec<String>> },
+    Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
 }
 
 /// The body of an email: a title (also the HTML heading) and blocks.
@@ -82,9 +88,8 @@ impl Message {
     /// Renders `(text, html)`.
     pub fn render(&self, signature: &str) -> (String, String) {
         let mut text = format!("{}\n\n", self.greeting);
-        let mut html = String::from(
-            "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; line-height: 1.4\">\n",
-        );
+        let mut html =
+            String::from("<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; line-height: 1.4\">\n");
         html.push_str(&format!("<p>{}</p>\n", escape_html(&self.greeting)));
         for block in &self.blocks {
             match block {

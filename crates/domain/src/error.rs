@@ -40,10 +40,7 @@ impl DomainError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            DomainError::Invalid(_)
-                | DomainError::Conflict(_)
-                | DomainError::Forbidden(_)
-                | DomainError::NotFound(_)
+            DomainError::Invalid(_) | DomainError::Conflict(_) | DomainError::Forbidden(_) | DomainError::NotFound(_)
         )
     }
 }

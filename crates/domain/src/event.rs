@@ -32,10 +32,7 @@ impl PortalEvent {
     /// Refuses events that are not from the portal or not of the expected type.
     pub fn expect(&self, detail_types: &[&str]) -> Result<(), DomainError> {
         if self.source != PORTAL_SOURCE {
-            return Err(DomainError::invalid(format!(
-                "event source is {:?}, expected {PORTAL_SOURCE:?}",
-                self.source
-            )));
+            return Err(DomainError::invalid(format!("event source is {:?}, expected {PORTAL_SOURCE:?}", self.source)));
         }
         if !detail_types.contains(&self.detail_type.as_str()) {
             return Err(DomainError::invalid(format!(

@@ -253,7 +253,9 @@ pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> R
     let (provider, outcome) = loop {
         attempts += 1;
         let provider = services.store.get_provider(provider_id).await?.ok_or_else(|| {
-            DomainError::NotFound(format!("provider {provider_id} does not exist (no portal account has been created for it)"))
+            DomainError::NotFound(format!(
+                "provider {provider_id} does not exist (no portal account has been created for it)"
+            ))
         })?;
         match transition(&provider, &command, event, services.config)? {
             Transition::AlreadyApplied => break (provider, "AlreadyApplied"),
@@ -314,8 +316,27 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
                 .paragraph("Approve or reject it in the Provider Portal.")
                 .link("Provider Portal", config.portal_url.clone());
             vec![
-                ("mpa-receipt", compose(config, provider_to, &format!("MPA version {version} accepted: {}", provider.company_name), &receipt)),
-                ("mpa-review-request", compose(config, vec![config.team_inbox.clone()], &format!("Review MPA acceptance: {} ({}), version {version}", provider.company_name, provider.provider_id), &review)),
+                (
+                    "mpa-receipt",
+                    compose(
+                        config,
+                        provider_to,
+                        &format!("MPA version {version} accepted: {}", provider.company_name),
+                        &receipt,
+                    ),
+                ),
+                (
+                    "mpa-review-request",
+                    compose(
+                        config,
+                        vec![config.team_inbox.clone()],
+                        &format!(
+                            "Review MPA acceptance: {} ({}), version {version}",
+                            provider.company_name, provider.provider_id
+                        ),
+                        &review,
+                    ),
+                ),
             ]
         }
         MpaCommand::Decide { version, decision: Decision::Approve, .. } => {
@@ -327,7 +348,15 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
                 .paragraph("You can now publish products in the Provider Portal.")
                 .link("Provider Portal", config.portal_url.clone())
                 .link("Getting-started guide", config.guide_url.clone());
-            vec![("mpa-approved", compose(config, provider_to, &format!("MPA approved: {} can now publish products", provider.company_name), &message))]
+            vec![(
+                "mpa-approved",
+                compose(
+                    config,
+                    provider_to,
+                    &format!("MPA approved: {} can now publish products", provider.company_name),
+                    &message,
+                ),
+            )]
         }
         MpaCommand::Decide { version, decision: Decision::Reject { reason }, .. } => {
             let message = Message::new(greeting)
@@ -341,7 +370,10 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
                     config.team_inbox
                 ))
                 .link("Provider Portal", config.portal_url.clone());
-            vec![("mpa-rejected", compose(config, provider_to, &format!("MPA not approved: {}", provider.company_name), &message))]
+            vec![(
+                "mpa-rejected",
+                compose(config, provider_to, &format!("MPA not approved: {}", provider.company_name), &message),
+            )]
         }
     }
 }
@@ -379,19 +411,30 @@ mod tests {
     }
 
     fn event(id: &str, detail_type: &str, detail: serde_json::Value) -> PortalEvent {
-        PortalEvent { id: id.into(), detail_type: detail_type.into(), source: "marketplace.portal".into(), time: Utc::now(), detail }
+        PortalEvent {
+            id: id.into(),
+            detail_type: detail_type.into(),
+            source: "marketplace.portal".into(),
+            time: Utc::now(),
+            detail,
+        }
     }
 
     fn accept(id: &str, version: &str) -> PortalEvent {
-        event(id, ACCEPTED, serde_json::json!({
-            "provider_id": "acme", "mpa_version": version,
-            "accepted_by": {"id": "u1", "name": "Jane", "email": "jane@acme.example"},
-            "accepted_at": "2026-11-25T10:00:00Z"
-        }))
+        event(
+            id,
+            ACCEPTED,
+            serde_json::json!({
+                "provider_id": "acme", "mpa_version": version,
+                "accepted_by": {"id": "u1", "name": "Jane", "email": "jane@acme.example"},
+                "accepted_at": "2026-11-25T10:00:00Z"
+            }),
+        )
     }
 
     fn decide(id: &str, approve: bool, role: &str) -> PortalEvent {
-        let mut detail = serde_json::json!({"provider_id": "acme", "mpa_version": "2026-01", "actor": {"id": "t1", "role": role}});
+        let mut detail =
+            serde_json::json!({"provider_id": "acme", "mpa_version": "2026-01", "actor": {"id": "t1", "role": role}});
         if !approve {
             detail["reason"] = serde_json::json!("missing tax form");
         }
@@ -454,7 +497,10 @@ mod tests {
     fn only_the_team_decides_and_only_pending_acceptances() {
         let pending = applied(&provider(None), &accept("a1", "2026-01"));
         assert!(matches!(apply(&pending, &decide("d1", true, "provider")), Err(DomainError::Forbidden(_))));
-        assert!(matches!(apply(&provider(None), &decide("d1", true, "marketplace-team")), Err(DomainError::Conflict(_))));
+        assert!(matches!(
+            apply(&provider(None), &decide("d1", true, "marketplace-team")),
+            Err(DomainError::Conflict(_))
+        ));
     }
 
     #[test]

@@ -145,7 +145,10 @@ pub fn validate_listing(raw: Option<&serde_json::Value>) -> Result<Listing, Vec<
         Some(plans) => {
             for (i, plan) in plans.iter().enumerate() {
                 if let Some(plan) = validate_plan(i, plan, &mut p) {
-                    if pricing.iter().any(|q: &Plan| q.model == plan.model && q.unit == plan.unit && q.currency == plan.currency) {
+                    if pricing
+                        .iter()
+                        .any(|q: &Plan| q.model == plan.model && q.unit == plan.unit && q.currency == plan.currency)
+                    {
                         p.push(format!(
                             "listing.pricing[{i}] repeats the {} plan per {} in {}",
                             plan.model.as_str(),
@@ -206,9 +209,9 @@ fn validate_plan(i: usize, plan: &serde_json::Value, p: &mut Problems) -> Option
     match unit_price {
         None => p.push(format!("{at}.unit_price must be a decimal string such as \"0.125\"")),
         Some(price) if price < Decimal::ZERO => p.push(format!("{at}.unit_price must not be negative (got {price})")),
-        Some(price) if price.normalize().scale() > MAX_PRICE_DECIMALS => p.push(format!(
-            "{at}.unit_price has more than {MAX_PRICE_DECIMALS} decimal places (got {price})"
-        )),
+        Some(price) if price.normalize().scale() > MAX_PRICE_DECIMALS => {
+            p.push(format!("{at}.unit_price has more than {MAX_PRICE_DECIMALS} decimal places (got {price})"))
+        }
         Some(_) => {}
     }
     if p.len() != before {
@@ -301,7 +304,8 @@ impl PublishRequest {
     /// Only the provider's own users or the marketplace team may publish its products.
     pub fn authorize(&self) -> Result<(), DomainError> {
         let allowed = self.actor.is_marketplace_team()
-            || (self.actor.role == Actor::PROVIDER && self.actor_provider_id.as_deref() == Some(self.provider_id.as_str()));
+            || (self.actor.role == Actor::PROVIDER
+                && self.actor_provider_id.as_deref() == Some(self.provider_id.as_str()));
         if allowed {
             Ok(())
         } else {
@@ -384,7 +388,10 @@ pub fn decide(
 pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>) -> Result<String, DomainError> {
     let request = PublishRequest::from_event(event)?;
     let provider = services.store.get_provider(&request.provider_id).await?.ok_or_else(|| {
-        DomainError::NotFound(format!("provider {} does not exist (no portal account has been created for it)", request.provider_id))
+        DomainError::NotFound(format!(
+            "provider {} does not exist (no portal account has been created for it)",
+            request.provider_id
+        ))
     })?;
     request.authorize()?;
     let mut reasons: Vec<String> = mpa_refusal(&provider, services.config).into_iter().collect();
@@ -418,7 +425,9 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
         match services.store.put_product(&next, precondition, &audit).await {
             Ok(()) => break next,
             Err(WriteError::PreconditionFailed) if attempts < 3 => continue,
-            Err(WriteError::PreconditionFailed) => return Err(DomainError::infra("publish", "product kept changing; retry")),
+            Err(WriteError::PreconditionFailed) => {
+                return Err(DomainError::infra("publish", "product kept changing; retry"))
+            }
             Err(WriteError::Other(e)) => return Err(e),
         }
     };
@@ -438,7 +447,10 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
             let plans = plan_rows(listing);
             let header = vec!["Model".to_string(), "Unit".into(), "Unit price".into(), "Currency".into()];
             let provider_message = Message::new(greeting)
-                .paragraph(format!("Your product \"{}\" ({}) is {verb} on the marketplace.", listing.name, product.product_id))
+                .paragraph(format!(
+                    "Your product \"{}\" ({}) is {verb} on the marketplace.",
+                    listing.name, product.product_id
+                ))
                 .table(header.clone(), plans.clone())
                 .paragraph(format!("Your share of revenue: {}.", listing.provider_share))
                 .link("Provider Portal", config.portal_url.clone());
@@ -456,7 +468,12 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
                 ),
                 (
                     "team-product-notice",
-                    compose(config, vec![config.team_inbox.clone()], &format!("Product {verb}: {} by {}", listing.name, provider.company_name), &team_message),
+                    compose(
+                        config,
+                        vec![config.team_inbox.clone()],
+                        &format!("Product {verb}: {} by {}", listing.name, provider.company_name),
+                        &team_message,
+                    ),
                 ),
             ]
         }
@@ -475,7 +492,10 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
                 "The product stays a draft."
             };
             let message = Message::new(greeting)
-                .paragraph(format!("Your request to publish \"{name}\" ({}) was refused, for these reasons:", product.product_id))
+                .paragraph(format!(
+                    "Your request to publish \"{name}\" ({}) was refused, for these reasons:",
+                    product.product_id
+                ))
                 .steps(product.refusal_reasons.iter().cloned())
                 .paragraph(format!("{live} Fix the listing in the Provider Portal and ask to publish again."))
                 .link("Provider Portal", config.portal_url.clone());
@@ -533,10 +553,20 @@ mod tests {
     #[test]
     fn every_problem_is_listed() {
         let problems = validate_listing(Some(&json!({"pricing": [{"model": "x"}, 3]}))).unwrap_err();
-        for fragment in ["listing.name is required", "listing.summary is required", "listing.description is required",
-                         "listing.category is required", "listing.support_email", "listing.blueprint_id",
-                         "listing.provider_share", "pricing[0].model", "pricing[0].unit is required",
-                         "pricing[0].currency", "pricing[0].unit_price", "pricing[1] must be an object"] {
+        for fragment in [
+            "listing.name is required",
+            "listing.summary is required",
+            "listing.description is required",
+            "listing.category is required",
+            "listing.support_email",
+            "listing.blueprint_id",
+            "listing.provider_share",
+            "pricing[0].model",
+            "pricing[0].unit is required",
+            "pricing[0].currency",
+            "pricing[0].unit_price",
+            "pricing[1] must be an object",
+        ] {
             assert!(problems.iter().any(|p| p.contains(fragment)), "{fragment} missing from {problems:#?}");
         }
         assert_eq!(validate_listing(None).unwrap_err(), vec!["listing is required"]);

@@ -112,12 +112,10 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
             let existing = services.store.get_provider(&provider.provider_id).await?;
             match existing {
                 Some(existing) if existing.created_by_event == event.id => SignupOutcome::Resumed,
-                Some(existing) => {
-                    return Err(DomainError::Conflict(format!(
-                        "provider {} already has a portal account (created by event {} at {}); event {} was not applied",
-                        existing.provider_id, existing.created_by_event, existing.created_at, event.id
-                    )))
-                }
+                Some(existing) => return Err(DomainError::Conflict(format!(
+                    "provider {} already has a portal account (created by event {} at {}); event {} was not applied",
+                    existing.provider_id, existing.created_by_event, existing.created_at, event.id
+                ))),
                 None => return Err(DomainError::infra("put_provider", "condition failed but no provider found")),
             }
         }
@@ -196,8 +194,15 @@ mod tests {
     #[test]
     fn every_missing_field_is_reported_at_once() {
         let err = detail(serde_json::json!({})).validate().unwrap_err().to_string();
-        for field in ["provider_id", "account_alias is required", "company_name is required",
-                      "contact_name is required", "contact_email", "actor.id is required", "actor.role"] {
+        for field in [
+            "provider_id",
+            "account_alias is required",
+            "company_name is required",
+            "contact_name is required",
+            "contact_email",
+            "actor.id is required",
+            "actor.role",
+        ] {
             assert!(err.contains(field), "{field} missing from {err}");
         }
     }

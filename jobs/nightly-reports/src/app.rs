@@ -17,7 +17,9 @@ use serde::Deserialize;
 use crate::aws::{deliver_reports, AwsError, DeliveryServices, DeploymentLogTable, ReportsTable};
 use crate::cli::Delivery;
 use crate::partition::Partition;
-use crate::pipeline::{aggregate_export_source, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary};
+use crate::pipeline::{
+    aggregate_export_source, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary,
+};
 
 /// Errors of a run.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +119,9 @@ pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<R
     let partition = request.partition.as_ref().map(|(p, _)| *p);
     let agg = match &request.source {
         Source::Export(path) => aggregate_export_source(path, request.plan, partition)?,
-        Source::Table => aws.ok_or(AppError::NoAws)?.logs.aggregate(request.plan, partition, request.parallelism).await?,
+        Source::Table => {
+            aws.ok_or(AppError::NoAws)?.logs.aggregate(request.plan, partition, request.parallelism).await?
+        }
     };
     if let Some((_, path)) = &request.partition {
         let stats = agg.stats();
@@ -134,7 +138,12 @@ pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<R
 }
 
 /// The sinks: CSV files always; report items and emails when asked.
-pub async fn publish(agg: Aggregator, out: &std::path::Path, delivery: Delivery, aws: Option<&AwsContext>) -> Result<RunSummary, AppError> {
+pub async fn publish(
+    agg: Aggregator,
+    out: &std::path::Path,
+    delivery: Delivery,
+    aws: Option<&AwsContext>,
+) -> Result<RunSummary, AppError> {
     let stats = agg.stats();
     let reports = agg.finish().map_err(JobError::from)?;
     write_reports(out, &reports)?;
@@ -219,9 +228,8 @@ impl ScheduledRun {
     /// The plan the payload asks for.
     pub fn plan(&self) -> Result<ReportPlan, AppError> {
         if let Some(range) = &self.dates {
-            let r: crate::cli::DateRange = range
-                .parse()
-                .map_err(|e: String| AppError::Config(DomainError::invalid(e)))?;
+            let r: crate::cli::DateRange =
+                range.parse().map_err(|e: String| AppError::Config(DomainError::invalid(e)))?;
             return ReportPlan::new(r.first, r.last).map_err(|e| AppError::Job(e.into()));
         }
         let day_before_schedule = self.scheduled_time.and_then(|t| t.date_naive().pred_opt());
@@ -230,28 +238,52 @@ impl ScheduledRun {
 }
 
 /// Handles one Lambda payload; returns what the caller (schedule or state machine) gets back.
-pub async fn handle_scheduled(run: &ScheduledRun, aws: &AwsContext, out: &Path, parallelism: usize) -> Result<serde_json::Value, AppError> {
+pub async fn handle_scheduled(
+    run: &ScheduledRun,
+    aws: &AwsContext,
+    out: &Path,
+    parallelism: usize,
+) -> Result<serde_json::Value, AppError> {
     let plan = run.plan()?;
     let everything = Delivery { store: true, send: true, resend: false };
     let invalid = |m: String| AppError::Config(DomainError::invalid(m));
     let summary = match run.mode {
         Mode::Run => {
-            let request = JobRequest { plan, source: Source::Table, partition: None, out: out.to_owned(), delivery: everything, parallelism };
+            let request = JobRequest {
+                plan,
+                source: Source::Table,
+                partition: None,
+                out: out.to_owned(),
+                delivery: everything,
+                parallelism,
+            };
             run_job(&request, Some(aws)).await?
         }
         Mode::Partition => {
             let run_id = run.run_id.as_deref().filter(|r| marketplace_domain::validate::is_identifier(r, 80));
-            let run_id = run_id.ok_or_else(|| invalid(format!("partition mode needs a run_id of letters, digits, '.', '_' or '-' (got {:?})", run.run_id)))?;
+            let run_id = run_id.ok_or_else(|| {
+                invalid(format!(
+                    "partition mode needs a run_id of letters, digits, '.', '_' or '-' (got {:?})",
+                    run.run_id
+                ))
+            })?;
             let partition = match (run.partition, run.partitions) {
                 (Some(index), Some(count)) if index < count => Partition { index, count },
-                _ => return Err(invalid(format!("partition mode needs 0 <= partition < partitions (got {:?} of {:?})", run.partition, run.partitions))),
+                _ => {
+                    return Err(invalid(format!(
+                        "partition mode needs 0 <= partition < partitions (got {:?} of {:?})",
+                        run.partition, run.partitions
+                    )))
+                }
             };
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
             let agg = aws.logs.aggregate(plan, Some(partition), parallelism).await?;
             let stats = agg.stats();
             let key = format!("partials/{run_id}/{}.json", partition.index);
             store.put(&key, encode_partial(&agg).map_err(|e| invalid(e.to_string()))?).await?;
-            return Ok(serde_json::json!({ "partial": key, "items": stats.items, "counted": stats.counted, "rejected": stats.rejected }));
+            return Ok(
+                serde_json::json!({ "partial": key, "items": stats.items, "counted": stats.counted, "rejected": stats.rejected }),
+            );
         }
         Mode::Merge => {
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
@@ -318,7 +350,11 @@ impl PartialStore {
     }
 }
 
-fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str, bucket: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> AwsError {
+fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+    bucket: &str,
+    e: aws_sdk_s3::error::SdkError<E, R>,
+) -> AwsError {
     AwsError::S3 {
         operation,
         bucket: bucket.to_owned(),

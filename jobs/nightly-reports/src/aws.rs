@@ -72,11 +72,7 @@ where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    move |e| AwsError::Dynamo {
-        operation,
-        table: table.to_owned(),
-        message: DisplayErrorContext(e).to_string(),
-    }
+    move |e| AwsError::Dynamo { operation, table: table.to_owned(), message: DisplayErrorContext(e).to_string() }
 }
 
 /// SDK attribute value → the domain's neutral one.
@@ -152,10 +148,7 @@ pub struct DeploymentLogTable {
 impl DeploymentLogTable {
     /// Source over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DeploymentLogTable {
-            client,
-            table: table.into(),
-        }
+        DeploymentLogTable { client, table: table.into() }
     }
 
     /// The (day, shard) units of `plan`, in order; partitions take every N-th.
@@ -199,7 +192,12 @@ impl DeploymentLogTable {
     }
 
     /// Aggregates the plan's days (or one partition of its day-shards).
-    pub async fn aggregate(&self, plan: ReportPlan, partition: Option<Partition>, parallelism: usize) -> Result<Aggregator, AwsError> {
+    pub async fn aggregate(
+        &self,
+        plan: ReportPlan,
+        partition: Option<Partition>,
+        parallelism: usize,
+    ) -> Result<Aggregator, AwsError> {
         let units = Self::units(&plan, partition);
         let (tx, mut rx) = mpsc::channel::<Vec<Item>>(parallelism.max(1) * 2);
         let producer = async move {
@@ -239,10 +237,7 @@ impl DeploymentLogTable {
 
     /// Loads items (e.g. from the generator) into the table.
     pub async fn load(&self, items: Vec<Item>) -> Result<usize, AwsError> {
-        let items = items
-            .iter()
-            .map(|i| i.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect())
-            .collect();
+        let items = items.iter().map(|i| i.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()).collect();
         batch_put(&self.client, &self.table, items).await
     }
 }
@@ -257,20 +252,14 @@ pub struct ReportsTable {
 impl ReportsTable {
     /// Store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        ReportsTable {
-            client,
-            table: table.into(),
-        }
+        ReportsTable { client, table: table.into() }
     }
 
     /// Stores a date's report and summary rows, then deletes rows of that date a previous run
     /// stored that this run no longer has (a re-computation can only shrink after corrected
     /// logs); returns how many items were written.
     pub async fn store(&self, report: &DailyReport) -> Result<usize, AwsError> {
-        let items = report_items(report)
-            .iter()
-            .map(to_item)
-            .collect::<Result<Vec<_>, DomainError>>()?;
+        let items = report_items(report).iter().map(to_item).collect::<Result<Vec<_>, DomainError>>()?;
         let current: std::collections::HashSet<(String, String)> = items.iter().map(item_key).collect();
         let written = batch_put(&self.client, &self.table, items).await?;
         let date = report.date;
@@ -320,13 +309,21 @@ fn item_key(item: &HashMap<String, Av>) -> (String, String) {
     (text("pk"), text("sk"))
 }
 
-fn infra<E: std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> DomainError {
+fn infra<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+) -> impl FnOnce(SdkError<E, R>) -> DomainError {
     move |e| DomainError::infra(operation, DisplayErrorContext(e))
 }
 
 #[async_trait]
 impl DeliveryLedger for ReportsTable {
-    async fn claim(&self, date: NaiveDate, to: &Recipient, token: &str, force: bool) -> Result<Result<(), ClaimRefused>, DomainError> {
+    async fn claim(
+        &self,
+        date: NaiveDate,
+        to: &Recipient,
+        token: &str,
+        force: bool,
+    ) -> Result<Result<(), ClaimRefused>, DomainError> {
         let mut item = Self::key(date, to);
         item.insert("state".into(), Av::S("SENDING".into()));
         item.insert("token".into(), Av::S(token.into()));
@@ -359,7 +356,13 @@ impl DeliveryLedger for ReportsTable {
         }
     }
 
-    async fn record_sent(&self, date: NaiveDate, to: &Recipient, token: &str, message_ids: &[String]) -> Result<(), DomainError> {
+    async fn record_sent(
+        &self,
+        date: NaiveDate,
+        to: &Recipient,
+        token: &str,
+        message_ids: &[String],
+    ) -> Result<(), DomainError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -424,13 +427,13 @@ pub struct DeliveryServices<'a> {
 
 /// Emails every provider of `report` its files and the team the summary, once per (date,
 /// recipient) unless `resend`.
-pub async fn deliver_reports(services: &DeliveryServices<'_>, report: &DailyReport, resend: bool) -> Result<DeliveryCounts, AwsError> {
+pub async fn deliver_reports(
+    services: &DeliveryServices<'_>,
+    report: &DailyReport,
+    resend: bool,
+) -> Result<DeliveryCounts, AwsError> {
     let mut counts = DeliveryCounts::default();
-    let token = format!(
-        "{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    );
+    let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
     let tally = |d: Delivered, counts: &mut DeliveryCounts| match d {
         Delivered::Sent(ids) => counts.sent += ids.len(),
         Delivered::AlreadySent => counts.already_sent += 1,
@@ -444,18 +447,26 @@ pub async fn deliver_reports(services: &DeliveryServices<'_>, report: &DailyRepo
             counts.no_recipient += 1;
             continue;
         };
-        let Some(email) = provider_report_email(services.config, report, provider_id, provider.contact_email, ATTACHMENT_BUDGET_BYTES) else {
+        let Some(email) = provider_report_email(
+            services.config,
+            report,
+            provider_id,
+            provider.contact_email,
+            ATTACHMENT_BUDGET_BYTES,
+        ) else {
             continue;
         };
         let to = Recipient::Provider(provider_id.clone());
-        let outcome = deliver_once(services.ledger, services.mailer, report.date, &to, &[email], &token, resend).await?;
+        let outcome =
+            deliver_once(services.ledger, services.mailer, report.date, &to, &[email], &token, resend).await?;
         if outcome == Delivered::InDoubt {
             tracing::warn!(provider_id, date = %report.date, "delivery in doubt (claimed earlier, never recorded); use --resend after checking");
         }
         tally(outcome, &mut counts);
     }
     let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
-    let outcome = deliver_once(services.ledger, services.mailer, report.date, &Recipient::Team, &[team], &token, resend).await?;
+    let outcome =
+        deliver_once(services.ledger, services.mailer, report.date, &Recipient::Team, &[team], &token, resend).await?;
     tally(outcome, &mut counts);
     Ok(counts)
 }

@@ -49,7 +49,12 @@ impl FromStr for DateRange {
 
 /// The program's arguments.
 #[derive(Debug, Parser)]
-#[command(name = "nightly-reports", version, about = "Nightly deployment reports: CSVs, report items and emails", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "nightly-reports",
+    version,
+    about = "Nightly deployment reports: CSVs, report items and emails",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// `merge` or `generate`; without one, runs the report job.
     #[command(subcommand)]
@@ -217,10 +222,7 @@ mod tests {
     #[test]
     fn export_source_neither_stores_nor_sends_unless_asked() {
         let cli = parse(&["--date", "2026-02-14", "--from-export", "x.json"]);
-        assert_eq!(
-            cli.run.delivery.resolve(false),
-            Delivery { store: false, send: false, resend: false }
-        );
+        assert_eq!(cli.run.delivery.resolve(false), Delivery { store: false, send: false, resend: false });
         let cli = parse(&["--from-export", "x", "--store", "--resend"]);
         assert_eq!(cli.run.delivery.resolve(false), Delivery { store: true, send: true, resend: true });
     }
@@ -234,7 +236,9 @@ mod tests {
 
     #[test]
     fn contradictory_switches_are_refused() {
-        let bad = |args: &[&str]| Cli::try_parse_from(std::iter::once("nightly-reports").chain(args.iter().copied())).is_err();
+        let bad = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("nightly-reports").chain(args.iter().copied())).is_err()
+        };
         assert!(bad(&["--date", "2026-02-14", "--dates", "2026-02-01..2026-02-02"]));
         assert!(bad(&["--no-send", "--resend"]));
         assert!(bad(&["--dates", "2026-02-03..2026-02-01"]));

@@ -41,10 +41,7 @@ pub enum ExportError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ExportError + '_ {
-    move |source| ExportError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| ExportError::Io { path: path.to_owned(), source }
 }
 
 /// Every export file under `path` (or `path` itself), sorted.

@@ -22,10 +22,7 @@ pub struct WriteError {
 }
 
 fn at(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
-    move |source| WriteError {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| WriteError { path: path.to_owned(), source }
 }
 
 /// Writes one date's files; returns the date directory.

@@ -63,7 +63,8 @@ const CURRENCIES: &[&str] = &["USD", "USD", "USD", "EUR", "EUR", "GBP", "JPY", "
 const SHARES: &[&str] = &["0.7", "0.75", "0.8", "0.85", "1"];
 const MODELS: &[&str] = &["hourly", "monthly", "one_time", "usage"];
 const CODES: &[&str] = &["VM_TIMEOUT", "DISK_FULL", "QUOTA_EXCEEDED", "IMAGE_PULL_FAILED"];
-const MESSAGES: &[&str] = &["timed out waiting for VM", "disk full, retried", "quota exceeded", "image \"latest\" not found"];
+const MESSAGES: &[&str] =
+    &["timed out waiting for VM", "disk full, retried", "quota exceeded", "image \"latest\" not found"];
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -81,7 +82,10 @@ pub fn generate<E>(config: &GeneratorConfig, mut sink: impl FnMut(Item) -> Resul
         let provider = rng.below(providers);
         // Products and their currencies are a pure function of the provider, so groups stay few.
         let product = rng.below(1 + provider % 4);
-        let currency = CURRENCIES[usize::try_from((provider * 7 + product * 3 + rng.below(2) * (product % 2)) % CURRENCIES.len() as u64).unwrap_or(0)];
+        let currency = CURRENCIES[usize::try_from(
+            (provider * 7 + product * 3 + rng.below(2) * (product % 2)) % CURRENCIES.len() as u64,
+        )
+        .unwrap_or(0)];
         let share = SHARES[usize::try_from((provider + product) % SHARES.len() as u64).unwrap_or(0)];
         let day = config.from + Duration::days(i64::try_from(rng.below(days)).unwrap_or(0));
         let secs = rng.below(86_400);
@@ -111,7 +115,8 @@ pub fn generate<E>(config: &GeneratorConfig, mut sink: impl FnMut(Item) -> Resul
             1 => format!("{}.{:02}", rng.below(48), rng.below(4) * 25),
             _ => format!("{}", 1 + rng.below(5000)),
         };
-        let unit_price = format!("{}.{:06}", rng.below(if currency == "JPY" { 20_000 } else { 200 }), rng.below(1_000_000));
+        let unit_price =
+            format!("{}.{:06}", rng.below(if currency == "JPY" { 20_000 } else { 200 }), rng.below(1_000_000));
         let mut item = Item::from([
             ("pk".to_owned(), s(format!("DAY#{day}#{:02}", i % 16))),
             ("sk".to_owned(), s(format!("{finished_at}#{id}"))),
@@ -149,9 +154,7 @@ pub fn write_export(config: &GeneratorConfig, target: &Path, files: usize, gzip:
         vec![target.to_owned()]
     } else {
         std::fs::create_dir_all(target)?;
-        (0..files)
-            .map(|k| target.join(format!("part-{k:05}.json{}", if gzip { ".gz" } else { "" })))
-            .collect()
+        (0..files).map(|k| target.join(format!("part-{k:05}.json{}", if gzip { ".gz" } else { "" }))).collect()
     };
     let mut writers: Vec<Box<dyn Write>> = paths
         .iter()

@@ -130,7 +130,8 @@ async fn generate_logs(args: &GenerateArgs) -> anyhow::Result<()> {
     let Some(out) = &args.out else {
         bail!("give --out PATH or --to-table");
     };
-    let files = write_export(&config, out, args.files, args.gzip).with_context(|| format!("writing {}", out.display()))?;
+    let files =
+        write_export(&config, out, args.files, args.gzip).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {} item(s) to {} file(s)", args.count, files.len());
     Ok(())
 }

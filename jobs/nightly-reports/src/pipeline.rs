@@ -42,7 +42,11 @@ pub enum JobError {
 }
 
 /// Aggregates the export at `path` (all files, or one partition's) for `plan`.
-pub fn aggregate_export_source(path: &Path, plan: ReportPlan, partition: Option<Partition>) -> Result<Aggregator, JobError> {
+pub fn aggregate_export_source(
+    path: &Path,
+    plan: ReportPlan,
+    partition: Option<Partition>,
+) -> Result<Aggregator, JobError> {
     let mut agg = Aggregator::new(plan);
     let files = aggregate_export(path, partition, &mut agg)?;
     tracing::info!(files, groups = agg.group_count(), stats = ?agg.stats(), "export aggregated");
@@ -51,10 +55,7 @@ pub fn aggregate_export_source(path: &Path, plan: ReportPlan, partition: Option<
 
 /// Writes a partial aggregate as JSON.
 pub fn write_partial(agg: &Aggregator, path: &Path) -> Result<(), JobError> {
-    let err = |message: String| JobError::Partial {
-        path: path.to_owned(),
-        message,
-    };
+    let err = |message: String| JobError::Partial { path: path.to_owned(), message };
     let json = encode_partial(agg).map_err(|e| err(e.to_string()))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
@@ -66,10 +67,7 @@ pub fn write_partial(agg: &Aggregator, path: &Path) -> Result<(), JobError> {
 pub fn merge_partials(paths: &[PathBuf]) -> Result<Aggregator, JobError> {
     let mut merged: Option<Aggregator> = None;
     for path in paths {
-        let err = |message: String| JobError::Partial {
-            path: path.clone(),
-            message,
-        };
+        let err = |message: String| JobError::Partial { path: path.clone(), message };
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         let agg = decode_partial(&bytes).map_err(|e| err(e.to_string()))?;
         match merged.as_mut() {
@@ -92,10 +90,7 @@ pub fn decode_partial(bytes: &[u8]) -> Result<Aggregator, serde_json::Error> {
 
 /// Writes every date's CSV files under `out`; returns the date directories.
 pub fn write_reports(out: &Path, reports: &[DailyReport]) -> Result<Vec<PathBuf>, JobError> {
-    reports
-        .iter()
-        .map(|r| write_report(out, r).map_err(JobError::from))
-        .collect()
+    reports.iter().map(|r| write_report(out, r).map_err(JobError::from)).collect()
 }
 
 /// What a run did; printed as one JSON line by the CLI and returned by the Lambda handler.

@@ -43,11 +43,7 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn rejected_ids(csv: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(csv)
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap_or_default().to_owned())
-        .collect()
+    String::from_utf8_lossy(csv).lines().skip(1).map(|l| l.split(',').next().unwrap_or_default().to_owned()).collect()
 }
 
 fn assert_matches_golden(written: &Path) {
@@ -70,7 +66,8 @@ fn assert_matches_golden(written: &Path) {
 #[test]
 fn golden_export_reproduces_expected_files_byte_for_byte() {
     let out = scratch("golden");
-    let agg = aggregate_export_source(&fixture().join("deployment-logs-export.json"), ReportPlan::single(day()), None).expect("aggregates");
+    let agg = aggregate_export_source(&fixture().join("deployment-logs-export.json"), ReportPlan::single(day()), None)
+        .expect("aggregates");
     assert_eq!(agg.stats().rejected, 2);
     write_reports(&out, &agg.finish().expect("finishes")).expect("writes");
     assert_matches_golden(&out.join("2026-02-14"));
@@ -80,7 +77,9 @@ fn golden_export_reproduces_expected_files_byte_for_byte() {
 fn rerun_rewrites_byte_identical_files_and_drops_stale_ones() {
     let out = scratch("rerun");
     let run = || {
-        let agg = aggregate_export_source(&fixture().join("deployment-logs-export.json"), ReportPlan::single(day()), None).expect("aggregates");
+        let agg =
+            aggregate_export_source(&fixture().join("deployment-logs-export.json"), ReportPlan::single(day()), None)
+                .expect("aggregates");
         write_reports(&out, &agg.finish().expect("finishes")).expect("writes");
         tree(&out.join("2026-02-14"))
     };
@@ -165,7 +164,14 @@ fn partitions_run_as_separate_processes_merge_into_byte_identical_reports() {
     std::fs::copy(fixture().join("deployment-logs-export.json"), dir.join("export/golden.json")).expect("copy");
     let dates = ["--dates", "2026-02-13..2026-02-15", "--rejects-ok"];
 
-    let single = bin().args(dates).arg("--from-export").arg(dir.join("export")).arg("--out").arg(dir.join("single")).output().expect("runs");
+    let single = bin()
+        .args(dates)
+        .arg("--from-export")
+        .arg(dir.join("export"))
+        .arg("--out")
+        .arg(dir.join("single"))
+        .output()
+        .expect("runs");
     assert!(single.status.success(), "{}", String::from_utf8_lossy(&single.stderr));
 
     let n = 3;

@@ -336,11 +336,7 @@ impl Aggregator {
                 });
             }
         }
-        let key = GroupKey {
-            provider_id: log.provider_id,
-            product_id: log.product_id,
-            currency: log.currency,
-        };
+        let key = GroupKey { provider_id: log.provider_id, product_id: log.product_id, currency: log.currency };
         let by_group = self.groups.entry(day).or_default();
         let overflow = |key: &GroupKey| AggregateError::Overflow {
             date: day,
@@ -443,13 +439,7 @@ impl Aggregator {
 
     /// The finished reports, one per report date.
     pub fn finish(self) -> Result<Vec<DailyReport>, AggregateError> {
-        let Aggregator {
-            plan,
-            groups,
-            mut errors,
-            mut rejects,
-            ..
-        } = self;
+        let Aggregator { plan, groups, mut errors, mut rejects, .. } = self;
         errors.sort();
         rejects.sort();
         let empty = BTreeMap::new();
@@ -508,11 +498,7 @@ impl Aggregator {
                 month_start: month_start(date),
                 providers,
                 summary: summary.into_values().collect(),
-                rejected: rejects
-                    .iter()
-                    .filter(|r| r.report_date.is_none_or(|d| d == date))
-                    .cloned()
-                    .collect(),
+                rejected: rejects.iter().filter(|r| r.report_date.is_none_or(|d| d == date)).cloned().collect(),
             });
         }
         Ok(reports)
@@ -607,11 +593,7 @@ impl SummaryRow {
             provider_id: provider_id.to_owned(),
             currency,
             counts: Counts::default(),
-            money: RowMoney {
-                billable_revenue: zero,
-                remuneration_value: zero,
-                marketplace_fee: zero,
-            },
+            money: RowMoney { billable_revenue: zero, remuneration_value: zero, marketplace_fee: zero },
         }
     }
 

@@ -82,9 +82,7 @@ mod tests {
         let line = r#"{"Item":{"errors":{"L":[{"M":{"code":{"S":"X"}}}]},"quantity":{"N":"3.25"}}}"#;
         let item = parse_export_line(line).expect("valid line");
         assert_eq!(item["quantity"], AttributeValue::N("3.25".into()));
-        let AttributeValue::L(errors) = &item["errors"] else {
-            panic!("errors is a list")
-        };
+        let AttributeValue::L(errors) = &item["errors"] else { panic!("errors is a list") };
         assert_eq!(errors.len(), 1);
         let back = serde_json::to_string(&ExportLine { item }).expect("serialises");
         assert_eq!(back, line);

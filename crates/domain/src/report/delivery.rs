@@ -34,9 +34,21 @@ pub enum ClaimRefused {
 #[async_trait]
 pub trait DeliveryLedger: Send + Sync {
     /// Claims the delivery with `token`; `force` overwrites any existing entry (re-send).
-    async fn claim(&self, date: chrono::NaiveDate, to: &Recipient, token: &str, force: bool) -> Result<Result<(), ClaimRefused>, DomainError>;
+    async fn claim(
+        &self,
+        date: chrono::NaiveDate,
+        to: &Recipient,
+        token: &str,
+        force: bool,
+    ) -> Result<Result<(), ClaimRefused>, DomainError>;
     /// Records the delivery as sent (only if still claimed with `token`).
-    async fn record_sent(&self, date: chrono::NaiveDate, to: &Recipient, token: &str, message_ids: &[String]) -> Result<(), DomainError>;
+    async fn record_sent(
+        &self,
+        date: chrono::NaiveDate,
+        to: &Recipient,
+        token: &str,
+        message_ids: &[String],
+    ) -> Result<(), DomainError>;
     /// Drops a claim after a failed send (only if still claimed with `token`).
     async fn release(&self, date: chrono::NaiveDate, to: &Recipient, token: &str) -> Result<(), DomainError>;
 }
@@ -102,7 +114,13 @@ mod tests {
 
     #[async_trait]
     impl DeliveryLedger for MemLedger {
-        async fn claim(&self, date: chrono::NaiveDate, to: &Recipient, token: &str, force: bool) -> Result<Result<(), ClaimRefused>, DomainError> {
+        async fn claim(
+            &self,
+            date: chrono::NaiveDate,
+            to: &Recipient,
+            token: &str,
+            force: bool,
+        ) -> Result<Result<(), ClaimRefused>, DomainError> {
             let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
             match m.get(&k(date, to)) {
                 Some((_, true)) if !force => Ok(Err(ClaimRefused::AlreadySent)),
@@ -113,7 +131,13 @@ mod tests {
                 }
             }
         }
-        async fn record_sent(&self, date: chrono::NaiveDate, to: &Recipient, token: &str, _: &[String]) -> Result<(), DomainError> {
+        async fn record_sent(
+            &self,
+            date: chrono::NaiveDate,
+            to: &Recipient,
+            token: &str,
+            _: &[String],
+        ) -> Result<(), DomainError> {
             let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
             if let Some(e) = m.get_mut(&k(date, to)).filter(|e| e.0 == token) {
                 e.1 = true;

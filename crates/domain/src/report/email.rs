@@ -20,11 +20,7 @@ use super::money::{format_money, Currency};
 pub const ATTACHMENT_BUDGET_BYTES: usize = 7 * 1024 * 1024;
 
 fn money_cells(m: &RowMoney, c: Currency) -> [String; 3] {
-    [
-        format_money(m.billable_revenue, c),
-        format_money(m.remuneration_value, c),
-        format_money(m.marketplace_fee, c),
-    ]
+    [format_money(m.billable_revenue, c), format_money(m.remuneration_value, c), format_money(m.marketplace_fee, c)]
 }
 
 /// Attaches files within the budget; returns the names of those left out.
@@ -61,15 +57,30 @@ fn too_large_note(config: &PortalConfig, date: &str, left_out: &[(String, usize)
 }
 
 /// The provider's email for `report` (None if the provider had no deployments that day).
-pub fn provider_report_email(config: &PortalConfig, report: &DailyReport, provider_id: &str, to: String, budget: usize) -> Option<Email> {
+pub fn provider_report_email(
+    config: &PortalConfig,
+    report: &DailyReport,
+    provider_id: &str,
+    to: String,
+    budget: usize,
+) -> Option<Email> {
     let p = report.providers.get(provider_id)?;
     let date = report.date.to_string();
     let mut message = Message::new("Hello,").paragraph(format!(
         "here is your deployment report for {date} (UTC) on the marketplace. The CSV files are attached."
     ));
-    let header = ["Product", "Currency", "Deployments", "Succeeded", "Failed", "Billable revenue", "Your remuneration", "Marketplace fee"]
-        .map(String::from)
-        .to_vec();
+    let header = [
+        "Product",
+        "Currency",
+        "Deployments",
+        "Succeeded",
+        "Failed",
+        "Billable revenue",
+        "Your remuneration",
+        "Marketplace fee",
+    ]
+    .map(String::from)
+    .to_vec();
     let rows = p
         .deployments
         .iter()
@@ -98,7 +109,9 @@ pub fn provider_report_email(config: &PortalConfig, report: &DailyReport, provid
         })
         .collect();
     message = message.paragraph("Totals:").table(
-        ["Currency", "Deployments", "Billable revenue", "Your remuneration", "Marketplace fee"].map(String::from).to_vec(),
+        ["Currency", "Deployments", "Billable revenue", "Your remuneration", "Marketplace fee"]
+            .map(String::from)
+            .to_vec(),
         totals,
     );
     let errors = p.errors.len();
@@ -128,9 +141,14 @@ pub fn team_summary_email(config: &PortalConfig, report: &DailyReport, budget: u
         })
         .collect();
     let mut message = Message::new("Hello team,")
-        .paragraph(format!("the marketplace summary for {date} (UTC): {} provider(s) with deployments.", report.providers.len()))
+        .paragraph(format!(
+            "the marketplace summary for {date} (UTC): {} provider(s) with deployments.",
+            report.providers.len()
+        ))
         .table(
-            ["Provider", "Currency", "Deployments", "Billable revenue", "Remuneration", "Marketplace fee"].map(String::from).to_vec(),
+            ["Provider", "Currency", "Deployments", "Billable revenue", "Remuneration", "Marketplace fee"]
+                .map(String::from)
+                .to_vec(),
             rows,
         );
     if !report.rejected.is_empty() {
@@ -145,7 +163,12 @@ pub fn team_summary_email(config: &PortalConfig, report: &DailyReport, budget: u
     if let Some(note) = too_large_note(config, &date, &left_out) {
         message = message.paragraph(note);
     }
-    let mut email = compose(config, vec![config.team_inbox.clone()], &format!("Marketplace deployment summary for {date}"), &message);
+    let mut email = compose(
+        config,
+        vec![config.team_inbox.clone()],
+        &format!("Marketplace deployment summary for {date}"),
+        &message,
+    );
     email.attachments = probe.attachments;
     email
 }
@@ -169,14 +192,17 @@ mod tests {
 
     fn report() -> DailyReport {
         let line = r#"{"Item":{"deployment_id":{"S":"d-1"},"provider_id":{"S":"acme"},"product_id":{"S":"vault"},"product_name":{"S":"Vault <Pro>"},"customer_alias":{"S":"C"},"started_at":{"S":"2026-02-14T01:00:00Z"},"finished_at":{"S":"2026-02-14T02:00:00Z"},"status":{"S":"SUCCEEDED"},"errors":{"L":[]},"billing_model":{"S":"monthly"},"quantity":{"N":"1"},"unit_price":{"N":"49.99"},"currency":{"S":"USD"},"provider_share":{"N":"0.8"}}}"#;
-        let mut agg = Aggregator::new(ReportPlan::single(chrono::NaiveDate::from_ymd_opt(2026, 2, 14).unwrap_or_default()));
+        let mut agg =
+            Aggregator::new(ReportPlan::single(chrono::NaiveDate::from_ymd_opt(2026, 2, 14).unwrap_or_default()));
         agg.ingest_item(&parse_export_line(line).expect("line"), &String::new).expect("ok");
         agg.finish().expect("ok").remove(0)
     }
 
     #[test]
     fn provider_email_has_totals_in_both_bodies_and_the_three_csvs_attached() {
-        let email = provider_report_email(&config(), &report(), "acme", "ops@acme.example".into(), ATTACHMENT_BUDGET_BYTES).expect("email");
+        let email =
+            provider_report_email(&config(), &report(), "acme", "ops@acme.example".into(), ATTACHMENT_BUDGET_BYTES)
+                .expect("email");
         assert!(email.text.contains("49.99") && email.text.contains("39.99") && email.text.contains("10.00"));
         assert!(email.html.contains("Vault &lt;Pro&gt;"));
         let names: Vec<_> = email.attachments.iter().map(|a| a.filename.as_str()).collect();
@@ -188,7 +214,10 @@ mod tests {
     fn attachments_over_the_size_budget_are_replaced_by_a_portal_link() {
         let email = provider_report_email(&config(), &report(), "acme", "ops@acme.example".into(), 300).expect("email");
         assert!(email.attachments.len() < 3);
-        assert!(email.text.contains("Too large to attach") && email.text.contains("https://portal.m.example/reports/2026-02-14"));
+        assert!(
+            email.text.contains("Too large to attach")
+                && email.text.contains("https://portal.m.example/reports/2026-02-14")
+        );
     }
 
     #[test]

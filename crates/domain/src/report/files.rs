@@ -70,11 +70,7 @@ impl<'a> Row<'a> {
     }
 
     fn counts(&mut self, c: &Counts) -> &mut Self {
-        self.num(c.deployments)
-            .num(c.succeeded)
-            .num(c.failed)
-            .num(c.errors_in_succeeded)
-            .num(c.errors_in_failed)
+        self.num(c.deployments).num(c.succeeded).num(c.failed).num(c.errors_in_succeeded).num(c.errors_in_failed)
     }
 
     fn money(&mut self, m: &RowMoney, currency: Currency) -> &mut Self {
@@ -85,9 +81,7 @@ impl<'a> Row<'a> {
     }
 
     fn end(&mut self) {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
+        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
         // Writing UTF-8 fields into memory cannot fail.
         writer.write_record(&self.fields).expect("CSV into memory");
         let bytes = writer.into_inner().expect("CSV into memory");
@@ -203,14 +197,8 @@ pub fn provider_files(report: &DailyReport, provider_id: &str) -> Vec<ReportFile
     };
     let dir = format!("providers/{provider_id}");
     vec![
-        ReportFile {
-            path: format!("{dir}/deployments.csv"),
-            contents: deployments_csv(report.date, &p.deployments),
-        },
-        ReportFile {
-            path: format!("{dir}/errors.csv"),
-            contents: errors_csv(&p.errors),
-        },
+        ReportFile { path: format!("{dir}/deployments.csv"), contents: deployments_csv(report.date, &p.deployments) },
+        ReportFile { path: format!("{dir}/errors.csv"), contents: errors_csv(&p.errors) },
         ReportFile {
             path: format!("{dir}/month-to-date.csv"),
             contents: month_to_date_csv(report.month_start, report.date, &p.month_to_date),
@@ -221,14 +209,8 @@ pub fn provider_files(report: &DailyReport, provider_id: &str) -> Vec<ReportFile
 /// The marketplace team's files of one report date: the summary and the rejects.
 pub fn team_files(report: &DailyReport) -> Vec<ReportFile> {
     vec![
-        ReportFile {
-            path: "marketplace-summary.csv".into(),
-            contents: summary_csv(report.date, &report.summary),
-        },
-        ReportFile {
-            path: "rejected.csv".into(),
-            contents: rejected_csv(&report.rejected),
-        },
+        ReportFile { path: "marketplace-summary.csv".into(), contents: summary_csv(report.date, &report.summary) },
+        ReportFile { path: "rejected.csv".into(), contents: rejected_csv(&report.rejected) },
     ]
 }
 

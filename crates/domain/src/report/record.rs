@@ -175,11 +175,9 @@ fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, Contra
     match item.get(name) {
         None | Some(AttributeValue::NULL(_)) => Err(ContractViolation::MissingAttribute(name)),
         Some(AttributeValue::S(s)) => Ok(s),
-        Some(other) => Err(ContractViolation::WrongType {
-            attribute: name.to_owned(),
-            expected: "S",
-            found: other.type_name(),
-        }),
+        Some(other) => {
+            Err(ContractViolation::WrongType { attribute: name.to_owned(), expected: "S", found: other.type_name() })
+        }
     }
 }
 
@@ -195,27 +193,25 @@ fn number_attr(item: &Item, name: &'static str) -> Result<Decimal, ContractViola
             })
         }
     };
-    parse_decimal(text).ok_or_else(|| ContractViolation::UnparseableNumber {
-        attribute: name,
-        value: text.clone(),
-    })
+    parse_decimal(text).ok_or_else(|| ContractViolation::UnparseableNumber { attribute: name, value: text.clone() })
 }
 
 /// Exact decimal from DynamoDB number text (plain or scientific notation).
 fn parse_decimal(text: &str) -> Option<Decimal> {
     let t = text.trim();
-    Decimal::from_str_exact(t)
-        .ok()
-        .or_else(|| if t.contains(['e', 'E']) { Decimal::from_scientific(t).ok() } else { None })
+    Decimal::from_str_exact(t).ok().or_else(|| {
+        if t.contains(['e', 'E']) {
+            Decimal::from_scientific(t).ok()
+        } else {
+            None
+        }
+    })
 }
 
 fn parse_instant(attribute: &str, text: &str) -> Result<DateTime<Utc>, ContractViolation> {
     DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| ContractViolation::UnparseableDate {
-            attribute: attribute.to_owned(),
-            value: text.to_owned(),
-        })
+        .map_err(|_| ContractViolation::UnparseableDate { attribute: attribute.to_owned(), value: text.to_owned() })
 }
 
 fn date_attr(item: &Item, name: &'static str) -> Result<DateTime<Utc>, ContractViolation> {
@@ -258,11 +254,9 @@ fn parse_errors(item: &Item) -> Result<Vec<DeploymentErrorEntry>, ContractViolat
                         "message" => "errors[].message",
                         _ => "errors[].at",
                     }),
-                    ContractViolation::WrongType { expected, found, .. } => ContractViolation::WrongType {
-                        attribute: format!("errors[{i}].{name}"),
-                        expected,
-                        found,
-                    },
+                    ContractViolation::WrongType { expected, found, .. } => {
+                        ContractViolation::WrongType { attribute: format!("errors[{i}].{name}"), expected, found }
+                    }
                     other => other,
                 })
             };
@@ -314,9 +308,8 @@ fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
     };
     let errors = parse_errors(item)?;
     let billing_model = string_attr(item, "billing_model")?;
-    let billing_model = billing_model
-        .parse()
-        .map_err(|()| ContractViolation::UnknownBillingModel(billing_model.to_owned()))?;
+    let billing_model =
+        billing_model.parse().map_err(|()| ContractViolation::UnknownBillingModel(billing_model.to_owned()))?;
     let quantity = number_attr(item, "quantity")?;
     if quantity.is_sign_negative() && !quantity.is_zero() {
         return Err(ContractViolation::NegativeQuantity(quantity));
@@ -326,9 +319,7 @@ fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
         return Err(ContractViolation::NegativeUnitPrice(unit_price));
     }
     let currency = string_attr(item, "currency")?;
-    let currency = currency
-        .parse::<Currency>()
-        .map_err(|_| ContractViolation::UnknownCurrency(currency.to_owned()))?;
+    let currency = currency.parse::<Currency>().map_err(|_| ContractViolation::UnknownCurrency(currency.to_owned()))?;
     let provider_share = number_attr(item, "provider_share")?;
     if provider_share <= Decimal::ZERO || provider_share > Decimal::ONE {
         return Err(ContractViolation::ShareOutOfRange(provider_share));
@@ -356,17 +347,13 @@ fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
 pub fn parse_deployment_log(item: &Item, locator: &dyn Fn() -> String) -> Result<DeploymentLog, Box<Rejected>> {
     parse_valid(item).map_err(|reason| {
         let report_date = match item.get("finished_at") {
-            Some(AttributeValue::S(text)) => DateTime::parse_from_rfc3339(text)
-                .ok()
-                .map(|d| d.with_timezone(&Utc).date_naive()),
+            Some(AttributeValue::S(text)) => {
+                DateTime::parse_from_rfc3339(text).ok().map(|d| d.with_timezone(&Utc).date_naive())
+            }
             _ => None,
         }
         .or_else(|| day_of_partition_key(item));
-        Box::new(Rejected {
-            key: reject_key(item, locator),
-            report_date,
-            reason,
-        })
+        Box::new(Rejected { key: reject_key(item, locator), report_date, reason })
     })
 }
 
@@ -401,8 +388,7 @@ mod tests {
 
     #[test]
     fn valid_item_parses_into_typed_log() {
-        let log = parse_deployment_log(&parse_export_line(VALID).expect("fixture"), &|| String::new())
-            .expect("valid");
+        let log = parse_deployment_log(&parse_export_line(VALID).expect("fixture"), &|| String::new()).expect("valid");
         assert_eq!(log.deployment_id, "d-1");
         assert_eq!(log.status, DeploymentStatus::Succeeded);
         assert_eq!(log.quantity, "3.25".parse::<Decimal>().expect("dec"));
@@ -475,7 +461,9 @@ mod tests {
                 .into(),
             )]),
         );
-        assert!(matches!(reason(&bad_error_at), ContractViolation::UnparseableDate { attribute, .. } if attribute == "errors[0].at"));
+        assert!(
+            matches!(reason(&bad_error_at), ContractViolation::UnparseableDate { attribute, .. } if attribute == "errors[0].at")
+        );
     }
 
     #[test]
@@ -512,7 +500,10 @@ mod tests {
     fn provider_id_that_could_escape_the_output_directory_is_rejected() {
         for bad in ["..", "a/b", "", "x\\y"] {
             assert!(
-                matches!(reason(&with("provider_id", AttributeValue::S(bad.into()))), ContractViolation::UnsafeProviderId(_)),
+                matches!(
+                    reason(&with("provider_id", AttributeValue::S(bad.into()))),
+                    ContractViolation::UnsafeProviderId(_)
+                ),
                 "{bad:?}"
             );
         }

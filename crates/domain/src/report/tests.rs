@@ -106,8 +106,16 @@ fn jpy_has_no_decimal_places_and_ties_go_to_even() {
     let r = run_day(
         D,
         vec![
-            Log::new("a", "2026-02-14T01:00:00Z").s("currency", "JPY").n("quantity", "3.25").n("unit_price", "15").n("provider_share", "0.75"),
-            Log::new("b", "2026-02-14T02:00:00Z").s("currency", "JPY").n("quantity", "24").n("unit_price", "2").n("provider_share", "0.75"),
+            Log::new("a", "2026-02-14T01:00:00Z")
+                .s("currency", "JPY")
+                .n("quantity", "3.25")
+                .n("unit_price", "15")
+                .n("provider_share", "0.75"),
+            Log::new("b", "2026-02-14T02:00:00Z")
+                .s("currency", "JPY")
+                .n("quantity", "24")
+                .n("unit_price", "2")
+                .n("provider_share", "0.75"),
         ],
     );
     let row = &r.providers["acme"].deployments[0];
@@ -116,7 +124,13 @@ fn jpy_has_no_decimal_places_and_ties_go_to_even() {
     assert_eq!(row.money.remuneration_value.to_string(), "73");
     assert_eq!(row.money.marketplace_fee.to_string(), "24");
 
-    let tie = run_day(D, vec![Log::new("a", "2026-02-14T01:00:00Z").s("currency", "JPY").n("unit_price", "2.5").n("provider_share", "1")]);
+    let tie = run_day(
+        D,
+        vec![Log::new("a", "2026-02-14T01:00:00Z")
+            .s("currency", "JPY")
+            .n("unit_price", "2.5")
+            .n("provider_share", "1")],
+    );
     assert_eq!(tie.providers["acme"].deployments[0].money.billable_revenue.to_string(), "2");
 }
 
@@ -151,10 +165,11 @@ fn errors_on_successful_deployments_are_counted_and_listed_but_failed_ones_are_n
                 .n("unit_price", "100")
                 .error("VM_TIMEOUT", "slow, retried", "2026-02-14T04:00:00Z")
                 .error("DISK_FULL", "cleaned", "2026-02-14T04:00:00Z"),
-            Log::new("bad", "2026-02-14T06:00:00Z")
-                .s("status", "FAILED")
-                .n("unit_price", "100")
-                .error("BOOT", "no boot", "2026-02-14T03:00:00Z"),
+            Log::new("bad", "2026-02-14T06:00:00Z").s("status", "FAILED").n("unit_price", "100").error(
+                "BOOT",
+                "no boot",
+                "2026-02-14T03:00:00Z",
+            ),
         ],
     );
     let p = &r.providers["acme"];

@@ -35,7 +35,11 @@ fn main() -> anyhow::Result<()> {
     let gen_secs = t.elapsed().as_secs_f64();
     let size = std::fs::metadata(&export)?.len();
     let rss_before = peak_rss_kib().unwrap_or(0);
-    println!("generated {count} records ({:.1} MiB{}) in {gen_secs:.2} s; peak RSS so far {rss_before} KiB", size as f64 / 1048576.0, if gzip { ", gzip" } else { "" });
+    println!(
+        "generated {count} records ({:.1} MiB{}) in {gen_secs:.2} s; peak RSS so far {rss_before} KiB",
+        size as f64 / 1048576.0,
+        if gzip { ", gzip" } else { "" }
+    );
 
     let t = Instant::now();
     let plan = ReportPlan::single(config.to);
