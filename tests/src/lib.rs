@@ -297,3 +297,6 @@ pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, 
     walk(dir, dir, &mut out);
     out
 }
+
+/// One edit of a JSON document: how a test case turns a valid event into an invalid one.
+pub type JsonEdit = Box<dyn Fn(&mut serde_json::Value)>;

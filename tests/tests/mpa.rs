@@ -40,7 +40,7 @@ async fn approval_lets_the_provider_publish_and_is_emailed() {
     assert!(run_mpa(&app, &[mpa_accepted(&provider, V)]).await.is_empty());
     let approve = mpa_decision(&provider, V, true, "marketplace-team");
 
-    assert!(run_mpa(&app, &[approve.clone()]).await.is_empty());
+    assert!(run_mpa(&app, std::slice::from_ref(&approve)).await.is_empty());
     assert!(run_mpa(&app, &[approve]).await.is_empty(), "redelivery is a no-op");
 
     let stored = stored_provider(&app, &provider).await.unwrap();
@@ -140,7 +140,7 @@ async fn fifty_concurrent_decisions_have_exactly_one_winner() {
     let events: Vec<_> = (0..50).map(|i| mpa_decision(&provider, V, i % 2 == 0, "marketplace-team")).collect();
     let app = &app;
     let results =
-        futures::future::join_all(events.iter().map(|e| async move { run_mpa(app, &[e.clone()]).await })).await;
+        futures::future::join_all(events.iter().map(|e| async move { run_mpa(app, std::slice::from_ref(e)).await })).await;
 
     let winners = results.iter().filter(|failed| failed.is_empty()).count();
     assert_eq!(winners, 1, "exactly one decision wins");

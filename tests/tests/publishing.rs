@@ -19,7 +19,7 @@ async fn an_approved_provider_publishes_and_both_sides_are_told() {
     let (provider, address) = approved_provider(&app, "pub-ok").await;
     let event = publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider));
 
-    assert!(run_publish(&app, &[event.clone()]).await.is_empty());
+    assert!(run_publish(&app, std::slice::from_ref(&event)).await.is_empty());
     assert!(run_publish(&app, &[event]).await.is_empty(), "redelivery is a no-op");
 
     let product = stored_product(&app, &provider, "acme-vault").await.expect("product stored");
@@ -93,7 +93,7 @@ async fn every_reason_is_given_at_once_and_the_product_stays_draft() {
 async fn each_listing_fault_alone_is_the_only_reason() {
     let app = app().await;
     let (provider, address) = approved_provider(&app, "pub-one").await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, marketplace_tests::JsonEdit)> = vec![
         (
             "listing.summary is required",
             Box::new(|l| {

@@ -20,7 +20,7 @@ async fn new_provider_is_recorded_and_welcomed_once() {
     let address = format!("{provider}@acme.example");
     let event = signup_event(&provider, &address);
 
-    assert_eq!(run(&app, &[event.clone()]).await, Vec::<String>::new());
+    assert_eq!(run(&app, std::slice::from_ref(&event)).await, Vec::<String>::new());
 
     let items = provider_items(&provider).await;
     let profile = items.iter().find(|i| text(i, "sk") == "PROFILE").expect("provider item");
@@ -59,10 +59,10 @@ async fn redelivered_event_sends_nothing_and_changes_nothing() {
     let address = format!("{provider}@acme.example");
     let event = signup_event(&provider, &address);
 
-    assert!(run(&app, &[event.clone()]).await.is_empty());
+    assert!(run(&app, std::slice::from_ref(&event)).await.is_empty());
     let before = provider_items(&provider).await;
     // Delivered again, alone and twice inside one batch.
-    assert!(run(&app, &[event.clone()]).await.is_empty());
+    assert!(run(&app, std::slice::from_ref(&event)).await.is_empty());
     assert!(run(&app, &[event.clone(), event.clone()]).await.is_empty());
 
     assert_eq!(provider_items(&provider).await, before);
@@ -109,7 +109,7 @@ async fn a_second_different_event_for_the_same_provider_is_a_conflict() {
 #[tokio::test]
 async fn invalid_events_write_nothing_and_send_nothing() {
     let app = app().await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, marketplace_tests::JsonEdit)> = vec![
         (
             "missing contact_email",
             Box::new(|d| {
@@ -186,13 +186,13 @@ async fn a_failed_send_is_retried_without_recording_the_provider_twice() {
     let address = format!("{provider}@acme.example");
     let event = signup_event(&provider, &address);
 
-    assert_eq!(run(&app, &[event.clone()]).await, vec!["m0"], "a transient failure asks for a retry");
+    assert_eq!(run(&app, std::slice::from_ref(&event)).await, vec!["m0"], "a transient failure asks for a retry");
     assert!(emails_to(&address).is_empty());
     let profile_before = provider_items(&provider).await;
     assert_eq!(profile_before.iter().filter(|i| text(i, "sk") == "PROFILE").count(), 1);
 
     app.config = verified;
-    assert!(run(&app, &[event.clone()]).await.is_empty(), "the redelivery completes the work");
+    assert!(run(&app, std::slice::from_ref(&event)).await.is_empty(), "the redelivery completes the work");
     let emails = emails_to(&address);
     assert_eq!(emails.len(), 1);
     assert_eq!(emails[0].from, "no-reply@marketplace.example.com");
