@@ -30,6 +30,7 @@ use marketplace_domain::report::statement::{monthly_statement, StoredRow};
 use serde_json::{json, Value};
 
 use access::Route;
+pub use lambda_http;
 pub use problem::Problem;
 pub use reader::{AwsReportReader, ReportReader};
 
