@@ -259,6 +259,17 @@ async fn a_provider_reads_its_daily_rows_page_by_page_and_only_its_own() {
     assert_eq!(globex_rows.body["rows"].as_array().map(Vec::len), Some(expected_rows(&reports, &globex).len()));
 }
 
+/// Sums of daily rows of one product and currency.
+#[derive(Default)]
+struct Sums {
+    deployments: u64,
+    failed: u64,
+    errors: u64,
+    revenue: Decimal,
+    remuneration: Decimal,
+    fee: Decimal,
+}
+
 #[tokio::test]
 async fn statements_reconcile_to_the_cent_with_the_daily_rows() {
     let app = app().await;
@@ -282,20 +293,20 @@ async fn statements_reconcile_to_the_cent_with_the_daily_rows() {
             .await;
     assert!(!rows.is_empty());
     let dec = |v: &Value| v.as_str().expect("amount").parse::<Decimal>().expect("decimal");
-    let mut sums: BTreeMap<(String, String), (u64, u64, u64, Decimal, Decimal, Decimal)> = BTreeMap::new();
+    let mut sums: BTreeMap<(String, String), Sums> = BTreeMap::new();
     for row in &rows {
         let key = (
             row["product_id"].as_str().unwrap_or_default().to_owned(),
             row["currency"].as_str().unwrap_or_default().to_owned(),
         );
         let s = sums.entry(key).or_default();
-        s.0 += row["deployments"].as_u64().unwrap_or_default();
-        s.1 += row["failed"].as_u64().unwrap_or_default();
-        s.2 += row["errors_in_succeeded"].as_u64().unwrap_or_default()
+        s.deployments += row["deployments"].as_u64().unwrap_or_default();
+        s.failed += row["failed"].as_u64().unwrap_or_default();
+        s.errors += row["errors_in_succeeded"].as_u64().unwrap_or_default()
             + row["errors_in_failed"].as_u64().unwrap_or_default();
-        s.3 += dec(&row["billable_revenue"]);
-        s.4 += dec(&row["remuneration_value"]);
-        s.5 += dec(&row["marketplace_fee"]);
+        s.revenue += dec(&row["billable_revenue"]);
+        s.remuneration += dec(&row["remuneration_value"]);
+        s.fee += dec(&row["marketplace_fee"]);
     }
     let lines = body["lines"].as_array().expect("lines");
     assert_eq!(lines.len(), sums.len(), "one line per product and currency with rows");
@@ -305,19 +316,19 @@ async fn statements_reconcile_to_the_cent_with_the_daily_rows() {
             line["currency"].as_str().unwrap_or_default().to_owned(),
         );
         let s = sums.get(&key).unwrap_or_else(|| panic!("a line without daily rows: {line}"));
-        assert_eq!(line["deployments"].as_u64(), Some(s.0), "{line}");
-        assert_eq!(line["failed"].as_u64(), Some(s.1), "{line}");
-        assert_eq!(line["errors"].as_u64(), Some(s.2), "{line}");
+        assert_eq!(line["deployments"].as_u64(), Some(s.deployments), "{line}");
+        assert_eq!(line["failed"].as_u64(), Some(s.failed), "{line}");
+        assert_eq!(line["errors"].as_u64(), Some(s.errors), "{line}");
         // To the cent: the very same decimal text, scale included.
-        assert_eq!(dec(&line["billable_revenue"]), s.3, "{line}");
-        assert_eq!(line["billable_revenue"].as_str().map(|t| t.to_owned()), Some(s.3.to_string()), "{line}");
-        assert_eq!(dec(&line["remuneration_value"]), s.4, "{line}");
-        assert_eq!(dec(&line["marketplace_fee"]), s.5, "{line}");
-        assert_eq!(s.3 - s.4, s.5, "fee = revenue - remuneration");
+        assert_eq!(dec(&line["billable_revenue"]), s.revenue, "{line}");
+        assert_eq!(line["billable_revenue"].as_str().map(|t| t.to_owned()), Some(s.revenue.to_string()), "{line}");
+        assert_eq!(dec(&line["remuneration_value"]), s.remuneration, "{line}");
+        assert_eq!(dec(&line["marketplace_fee"]), s.fee, "{line}");
+        assert_eq!(s.revenue - s.remuneration, s.fee, "fee = revenue - remuneration");
     }
     for total in body["totals"].as_array().expect("totals") {
         let currency = total["currency"].as_str().expect("currency");
-        let revenue: Decimal = sums.iter().filter(|((_, c), _)| c == currency).map(|(_, s)| s.3).sum();
+        let revenue: Decimal = sums.iter().filter(|((_, c), _)| c == currency).map(|(_, s)| s.revenue).sum();
         assert_eq!(dec(&total["billable_revenue"]), revenue, "{total}");
     }
 
