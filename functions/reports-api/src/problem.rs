@@ -82,7 +82,7 @@ impl Problem {
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "Internal error",
-            "The reports could not be read; the marketplace team has been alerted by the logs.",
+            "The reports could not be read right now; please try again later.",
         )
     }
 
