@@ -89,5 +89,23 @@ async fn main() -> anyhow::Result<()> {
     let acme_csv = out.join("2026-02-14/providers/acme-software/deployments.csv");
     println!("{}:\n{}", acme_csv.display(), std::fs::read_to_string(&acme_csv)?);
     print_new_emails(&mut seen);
+
+    println!("\n== 7. the provider reads its reports through the reports API (events/api-*.json through the handler)");
+    let reader = reports_api::AwsReportReader::from_env().await?;
+    let today = chrono::Utc::now().date_naive();
+    for file in [
+        "api-provider-reports.json",
+        "api-provider-statement.json",
+        "api-provider-report-files.json",
+        "api-other-provider.json",
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(file);
+        let request = reports_api::lambda_http::request::from_str(&std::fs::read_to_string(&path)?)?;
+        let response = reports_api::handle(&reader, today, &request).await;
+        println!("\n{} {} (events/{file}) -> {}", request.method(), request.uri().path(), response.status());
+        if let reports_api::lambda_http::Body::Text(text) = response.body() {
+            println!("{}", serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(text)?)?);
+        }
+    }
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod email;
 pub mod files;
 pub mod money;
 pub mod record;
+pub mod statement;
 pub mod storage;
 
 #[cfg(test)]
