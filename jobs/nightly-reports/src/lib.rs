@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod chart;
 pub mod cli;
 pub mod export;
 pub mod files_sink;
