@@ -1,10 +1,11 @@
 //! Renders a sample 30-day report chart (src/chart.rs) to look at.
 //!
 //! ```sh
-//! cargo run -p nightly-reports --example chart -- OUT.png [one|two|many|quiet]
+//! cargo run -p nightly-reports --example chart -- OUT.png [one|jpy|two|many|quiet]
 //! ```
-//! `one` (default): a provider selling in USD; `two`: USD and JPY; `many`: twelve currencies;
-//! `quiet`: a month without deployments. Prints the alt text and the plain-text table.
+//! `one` (default): a provider selling in USD; `jpy`: in JPY; `two`: USD and JPY; `many`: twelve
+//! currencies; `quiet`: a month without deployments. Prints the render time, the alt text and the
+//! plain-text table.
 
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
@@ -14,14 +15,15 @@ use rust_decimal::Decimal;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = args.next().context("usage: chart OUT.png [one|two|many|quiet]")?;
+    let out = args.next().context("usage: chart OUT.png [one|jpy|two|many|quiet]")?;
     let kind = args.next().unwrap_or_else(|| "one".into());
     let codes: &[&str] = match kind.as_str() {
         "one" => &["USD"],
+        "jpy" => &["JPY"],
         "two" => &["USD", "JPY"],
         "many" => &["AUD", "BHD", "BRL", "CAD", "CHF", "EUR", "GBP", "INR", "JPY", "NOK", "SEK", "USD"],
         "quiet" => &[],
-        other => bail!("unknown sample `{other}`: one, two, many or quiet"),
+        other => bail!("unknown sample `{other}`: one, jpy, two, many or quiet"),
     };
     let report_date = NaiveDate::from_ymd_opt(2026, 2, 14).context("date")?;
     let mut series = DailySeries::new(report_date)?;
@@ -51,9 +53,11 @@ fn main() -> anyhow::Result<()> {
             series.add_revenue(date, currency, amount)?;
         }
     }
+    let started = std::time::Instant::now();
     let chart = render(&series)?;
+    let elapsed = started.elapsed();
     std::fs::write(&out, &chart.image.png).with_context(|| format!("writing {out}"))?;
-    println!("{out}: {} bytes", chart.image.png.len());
+    println!("{out}: {} bytes, rendered in {:.1} ms", chart.image.png.len(), elapsed.as_secs_f64() * 1e3);
     println!("alt: {}", chart.image.alt_text);
     print!("{}", chart.text_table);
     Ok(())

@@ -136,18 +136,26 @@ pub(super) fn nice_ticks(lo: Decimal, hi: Decimal, min_step: Decimal) -> (Vec<De
     (ticks, step)
 }
 
-/// An axis label: `1500`, `2.5`, `40k`, `1.5M` (thousands and millions only when the step is).
-pub(super) fn tick_label(value: Decimal, step: Decimal) -> String {
+/// The unit of an axis's labels: millions or thousands once the figures are that large (and
+/// the step keeps labels to one decimal at most), otherwise ones.
+pub(super) fn label_unit(ticks: &[Decimal], step: Decimal) -> (Decimal, &'static str) {
+    let largest = ticks.iter().map(|t| t.abs()).max().unwrap_or(Decimal::ZERO);
+    let million = Decimal::from(1_000_000);
+    let thousand = Decimal::from(1_000);
+    if largest >= million && step >= million / Decimal::TEN {
+        (million, "M")
+    } else if largest >= Decimal::from(10_000) && step >= thousand / Decimal::TEN {
+        (thousand, "k")
+    } else {
+        (Decimal::ONE, "")
+    }
+}
+
+/// An axis label: `1500`, `2.5`, `40k`, `1.5M`.
+pub(super) fn tick_label(value: Decimal, (unit, suffix): (Decimal, &str)) -> String {
     if value.is_zero() {
         return "0".into();
     }
-    let (unit, suffix) = if step >= Decimal::from(1_000_000) {
-        (Decimal::from(1_000_000), "M")
-    } else if step >= Decimal::from(1_000) {
-        (Decimal::from(1_000), "k")
-    } else {
-        (Decimal::ONE, "")
-    };
     format!("{}{suffix}", (value / unit).normalize())
 }
 
@@ -165,8 +173,9 @@ struct Axis {
 
 impl Axis {
     fn from_ticks(ticks: &[Decimal], step: Decimal, suffix: &str) -> Axis {
+        let unit = label_unit(ticks, step);
         let labelled: Vec<(f64, String)> =
-            ticks.iter().map(|t| (px(*t), format!("{}{suffix}", tick_label(*t, step)))).collect();
+            ticks.iter().map(|t| (px(*t), format!("{}{suffix}", tick_label(*t, unit)))).collect();
         let lo = labelled.first().map_or(0.0, |t| t.0);
         let hi = labelled.last().map_or(1.0, |t| t.0);
         // A single tick (nothing but zeros): keep a unit of height above it.
@@ -202,7 +211,7 @@ impl Ranged for Scale {
 /// The day-axis labels: the report date and every 7th day before it, at the middle of the day.
 fn day_ticks(series: &DailySeries) -> Vec<(f64, String)> {
     (0..DAYS)
-        .filter(|i| (DAYS - 1 - i) % 7 == 0)
+        .filter(|i| (DAYS - 1 - i).is_multiple_of(7))
         .map(|i| (i as f64 + 0.5, series.days()[i].date.format("%-d %b").to_string()))
         .collect()
 }
