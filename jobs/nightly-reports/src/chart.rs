@@ -126,11 +126,20 @@ impl DailySeries {
     /// Adds billable revenue in `currency` on `date` (also records the currency for a zero amount,
     /// so a currency the provider sells in shows even in a month without sales).
     pub fn add_revenue(&mut self, date: NaiveDate, currency: Currency, amount: Decimal) -> Result<(), ChartError> {
+        let overflow = || ChartError::Overflow { what: format!("{currency} revenue"), date };
         let day = self.day_mut(date)?;
-        let total = day.revenue.entry(currency).or_insert(Decimal::ZERO);
-        *total = total
-            .checked_add(amount)
-            .ok_or_else(|| ChartError::Overflow { what: format!("{currency} revenue"), date })?;
+        let before = day.revenue.get(&currency).copied();
+        let after = before.unwrap_or(Decimal::ZERO).checked_add(amount).ok_or_else(overflow)?;
+        day.revenue.insert(currency, after);
+        // The 30-day total is printed too: refuse a figure that would make it unrepresentable.
+        if (0..DAYS).try_fold(Decimal::ZERO, |sum, i| sum.checked_add(self.revenue(i, currency))).is_none() {
+            let day = self.day_mut(date)?;
+            match before {
+                Some(amount) => day.revenue.insert(currency, amount),
+                None => day.revenue.remove(&currency),
+            };
+            return Err(overflow());
+        }
         Ok(())
     }
 
@@ -211,6 +220,7 @@ fn total_deployments(series: &DailySeries) -> u128 {
 }
 
 fn total_revenue(series: &DailySeries, currency: Currency) -> Decimal {
+    // Never saturates: `add_revenue` refuses figures whose 30-day total would not fit.
     (0..DAYS).fold(Decimal::ZERO, |sum, i| sum.saturating_add(series.revenue(i, currency)))
 }
 

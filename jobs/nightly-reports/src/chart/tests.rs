@@ -211,6 +211,12 @@ fn figures_outside_the_thirty_days_are_refused() {
         assert!(err.to_string().contains("outside the chart's 30 days (2026-01-16 to 2026-02-14)"), "{err}");
     }
     series.add_deployments(date("2026-02-14"), u64::MAX).expect_err("overflow");
+    // A 30-day total that would not fit is refused, and the day keeps its figure.
+    series.add_revenue(date("2026-02-01"), cur("USD"), Decimal::MAX).expect("fits");
+    let err = series.add_revenue(date("2026-02-02"), cur("USD"), Decimal::ONE).expect_err("total overflows");
+    assert!(matches!(err, ChartError::Overflow { .. }), "{err}");
+    assert_eq!(series.days()[17].revenue.get(&cur("USD")), None);
+    series.add_revenue(date("2026-02-02"), cur("USD"), -Decimal::ONE).expect("total fits");
     assert!(DailySeries::new(NaiveDate::MIN).is_err());
 }
 
