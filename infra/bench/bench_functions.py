@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Cold start, size, AWS round trips and warm latency of the Lambda binaries (`./dev bench-functions`).
 
-    bench_functions.py --bin-dir DIR [--hello FILE] [--runs 30] [--events 200] [--init-only]
+    bench_functions.py --bin-dir DIR [--hello FILE] [--baseline-dir DIR] [--runs 30] [--events 200]
+                       [--init-only]
 
 DIR holds `cargo lambda build --release` output (DIR/<binary>/bootstrap); --hello is the
 hello-world yardstick (default DIR/hello-lambda/bootstrap), so older binaries can be measured
-against the same one. Prints Markdown tables:
+against the same one (or side by side: --baseline-dir). Prints Markdown tables:
 
 1. Init: process spawn -> the first GET of the Runtime API's /invocation/next, against a minimal
    Runtime API served here on 127.0.0.1; median (and p90) of --runs interleaved runs per binary
@@ -15,8 +16,9 @@ against the same one. Prints Markdown tables:
 2. Per event type (needs the local stack's environment, which `./dev bench-functions` exports):
    each function runs as one long-lived process against the same minimal Runtime API, reaching
    moto through infra/checks/recording_proxy.py. --events fresh events per type (distinct
-   providers, each walked through sign-up -> MPA accepted -> MPA approved -> product published,
-   plus malformed sign-ups) are delivered one at a time, one SQS record per invocation. Printed:
+   providers, each walked through sign-up -> MPA accepted -> MPA approved -> product published
+   -> a malformed sign-up, the tables emptied between providers) are delivered one at a time,
+   one SQS record per invocation. Printed:
    DynamoDB round trips and SES calls per event (HTTP requests the proxy saw; a transaction is
    one), and warm latency (Runtime API: event handed out -> response posted) p50/p99, the first
    invocation of each process excluded.
@@ -99,7 +101,7 @@ def spawn(binary: pathlib.Path, env: dict) -> int:
 def one_cold_start(binary: pathlib.Path, name: str, listener: socket.socket):
     """(init seconds, peak RSS KiB) of one start of `binary`, or raises naming what went wrong."""
     port = listener.getsockname()[1]
-    env = dict(LAMBDA_ENV, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_LAMBDA_FUNCTION_NAME=name)
+    env = dict(LAMBDA_ENV, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_LAMBDA_FUNCTION_NAME=name.split()[0])
     start = time.perf_counter()
     pid = spawn(binary, env)
     try:
@@ -168,6 +170,7 @@ class RuntimeApi:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args):
                 pass
@@ -274,6 +277,26 @@ class CallLog:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+class Wiper:
+    """Empties the portal tables between providers, straight at moto (not through the proxy):
+    moto copies a whole table for every transaction, so a table that grew over the run would
+    make the later events slower there than the earlier ones, which DynamoDB does not."""
+
+    def __init__(self, endpoint: str, tables):
+        import boto3
+
+        self.client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION"),
+                                   aws_access_key_id="local", aws_secret_access_key="local")
+        self.tables = {t: [k["AttributeName"] for k in self.client.describe_table(TableName=t)["Table"]["KeySchema"]]
+                       for t in tables if t}
+
+    def wipe(self):
+        for table, keys in self.tables.items():
+            for page in self.client.get_paginator("scan").paginate(TableName=table):
+                for item in page["Items"]:
+                    self.client.delete_item(TableName=table, Key={k: item[k] for k in keys})
+
+
 def start_proxy(upstream: str, work: pathlib.Path):
     log, port_file = work / "calls.jsonl", work / "proxy-port"
     log.touch()
@@ -307,7 +330,6 @@ def per_event_type(bin_dir: pathlib.Path, events: int):
                                                   start_new_session=True))
                 apis[name] = api
             tag = uuid.uuid4().hex[:6]
-            providers = [(f"bench-{tag}-{i:04d}", f"bench-product-{tag}-{i:04d}") for i in range(events)]
             plan = [
                 ("sign-up", "signup-notification", lambda p, q: event_for("provider-account-created.json", p, q), 0),
                 ("MPA accepted", "mpa-approval", lambda p, q: event_for("mpa-accepted.json", p, q), 0),
@@ -316,11 +338,14 @@ def per_event_type(bin_dir: pathlib.Path, events: int):
                  lambda p, q: event_for("product-publish-requested.json", p, q), 0),
                 ("invalid payload (rejected)", "signup-notification", lambda p, q: malformed_signup(p + "-x"), 1),
             ]
+            results = {label: ([], [], [], 0) for label, *_ in plan}
             first = set()
+            tables = Wiper(upstream, [os.environ.get(v) for v in ("MARKETPLACE_TABLE", "IDEMPOTENCY_TABLE")])
             calls.since_last()
-            for label, function, make, expected_failures in plan:
-                latencies, dynamodb, ses, wrong = [], [], [], 0
-                for provider, product in providers:
+            for i in range(events):
+                provider, product = f"bench-{tag}-{i:04d}", f"bench-product-{tag}-{i:04d}"
+                for label, function, make, expected_failures in plan:
+                    dynamodb, ses, latencies, wrong = results[label]
                     response, seconds = apis[function].invoke(make(provider, product))
                     if len(response.get("batchItemFailures", [])) != expected_failures:
                         wrong += 1
@@ -330,7 +355,8 @@ def per_event_type(bin_dir: pathlib.Path, events: int):
                     if function in first:
                         latencies.append(seconds)
                     first.add(function)
-                results[label] = (dynamodb, ses, latencies, wrong)
+                    results[label] = (dynamodb, ses, latencies, wrong)
+                tables.wipe()
         finally:
             for api in apis.values():
                 api.close()
@@ -358,14 +384,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", required=True, type=pathlib.Path)
     parser.add_argument("--hello", type=pathlib.Path)
+    parser.add_argument("--baseline-dir", type=pathlib.Path,
+                        help="older binaries (same layout) to start interleaved with these, marked (baseline)")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--init-only", action="store_true", help="skip the per-event-type part (no stack needed)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop what was started (the finally blocks)
     if args.runs < 1 or args.events < 2:
         parser.error("--runs must be >= 1 and --events >= 2")
     binaries = {HELLO: args.hello or args.bin_dir / HELLO / "bootstrap"}
     binaries.update({name: args.bin_dir / name / "bootstrap" for name in FUNCTIONS})
+    if args.baseline_dir:
+        binaries.update({f"{name} (baseline)": args.baseline_dir / name / "bootstrap" for name in FUNCTIONS})
     missing = [str(b) for b in binaries.values() if not b.exists()]
     if missing:
         raise SystemExit(f"missing binaries: {', '.join(missing)} (cargo lambda build --release first)")

@@ -60,6 +60,7 @@ def serve(upstream: str, log: pathlib.Path, port_file: pathlib.Path):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
         def log_message(self, *args):
             pass
