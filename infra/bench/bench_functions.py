@@ -18,7 +18,8 @@ against the same one (or side by side: --baseline-dir). Prints Markdown tables:
    moto through infra/checks/recording_proxy.py. --events fresh events per type (distinct
    providers, each walked through sign-up -> MPA accepted -> MPA approved -> product published
    -> a malformed sign-up, the tables emptied between providers) are delivered one at a time,
-   one SQS record per invocation. Printed:
+   one SQS record per invocation; with --baseline-dir the older functions run too, on their own
+   providers, interleaved provider by provider. Printed:
    DynamoDB round trips and SES calls per event (HTTP requests the proxy saw; a transaction is
    one), and warm latency (Runtime API: event handed out -> response posted) p50/p99, the first
    invocation of each process excluded.
@@ -311,51 +312,53 @@ def start_proxy(upstream: str, work: pathlib.Path):
     return proxy, f"http://127.0.0.1:{port_file.read_text().strip()}", CallLog(log)
 
 
-def per_event_type(bin_dir: pathlib.Path, events: int):
+def per_event_type(variants: dict, events: int):
+    """{variant: {event label: (DynamoDB round trips, SES calls, warm latencies, wrong outcomes)}};
+    `variants` maps a label to a directory of binaries, all run side by side, interleaved."""
     upstream = os.environ.get("AWS_ENDPOINT_URL")
     if not upstream:
         raise SystemExit("no AWS_ENDPOINT_URL: run through `./dev bench-functions` (it starts the local stack)")
-    results = {}
+    plan = [
+        ("sign-up", "signup-notification", lambda p, q: event_for("provider-account-created.json", p, q), 0),
+        ("MPA accepted", "mpa-approval", lambda p, q: event_for("mpa-accepted.json", p, q), 0),
+        ("MPA approved", "mpa-approval", lambda p, q: event_for("mpa-approved.json", p, q), 0),
+        ("product published", "product-publishing", lambda p, q: event_for("product-publish-requested.json", p, q), 0),
+        ("invalid payload (rejected)", "signup-notification", lambda p, q: malformed_signup(p + "-x"), 1),
+    ]
+    results = {variant: {label: ([], [], [], [0]) for label, *_ in plan} for variant in variants}
     with tempfile.TemporaryDirectory(prefix="bench-functions-") as tmp:
         proxy, endpoint, calls = start_proxy(upstream, pathlib.Path(tmp))
         processes, apis = [], {}
         try:
-            for name in FUNCTIONS[:3]:
-                api = RuntimeApi()
-                env = dict(LAMBDA_ENV, **{k: os.environ[k] for k in STACK_VARS if k in os.environ},
-                           AWS_ENDPOINT_URL=endpoint, AWS_LAMBDA_RUNTIME_API=api.address, AWS_LAMBDA_FUNCTION_NAME=name)
-                env.pop("AWS_SESSION_TOKEN")
-                log = open(pathlib.Path(tmp) / f"{name}.log", "wb")
-                processes.append(subprocess.Popen([str(bin_dir / name / "bootstrap")], env=env, stdout=log, stderr=log,
-                                                  start_new_session=True))
-                apis[name] = api
+            for variant, bin_dir in variants.items():
+                for name in FUNCTIONS[:3]:
+                    api = RuntimeApi()
+                    env = dict(LAMBDA_ENV, **{k: os.environ[k] for k in STACK_VARS if k in os.environ},
+                               AWS_ENDPOINT_URL=endpoint, AWS_LAMBDA_RUNTIME_API=api.address,
+                               AWS_LAMBDA_FUNCTION_NAME=name)
+                    env.pop("AWS_SESSION_TOKEN")
+                    log = open(pathlib.Path(tmp) / f"{variant}-{name}.log", "wb")
+                    processes.append(subprocess.Popen([str(bin_dir / name / "bootstrap")], env=env, stdout=log,
+                                                      stderr=log, start_new_session=True))
+                    apis[variant, name] = api
             tag = uuid.uuid4().hex[:6]
-            plan = [
-                ("sign-up", "signup-notification", lambda p, q: event_for("provider-account-created.json", p, q), 0),
-                ("MPA accepted", "mpa-approval", lambda p, q: event_for("mpa-accepted.json", p, q), 0),
-                ("MPA approved", "mpa-approval", lambda p, q: event_for("mpa-approved.json", p, q), 0),
-                ("product published", "product-publishing",
-                 lambda p, q: event_for("product-publish-requested.json", p, q), 0),
-                ("invalid payload (rejected)", "signup-notification", lambda p, q: malformed_signup(p + "-x"), 1),
-            ]
-            results = {label: ([], [], [], 0) for label, *_ in plan}
-            first = set()
+            warm = set()
             tables = Wiper(upstream, [os.environ.get(v) for v in ("MARKETPLACE_TABLE", "IDEMPOTENCY_TABLE")])
             calls.since_last()
             for i in range(events):
-                provider, product = f"bench-{tag}-{i:04d}", f"bench-product-{tag}-{i:04d}"
-                for label, function, make, expected_failures in plan:
-                    dynamodb, ses, latencies, wrong = results[label]
-                    response, seconds = apis[function].invoke(make(provider, product))
-                    if len(response.get("batchItemFailures", [])) != expected_failures:
-                        wrong += 1
-                    made = calls.since_last()
-                    dynamodb.append(len({c["request"] for c in made if c["action"].startswith("dynamodb:")}))
-                    ses.append(len({c["request"] for c in made if c["action"].startswith("ses:")}))
-                    if function in first:
-                        latencies.append(seconds)
-                    first.add(function)
-                    results[label] = (dynamodb, ses, latencies, wrong)
+                for n, variant in enumerate(variants):
+                    provider, product = f"bench-{tag}-{n}-{i:04d}", f"bench-product-{tag}-{n}-{i:04d}"
+                    for label, function, make, expected_failures in plan:
+                        dynamodb, ses, latencies, wrong = results[variant][label]
+                        response, seconds = apis[variant, function].invoke(make(provider, product))
+                        if len(response.get("batchItemFailures", [])) != expected_failures:
+                            wrong[0] += 1
+                        made = calls.since_last()
+                        dynamodb.append(len({c["request"] for c in made if c["action"].startswith("dynamodb:")}))
+                        ses.append(len({c["request"] for c in made if c["action"].startswith("ses:")}))
+                        if (variant, function) in warm:
+                            latencies.append(seconds)
+                        warm.add((variant, function))
                 tables.wipe()
         finally:
             for api in apis.values():
@@ -372,12 +375,14 @@ def spread(values):
 
 
 def print_per_event_type(results: dict, events: int):
-    print(f"\nPer event type ({events} events each, one per invocation, local stack behind recording_proxy.py):\n")
-    print("| event | DynamoDB round trips | SES calls | warm p50 | warm p99 | outcome as expected |")
-    print("|---|---|---|---|---|---|")
-    for label, (dynamodb, ses, latencies, wrong) in results.items():
-        print(f"| {label} | {spread(dynamodb)} | {spread(ses)} | {percentile(latencies, 50) * 1e3:.1f} ms "
-              f"| {percentile(latencies, 99) * 1e3:.1f} ms | {len(dynamodb) - wrong}/{len(dynamodb)} |")
+    print(f"\nPer event type ({events} events each, one per invocation, local stack behind recording_proxy.py"
+          + (", variants interleaved" if len(results) > 1 else "") + "):\n")
+    print("| binaries | event | DynamoDB round trips | SES calls | warm p50 | warm p99 | outcome as expected |")
+    print("|---|---|---|---|---|---|---|")
+    for variant, by_event in results.items():
+        for label, (dynamodb, ses, latencies, wrong) in by_event.items():
+            print(f"| {variant} | {label} | {spread(dynamodb)} | {spread(ses)} | {percentile(latencies, 50) * 1e3:.1f} ms "
+                  f"| {percentile(latencies, 99) * 1e3:.1f} ms | {len(dynamodb) - wrong[0]}/{len(dynamodb)} |")
 
 
 def main():
@@ -402,7 +407,10 @@ def main():
         raise SystemExit(f"missing binaries: {', '.join(missing)} (cargo lambda build --release first)")
     print_cold_starts(binaries, cold_starts(binaries, args.runs), args.runs)
     if not args.init_only:
-        print_per_event_type(per_event_type(args.bin_dir, args.events), args.events)
+        variants = {"this build": args.bin_dir}
+        if args.baseline_dir:
+            variants["baseline"] = args.baseline_dir
+        print_per_event_type(per_event_type(variants, args.events), args.events)
 
 
 if __name__ == "__main__":
