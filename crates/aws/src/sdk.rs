@@ -15,7 +15,8 @@
 //!   store when the first client is built (several milliseconds of every cold start). AWS service
 //!   endpoints present certificates from Amazon Trust Services, so the trust store is those roots
 //!   (Amazon Root CA 1–4 and the Starfield Services G2 root that cross-signs them), compiled in.
-//!   A plain-HTTP endpoint (the local stack) needs no certificates at all.
+//!   A plain-HTTP endpoint (the local stack) needs no certificates at all; an HTTPS endpoint
+//!   whose certificate another authority issued (a TLS-intercepting proxy, say) is refused.
 //! - **Endpoints** still come from the SDK's own settings (`AWS_ENDPOINT_URL`,
 //!   `AWS_ENDPOINT_URL_<SERVICE>`), which `aws_config`'s loader reads: that is how the tests reach
 //!   the local stack.
@@ -47,8 +48,9 @@ const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services
 ///   100 ms), SES `SendRawEmail` well under a second; three seconds is generous for both and
 ///   still ends a hung attempt long before the invocation's deadline.
 /// - retries: standard mode, 3 attempts in all, backoff from 50 ms doubling (jittered) up to 1 s:
-///   throttling and 5xx are retried inside the call, and every write is conditional, so a retried
-///   attempt that had in fact landed fails its condition instead of applying twice.
+///   throttling, 5xx and timed-out attempts are retried inside the call. A retried transaction
+///   carries the same `ClientRequestToken` (the SDK fills it in once per call), and every other
+///   write is conditional, so an attempt that had in fact landed is not applied twice.
 /// - operation: 8 s for the whole call with its retries (3 × 3 s + backoff could reach ~10 s; the
 ///   operation timeout cuts the third attempt short). One call can therefore never take more than
 ///   8 s, a quarter of the 30 s function timeout: a record that starts with at least that much of
