@@ -8,13 +8,16 @@ upstream unchanged and appends one JSON line per IAM-relevant action to --log:
 {"action": "dynamodb:PutItem", "table": "Marketplace"} (plus "index" for a query of an index;
 DynamoDB transactions and batches are
 split into their items, since IAM authorises those per item and table) or
-{"action": "ses:SendRawEmail"}. The end-to-end test points a function at it and has
+{"action": "ses:SendRawEmail"}. Every line also carries "request", the number of the HTTP request
+it came in (the items of one transaction share it: `./dev bench-functions` counts round trips
+with it). The end-to-end test points a function at it and has
 policy_check.py --observed confirm every recorded call is granted on that very table.
 """
 
 import argparse
 import http.client
 import http.server
+import itertools
 import json
 import pathlib
 import threading
@@ -53,9 +56,11 @@ def actions_of(headers, body: bytes, path: str):
 def serve(upstream: str, log: pathlib.Path, port_file: pathlib.Path):
     up = urllib.parse.urlparse(upstream)
     lock = threading.Lock()
+    requests = itertools.count(1)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
         def log_message(self, *args):
             pass
@@ -64,8 +69,9 @@ def serve(upstream: str, log: pathlib.Path, port_file: pathlib.Path):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not self.path.startswith("/moto-api"):
                 with lock, log.open("a") as f:
+                    request = next(requests)
                     for call in actions_of(self.headers, body, self.path):
-                        f.write(json.dumps(call) + "\n")
+                        f.write(json.dumps({**call, "request": request}) + "\n")
             connection = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
             headers["Host"] = up.netloc

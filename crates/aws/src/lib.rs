@@ -13,9 +13,9 @@ pub mod batch;
 pub mod idempotency;
 pub mod mailer;
 pub mod provider_store;
+pub mod sdk;
 pub mod telemetry;
 
-use aws_config::BehaviorVersion;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use marketplace_domain::ports::Services;
 use marketplace_domain::PortalConfig;
@@ -25,10 +25,8 @@ pub use idempotency::DynamoIdempotencyStore;
 pub use mailer::SesMailer;
 pub use provider_store::DynamoProviderStore;
 
-/// Loads the SDK configuration from the environment (region, credentials, endpoints).
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
-}
+/// The SDK configuration (Lambda-fitted credentials, region, endpoints, timeouts): see [`sdk`].
+pub use sdk::{batch_sdk_config, sdk_config};
 
 /// Reads a required environment variable, naming it when it is missing.
 pub fn required_env(name: &str) -> anyhow::Result<String> {

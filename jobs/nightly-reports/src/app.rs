@@ -91,7 +91,7 @@ fn env(name: &'static str) -> Result<String, AppError> {
 impl AwsContext {
     /// Builds clients from the environment (see module docs).
     pub async fn from_env() -> Result<Self, AppError> {
-        let sdk = marketplace_aws::sdk_config().await;
+        let sdk = marketplace_aws::batch_sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         Ok(AwsContext {
             logs: DeploymentLogTable::new(dynamodb.clone(), env("DEPLOYMENT_LOGS_TABLE")?),

@@ -1,0 +1,193 @@
+//! The AWS SDK configuration every binary shares: fitted to Lambda, cheap to build at cold start,
+//! and with timeouts and retries chosen from the function's own timeout.
+//!
+//! What `aws_config::load_defaults` would do at start-up and why this does less:
+//!
+//! - **Credentials from the environment only.** Lambda hands the execution role's credentials to
+//!   the process in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, valid for
+//!   the life of the execution environment (SnapStart, which would swap them for a container
+//!   endpoint, does not exist for `provided.al2023`). The default chain would also build the
+//!   profile, web-identity (STS), ECS and IMDS providers and their HTTPS clients, none of which
+//!   Lambda uses. Outside Lambda (the tests, the demo, an operator running the job's CLI) export
+//!   the same variables, e.g. `eval "$(aws configure export-credentials --format env)"`.
+//! - **Region from `AWS_REGION`** (Lambda sets it), no profile or IMDS lookup.
+//! - **Compiled-in root certificates.** The default HTTPS client scans the system's certificate
+//!   store when the first client is built (several milliseconds of every cold start). AWS service
+//!   endpoints present certificates from Amazon Trust Services, so the trust store is those roots
+//!   (Amazon Root CA 1–4 and the Starfield Services G2 root that cross-signs them), compiled in.
+//!   A plain-HTTP endpoint (the local stack) needs no certificates at all; an HTTPS endpoint
+//!   whose certificate another authority issued (a TLS-intercepting proxy, say) is refused.
+//! - **Endpoints** still come from the SDK's own settings (`AWS_ENDPOINT_URL`,
+//!   `AWS_ENDPOINT_URL_<SERVICE>`), which `aws_config`'s loader reads: that is how the tests reach
+//!   the local stack.
+//!
+//! Build the [`SdkConfig`](aws_config::SdkConfig) once per process and every service client
+//! from it (one client per service, cloned where several stores share it).
+
+use std::time::Duration;
+
+use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+
+/// Amazon Trust Services' root certificates (PEM), the issuers of every AWS service endpoint.
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services.pem");
+
+/// Timeouts and retries of every SDK call a process makes.
+///
+/// The portal functions run with `Timeout: 30` (template.yaml, `Globals`), SQS batches of up to
+/// 10 records handled one after another, and each record makes a handful of DynamoDB calls and at
+/// most two SES sends, each of which takes milliseconds on AWS. The arithmetic:
+///
+/// - connect: 1 s. A regional endpoint answers the TCP/TLS handshake in milliseconds; a host that
+///   does not within a second is a dead one, better tried again on a fresh connection.
+/// - attempt: 3 s. DynamoDB single-item writes and transactions take milliseconds (p99 well under
+///   100 ms), SES `SendRawEmail` well under a second; three seconds is generous for both and
+///   still ends a hung attempt long before the invocation's deadline.
+/// - retries: standard mode, 3 attempts in all, backoff from 50 ms doubling (jittered) up to 1 s:
+///   throttling, 5xx and timed-out attempts are retried inside the call. A retried transaction
+///   carries the same `ClientRequestToken` (the SDK fills it in once per call), and every other
+///   write is conditional, so an attempt that had in fact landed is not applied twice.
+/// - operation: 8 s for the whole call with its retries (3 × 3 s + backoff could reach ~10 s; the
+///   operation timeout cuts the third attempt short). One call can therefore never take more than
+///   8 s, a quarter of the 30 s function timeout: a record that starts with at least that much of
+///   the invocation left can still fail cleanly and be reported in `batchItemFailures` instead of
+///   the whole batch dying with the invocation (and, being reported, it comes back after the
+///   queue's 180 s visibility timeout, 3 receives in all).
+pub const PORTAL_FUNCTION: SdkTimeouts = SdkTimeouts {
+    connect: Duration::from_secs(1),
+    attempt: Duration::from_secs(3),
+    operation: Duration::from_secs(8),
+    max_attempts: 3,
+    initial_backoff: Duration::from_millis(50),
+    max_backoff: Duration::from_secs(1),
+};
+
+/// The nightly report job: `Timeout: 900`, batch work (paged DynamoDB queries of 1 MB pages,
+/// `BatchWriteItem`, S3 partials of a few MB, SES sends with CSV attachments), where a throttled
+/// call is better retried longer than given up: the whole run is repeated by Lambda's async retry
+/// otherwise.
+///
+/// - connect 2 s; attempt 30 s (a 1 MB page or a multi-MB S3 object on a slow attempt);
+/// - standard retries, 6 attempts, backoff from 200 ms up to 5 s (≤ ~15 s of waiting in all);
+/// - operation 120 s, so one call never takes more than 2 of the 15 minutes and a stuck run
+///   still fails with the call's error well before Lambda's timeout kills it silently.
+pub const BATCH_JOB: SdkTimeouts = SdkTimeouts {
+    connect: Duration::from_secs(2),
+    attempt: Duration::from_secs(30),
+    operation: Duration::from_secs(120),
+    max_attempts: 6,
+    initial_backoff: Duration::from_millis(200),
+    max_backoff: Duration::from_secs(5),
+};
+
+/// How long SDK calls may take and how often they are retried (see [`PORTAL_FUNCTION`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkTimeouts {
+    /// TCP connect and TLS handshake.
+    pub connect: Duration,
+    /// One HTTP attempt, from sending the request to the end of the response.
+    pub attempt: Duration,
+    /// The whole call, every attempt and backoff included.
+    pub operation: Duration,
+    /// Attempts in all (the first one included), standard retry mode.
+    pub max_attempts: u32,
+    /// First backoff; doubles (with jitter) per retry up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Longest backoff between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl SdkTimeouts {
+    /// The SDK's timeout configuration.
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+
+    /// The SDK's retry configuration (standard mode).
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(self.max_backoff)
+    }
+}
+
+/// The SDK configuration of a portal function (see the module docs and [`PORTAL_FUNCTION`]).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_with(PORTAL_FUNCTION).await
+}
+
+/// The SDK configuration of the nightly report job (see [`BATCH_JOB`]).
+pub async fn batch_sdk_config() -> aws_config::SdkConfig {
+    sdk_config_with(BATCH_JOB).await
+}
+
+/// The SDK configuration with the given timeouts: environment credentials and region, the
+/// SDK's endpoint settings, an HTTPS client trusting Amazon Trust Services' roots.
+pub async fn sdk_config_with(timeouts: SdkTimeouts) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .region(EnvironmentVariableRegionProvider::new())
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .tls_context(amazon_trust_services())
+                .build_https(),
+        )
+        .timeout_config(timeouts.timeout_config())
+        .retry_config(timeouts.retry_config())
+        .load()
+        .await
+}
+
+/// A TLS context trusting the compiled-in Amazon Trust Services roots only: no system store scan.
+fn amazon_trust_services() -> TlsContext {
+    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+    // `build` only moves the fields; it has no failure case in aws-smithy-http-client 1.x.
+    TlsContext::builder().with_trust_store(trust).build().expect("a TLS context from a trust store")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_with_its_retries_ends_well_within_the_function_timeout() {
+        let function_timeout = Duration::from_secs(30); // template.yaml, Globals.Function.Timeout
+        assert!(PORTAL_FUNCTION.operation * 3 <= function_timeout);
+        assert!(PORTAL_FUNCTION.attempt < PORTAL_FUNCTION.operation);
+        assert!(PORTAL_FUNCTION.connect < PORTAL_FUNCTION.attempt);
+        let job_timeout = Duration::from_secs(900); // template.yaml, NightlyReportsFunction
+        assert!(BATCH_JOB.operation * 5 <= job_timeout);
+        assert!(BATCH_JOB.attempt < BATCH_JOB.operation);
+    }
+
+    #[test]
+    fn the_compiled_in_roots_are_the_five_amazon_trust_services_certificates() {
+        let text = std::str::from_utf8(AMAZON_TRUST_SERVICES_ROOTS).expect("PEM is ASCII");
+        assert_eq!(text.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+    }
+
+    #[tokio::test]
+    async fn the_config_carries_the_timeouts_and_builds_clients_without_system_roots() {
+        // Building a client builds its HTTPS connector, which parses the compiled-in roots (a
+        // malformed one would panic here).
+        let sdk = sdk_config().await;
+        let timeouts = sdk.timeout_config().expect("timeouts set");
+        assert_eq!(timeouts.connect_timeout(), Some(PORTAL_FUNCTION.connect));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(PORTAL_FUNCTION.attempt));
+        assert_eq!(timeouts.operation_timeout(), Some(PORTAL_FUNCTION.operation));
+        let retry = sdk.retry_config().expect("retries set");
+        assert_eq!(retry.max_attempts(), 3);
+        let _ = aws_sdk_dynamodb::Client::new(&sdk);
+        let _ = aws_sdk_ses::Client::new(&sdk);
+    }
+}
