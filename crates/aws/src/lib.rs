@@ -13,14 +13,16 @@ pub mod batch;
 pub mod idempotency;
 pub mod mailer;
 pub mod provider_store;
+pub mod sdk_error;
 pub mod telemetry;
 
 use aws_config::BehaviorVersion;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use marketplace_domain::metrics::Counters;
 use marketplace_domain::ports::Services;
 use marketplace_domain::PortalConfig;
 
-pub use batch::process_portal_batch;
+pub use batch::{process_portal_batch, BatchReport, Deadline, RecordOutcome};
 pub use idempotency::DynamoIdempotencyStore;
 pub use mailer::SesMailer;
 pub use provider_store::DynamoProviderStore;
@@ -38,19 +40,35 @@ pub fn required_env(name: &str) -> anyhow::Result<String> {
     }
 }
 
+/// The portal functions' timeout (`template.yaml`, `Globals.Function.Timeout`): the deadline of an
+/// invocation that has no Lambda context (a direct call of [`PortalApp::handle`]).
+pub const FUNCTION_TIMEOUT: chrono::Duration = chrono::Duration::seconds(30);
+
+/// The least time a record is started with, unless `RECORD_TIME_BUDGET_MS` says otherwise
+/// (`template.yaml` explains the arithmetic).
+pub const DEFAULT_RECORD_BUDGET: chrono::Duration = chrono::Duration::seconds(5);
+
 /// Everything a portal-event function needs, built once per cold start.
 pub struct PortalApp {
     pub store: DynamoProviderStore,
     pub idempotency: DynamoIdempotencyStore,
     pub mailer: SesMailer,
     pub config: PortalConfig,
+    /// The least time left at which a record is still started (the deadline guard, [`batch`]).
+    pub record_budget: chrono::Duration,
 }
 
 impl PortalApp {
-    /// Builds the clients from the environment: `MARKETPLACE_TABLE`, `IDEMPOTENCY_TABLE` and the
-    /// [`PortalConfig`] variables.
+    /// Builds the clients from the environment: `MARKETPLACE_TABLE`, `IDEMPOTENCY_TABLE`,
+    /// optionally `RECORD_TIME_BUDGET_MS`, and the [`PortalConfig`] variables.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = PortalConfig::from_env()?;
+        let record_budget = match std::env::var("RECORD_TIME_BUDGET_MS") {
+            Ok(ms) => chrono::Duration::milliseconds(
+                ms.trim().parse().map_err(|e| anyhow::anyhow!("RECORD_TIME_BUDGET_MS={ms:?}: {e}"))?,
+            ),
+            Err(_) => DEFAULT_RECORD_BUDGET,
+        };
         let sdk = sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         Ok(PortalApp {
@@ -58,21 +76,40 @@ impl PortalApp {
             idempotency: DynamoIdempotencyStore::new(dynamodb, required_env("IDEMPOTENCY_TABLE")?),
             mailer: SesMailer::new(aws_sdk_ses::Client::new(&sdk)),
             config,
+            record_budget,
         })
     }
 
-    pub fn services(&self) -> Services<'_> {
-        Services { store: &self.store, ledger: &self.store, mailer: &self.mailer, config: &self.config }
+    pub fn services<'a>(&'a self, counters: &'a Counters) -> Services<'a> {
+        Services { store: &self.store, ledger: &self.store, mailer: &self.mailer, config: &self.config, counters }
     }
 
-    /// Handles one SQS batch of portal events with `operation` (see [`batch`]).
+    /// Handles one SQS batch of portal events with `operation` until `deadline` (see [`batch`]),
+    /// publishes its metrics and returns every record's outcome.
+    pub async fn process(
+        &self,
+        function: &str,
+        batch: SqsEvent,
+        deadline: chrono::DateTime<chrono::Utc>,
+        operation: batch::Operation,
+    ) -> BatchReport {
+        let counters = Counters::default();
+        let deadline = Deadline { at: deadline, record_budget: self.record_budget };
+        let report =
+            process_portal_batch(function, batch, &self.idempotency, self.services(&counters), deadline, operation)
+                .await;
+        telemetry::emit_metrics(function, &report.metrics(&counters));
+        report
+    }
+
+    /// Handles one SQS batch as an invocation starting now with the functions' timeout.
     pub async fn handle(&self, function: &str, batch: SqsEvent, operation: batch::Operation) -> SqsBatchResponse {
-        process_portal_batch(function, batch, &self.idempotency, self.services(), operation).await
+        self.process(function, batch, chrono::Utc::now() + FUNCTION_TIMEOUT, operation).await.response()
     }
 }
 
 /// The whole `main` of a portal-event function: logging, clients from the environment, then the
-/// Lambda runtime loop feeding SQS batches to `operation`.
+/// Lambda runtime loop feeding SQS batches to `operation` until each invocation's deadline.
 pub async fn run_portal_function(
     function: &'static str,
     operation: batch::Operation,
@@ -81,7 +118,8 @@ pub async fn run_portal_function(
     let app = PortalApp::from_env().await?;
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(app.handle(function, event.payload, operation).await)
+        let deadline = chrono::DateTime::<chrono::Utc>::from(event.context.deadline());
+        Ok::<_, lambda_runtime::Error>(app.process(function, event.payload, deadline, operation).await.response())
     }))
     .await
 }

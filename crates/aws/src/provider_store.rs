@@ -3,15 +3,23 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use marketplace_domain::ports::{AuditEntry, EmailLedger, Precondition, ProviderStore, WriteError};
+use chrono::{DateTime, Utc};
+use marketplace_domain::ports::{AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, WriteError};
 use marketplace_domain::product::Product;
 use marketplace_domain::provider::Provider;
 use marketplace_domain::DomainError;
 
-use crate::attributes::{from_item, s, to_item, Item};
+use crate::attributes::{from_item, n, s, text, to_item, Item};
+use crate::sdk_error::sdk_error;
+
+/// `status` of an email outbox item whose email has not been confirmed sent.
+const EMAIL_PENDING: &str = "PENDING";
+/// `status` of an email outbox item whose email SES accepted.
+const EMAIL_SENT: &str = "SENT";
 
 pub const PROFILE: &str = "PROFILE";
 
@@ -66,7 +74,7 @@ impl DynamoProviderStore {
             Precondition::Version(v) => put
                 .condition_expression("#version = :expected")
                 .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+                .expression_attribute_values(":expected", n(v)),
         };
         let put = put.build().map_err(|e| DomainError::infra("build put", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -97,7 +105,7 @@ impl DynamoProviderStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| DomainError::infra("DynamoDB GetItem", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(|e| sdk_error("DynamoDB GetItem", e))?;
         Ok(out.item)
     }
 
@@ -116,26 +124,29 @@ impl DynamoProviderStore {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| DomainError::infra("DynamoDB Query", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(|e| sdk_error("DynamoDB Query", e))?;
         Ok(pages)
     }
 }
 
+/// A cancelled transaction is classified by its cancellation reasons: a failed condition is a lost
+/// race, a validation error (an item over DynamoDB's limits) is permanent, anything else
+/// (throttling, a conflicting transaction) is transient.
 fn classify_transaction_error(err: SdkError<TransactWriteItemsError>) -> WriteError {
     if let SdkError::ServiceError(service) = &err {
         if let TransactWriteItemsError::TransactionCanceledException(cancel) = service.err() {
             let reasons = cancel.cancellation_reasons();
-            let condition_failed =
-                reasons.is_empty() || reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
-            if condition_failed {
+            let has = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
+            if reasons.is_empty() || has("ConditionalCheckFailed") {
                 return WriteError::PreconditionFailed;
+            }
+            if has("ValidationError") {
+                let message = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+                return WriteError::Other(DomainError::refused("DynamoDB TransactWriteItems", message));
             }
         }
     }
-    WriteError::Other(DomainError::infra(
-        "DynamoDB TransactWriteItems",
-        aws_sdk_dynamodb::error::DisplayErrorContext(err),
-    ))
+    WriteError::Other(sdk_error("DynamoDB TransactWriteItems", err))
 }
 
 #[async_trait]
@@ -184,11 +195,47 @@ impl ProviderStore for DynamoProviderStore {
 
 #[async_trait]
 impl EmailLedger for DynamoProviderStore {
-    async fn email_sent(&self, provider_id: &str, event_id: &str, kind: &str) -> Result<bool, DomainError> {
-        Ok(self.get_item(provider_pk(provider_id), email_sk(event_id, kind)).await?.is_some())
+    async fn record_intent(
+        &self,
+        provider_id: &str,
+        event_id: &str,
+        kind: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IntentState, DomainError> {
+        let (pk, sk) = (provider_pk(provider_id), email_sk(event_id, kind));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s(&sk))
+            .item("item_type", s("email"))
+            .item("event_id", s(event_id))
+            .item("kind", s(kind))
+            .item("status", s(EMAIL_PENDING))
+            .item("intent_at", s(now.to_rfc3339()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let existing = match result {
+            Ok(_) => return Ok(IntentState::Recorded),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                _ => return Err(sdk_error("DynamoDB PutItem (email intent)", err)),
+            },
+        };
+        let existing = match existing {
+            Some(item) => item,
+            None => self
+                .get_item(pk, sk)
+                .await?
+                .ok_or_else(|| DomainError::infra("email intent", "intent vanished; retry"))?,
+        };
+        Ok(if text(&existing, "status") == EMAIL_SENT { IntentState::Sent } else { IntentState::Unsettled })
     }
 
-    async fn record_email(
+    async fn settle(
         &self,
         provider_id: &str,
         event_id: &str,
@@ -197,14 +244,22 @@ impl EmailLedger for DynamoProviderStore {
         audit: &AuditEntry,
     ) -> Result<(), DomainError> {
         let mut ledger = Item::new();
+        ledger.insert("pk".into(), s(provider_pk(provider_id)));
+        ledger.insert("sk".into(), s(email_sk(event_id, kind)));
         ledger.insert("item_type".into(), s("email"));
         ledger.insert("event_id".into(), s(event_id));
         ledger.insert("kind".into(), s(kind));
+        ledger.insert("status".into(), s(EMAIL_SENT));
         ledger.insert("message_id".into(), s(message_id));
-        ledger.insert("sent_at".into(), s(chrono::Utc::now().to_rfc3339()));
-        let put =
-            self.conditional_put(ledger, provider_pk(provider_id), email_sk(event_id, kind), Precondition::Absent)?;
-        match self.transact(vec![put, self.audit_put(audit)?]).await {
+        ledger.insert("sent_at".into(), s(Utc::now().to_rfc3339()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(ledger))
+            .build()
+            .map_err(|e| DomainError::infra("build put", e))?;
+        let settle = TransactWriteItem::builder().put(put).build();
+        match self.transact(vec![settle, self.audit_put(audit)?]).await {
+            // The audit entry exists: an earlier invocation settled this very email.
             Ok(()) | Err(WriteError::PreconditionFailed) => Ok(()),
             Err(WriteError::Other(e)) => Err(e),
         }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
+use crate::event::PortalEvent;
 use crate::product::Product;
 use crate::provider::Provider;
 use crate::DomainError;
@@ -24,6 +25,30 @@ pub struct AuditEntry {
     pub action: String,
     pub actor_id: String,
     pub details: serde_json::Value,
+}
+
+/// The `step` of the audit entry that records an event's state change.
+pub const STATE_STEP: &str = "0-state";
+
+impl AuditEntry {
+    /// The audit entry of the state change `event` caused.
+    pub fn state_change(
+        provider_id: &str,
+        event: &PortalEvent,
+        action: impl Into<String>,
+        actor_id: &str,
+        details: serde_json::Value,
+    ) -> Self {
+        AuditEntry {
+            provider_id: provider_id.to_string(),
+            at: event.time,
+            event_id: event.id.clone(),
+            step: STATE_STEP.to_string(),
+            action: action.into(),
+            actor_id: actor_id.to_string(),
+            details,
+        }
+    }
 }
 
 /// What a conditional write expects to find.
@@ -74,13 +99,33 @@ pub trait ProviderStore: Send + Sync {
     ) -> Result<(), WriteError>;
 }
 
-/// Remembers which emails went out for which event, so a redelivered event sends nothing twice.
+/// What [`EmailLedger::record_intent`] found for one email of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentState {
+    /// No intent existed: it is recorded now and this invocation sends the email.
+    Recorded,
+    /// An earlier invocation recorded the intent and did not settle it: it died between recording
+    /// and settling (the event's claim rules out a live one), so the email may or may not be out.
+    Unsettled,
+    /// The email went out and was settled.
+    Sent,
+}
+
+/// The email outbox: an intent is recorded before an email is sent and settled after SES accepted
+/// it, so a redelivered event never sends an email twice (see [`crate::outbox`]).
 #[async_trait]
 pub trait EmailLedger: Send + Sync {
-    async fn email_sent(&self, provider_id: &str, event_id: &str, kind: &str) -> Result<bool, DomainError>;
+    /// Records the intent to send email `kind` for `event_id`, unless one exists; returns what was found.
+    async fn record_intent(
+        &self,
+        provider_id: &str,
+        event_id: &str,
+        kind: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IntentState, DomainError>;
 
-    /// Records a sent email (with its audit entry); a record that already exists is not an error.
-    async fn record_email(
+    /// Marks the intent sent (with its message id) and writes its audit entry, in one transaction.
+    async fn settle(
         &self,
         provider_id: &str,
         event_id: &str,
@@ -96,24 +141,6 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, email: &Email) -> Result<String, DomainError>;
 }
 
-/// Powertools-style idempotency records, see [`crate::idempotency`].
-#[async_trait]
-pub trait IdempotencyStore: Send + Sync {
-    /// Claims `key` for processing unless a live record exists; returns what was found.
-    async fn begin(
-        &self,
-        key: &str,
-        payload_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<crate::idempotency::Claim, DomainError>;
-
-    /// Marks `key` completed; the record expires after the store's retention period.
-    async fn complete(&self, key: &str, now: DateTime<Utc>) -> Result<(), DomainError>;
-
-    /// Drops an in-progress claim after a failure so that a redelivery can try again.
-    async fn release(&self, key: &str) -> Result<(), DomainError>;
-}
-
 /// Everything a domain operation may touch, passed as one bundle.
 #[derive(Clone, Copy)]
 pub struct Services<'a> {
@@ -121,36 +148,5 @@ pub struct Services<'a> {
     pub ledger: &'a dyn EmailLedger,
     pub mailer: &'a dyn Mailer,
     pub config: &'a crate::PortalConfig,
-}
-
-impl Services<'_> {
-    /// Sends `email` for `event` unless the ledger says it went out already, then records it (and an
-    /// audit entry `email-<kind>`). A crash between the send and the record can repeat the email on
-    /// redelivery; every other path sends it exactly once.
-    pub async fn send_once(
-        &self,
-        event: &crate::event::PortalEvent,
-        provider_id: &str,
-        kind: &str,
-        email: &Email,
-        actor_id: &str,
-    ) -> Result<(), DomainError> {
-        if self.ledger.email_sent(provider_id, &event.id, kind).await? {
-            tracing::info!(provider_id, event_id = %event.id, kind, "email already sent for this event");
-            return Ok(());
-        }
-        let message_id = self.mailer.send(email).await?;
-        let audit = AuditEntry {
-            provider_id: provider_id.to_string(),
-            at: event.time,
-            event_id: event.id.clone(),
-            step: format!("1-email-{kind}"),
-            action: "EmailSent".into(),
-            actor_id: actor_id.to_string(),
-            details: serde_json::json!({ "kind": kind, "to": email.to, "subject": email.subject, "message_id": message_id }),
-        };
-        self.ledger.record_email(provider_id, &event.id, kind, &message_id, &audit).await?;
-        tracing::info!(provider_id, event_id = %event.id, kind, %message_id, "email sent");
-        Ok(())
-    }
+    pub counters: &'a crate::metrics::Counters,
 }
