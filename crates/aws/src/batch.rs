@@ -14,7 +14,7 @@
 //!   it after its visibility timeout, and only after `maxReceiveCount` receives it goes to the
 //!   dead-letter queue.
 //! - **Not started**: the deadline guard. A record is started only while the invocation has more
-//!   time left than the record budget (the slowest record so far, at least
+//!   time left than the record budget (twice the slowest record so far, at least
 //!   `RECORD_TIME_BUDGET_MS`); the rest are reported as failures untouched, so a slow batch never
 //!   times out halfway through a record.
 //!
@@ -134,7 +134,8 @@ pub async fn process_portal_batch(
     for message in &batch.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let started = Utc::now();
-        let needed = deadline.record_budget.max(slowest);
+        // Twice the slowest record so far: records of one batch vary, and a timeout costs the whole batch.
+        let needed = deadline.record_budget.max(slowest * 2);
         if deadline.at - started < needed {
             tracing::warn!(function, %message_id, left_ms = (deadline.at - started).num_milliseconds(),
                 needed_ms = needed.num_milliseconds(), "not started: too little time left; it will be redelivered");
