@@ -118,8 +118,38 @@ pub async fn run_portal_function(
     let app = PortalApp::from_env().await?;
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
-        let deadline = chrono::DateTime::<chrono::Utc>::from(event.context.deadline());
+        let deadline = invocation_deadline(event.context.deadline(), chrono::Utc::now());
         Ok::<_, lambda_runtime::Error>(app.process(function, event.payload, deadline, operation).await.response())
     }))
     .await
+}
+
+/// The invocation's deadline as the runtime states it. An invocation that has just started cannot
+/// be past its deadline: such a value is not a wall-clock deadline (cargo-lambda's local emulator
+/// sends one), and trusting it would make the deadline guard refuse every record, so the
+/// functions' timeout from now stands in for it.
+pub fn invocation_deadline(
+    stated: std::time::SystemTime,
+    now: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let stated = chrono::DateTime::<chrono::Utc>::from(stated);
+    if stated < now - chrono::Duration::seconds(1) {
+        tracing::warn!(%stated, "the runtime's deadline is already past; assuming the function timeout from now");
+        return now + FUNCTION_TIMEOUT;
+    }
+    stated
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_deadline_is_kept_and_an_impossible_one_replaced() {
+        let now = chrono::Utc::now();
+        let in_20s = std::time::SystemTime::from(now + chrono::Duration::seconds(20));
+        assert_eq!(invocation_deadline(in_20s, now), chrono::DateTime::<chrono::Utc>::from(in_20s));
+        let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_000);
+        assert_eq!(invocation_deadline(long_ago, now), now + FUNCTION_TIMEOUT);
+    }
 }
