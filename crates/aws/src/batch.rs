@@ -27,7 +27,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Duration, Utc};
 use marketplace_domain::event::PortalEvent;
-use marketplace_domain::idempotency::{key, run_once, IdempotencyStore, Processed};
+use marketplace_domain::idempotency::{key, run_once, ClaimTicket, IdempotencyStore, Processed};
 use marketplace_domain::metrics::Counters;
 use marketplace_domain::ports::Services;
 use marketplace_domain::DomainError;
@@ -144,8 +144,9 @@ pub async fn process_portal_batch(
         }
         let (event_id, outcome) = match parse_record(message) {
             Ok(event) => {
-                let result =
-                    run_once(idempotency, function, &event, started, deadline.at, || operation(&event, services)).await;
+                let claim = ClaimTicket::new(function, &event.id, started);
+                let services = Services { claim: Some(&claim), ..services };
+                let result = run_once(idempotency, &claim, &event, deadline.at, || operation(&event, services)).await;
                 let outcome = match result {
                     Ok(Processed::Ran(outcome)) => RecordOutcome::Processed(outcome),
                     Ok(Processed::Duplicate) => RecordOutcome::Duplicate,

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use marketplace_domain::idempotency::{Claim, IdempotencyStore};
@@ -36,6 +36,20 @@ impl DynamoIdempotencyStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The update that marks `key` completed, for a transaction that settles the event's work.
+    pub fn complete_item(&self, key: &str, now: DateTime<Utc>) -> Result<TransactWriteItem, DomainError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("id", s(key))
+            .update_expression("SET #status = :completed, expires_at = :expires")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":expires", epoch(now + self.retention))
+            .build()
+            .map_err(|e| DomainError::infra("build update", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 

@@ -71,17 +71,27 @@ impl PortalApp {
         };
         let sdk = sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let idempotency = DynamoIdempotencyStore::new(dynamodb.clone(), required_env("IDEMPOTENCY_TABLE")?);
         Ok(PortalApp {
-            store: DynamoProviderStore::new(dynamodb.clone(), required_env("MARKETPLACE_TABLE")?),
-            idempotency: DynamoIdempotencyStore::new(dynamodb, required_env("IDEMPOTENCY_TABLE")?),
+            store: DynamoProviderStore::new(dynamodb, required_env("MARKETPLACE_TABLE")?)
+                .with_claims(idempotency.clone()),
+            idempotency,
             mailer: SesMailer::new(aws_sdk_ses::Client::new(&sdk)),
             config,
             record_budget,
         })
     }
 
+    /// What the domain operations of one batch may touch; `counters` collect the batch's metrics.
     pub fn services<'a>(&'a self, counters: &'a Counters) -> Services<'a> {
-        Services { store: &self.store, ledger: &self.store, mailer: &self.mailer, config: &self.config, counters }
+        Services {
+            store: &self.store,
+            ledger: &self.store,
+            mailer: &self.mailer,
+            config: &self.config,
+            counters,
+            claim: None,
+        }
     }
 
     /// Handles one SQS batch of portal events with `operation` until `deadline` (see [`batch`]),

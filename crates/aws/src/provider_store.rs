@@ -5,15 +5,19 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Get, Put, ReturnValuesOnConditionCheckFailure, TransactGetItem, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use marketplace_domain::ports::{AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, WriteError};
+use marketplace_domain::idempotency::{ClaimTicket, IdempotencyStore};
+use marketplace_domain::ports::{
+    AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, Settlement, WriteError,
+};
 use marketplace_domain::product::Product;
 use marketplace_domain::provider::Provider;
 use marketplace_domain::DomainError;
 
 use crate::attributes::{from_item, n, s, text, to_item, Item};
+use crate::idempotency::DynamoIdempotencyStore;
 use crate::sdk_error::sdk_error;
 
 /// `status` of an email outbox item whose email has not been confirmed sent.
@@ -43,11 +47,47 @@ pub fn email_sk(event_id: &str, kind: &str) -> String {
 pub struct DynamoProviderStore {
     client: Client,
     table: String,
+    /// Where the event claims live, so that settling an event's emails completes its claim in
+    /// the same transaction.
+    claims: Option<DynamoIdempotencyStore>,
 }
 
 impl DynamoProviderStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoProviderStore { client, table: table.into() }
+        DynamoProviderStore { client, table: table.into(), claims: None }
+    }
+
+    pub fn with_claims(mut self, claims: DynamoIdempotencyStore) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
+    /// The pending outbox items of the emails an event's state change causes (module
+    /// `marketplace_domain::outbox`), written in the same transaction as the change.
+    fn intent_puts(
+        &self,
+        provider_id: &str,
+        event_id: &str,
+        kinds: &[&str],
+    ) -> Result<Vec<TransactWriteItem>, DomainError> {
+        let now = Utc::now().to_rfc3339();
+        kinds
+            .iter()
+            .map(|kind| {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(provider_pk(provider_id)))
+                    .item("sk", s(email_sk(event_id, kind)))
+                    .item("item_type", s("email"))
+                    .item("event_id", s(event_id))
+                    .item("kind", s(*kind))
+                    .item("status", s(EMAIL_PENDING))
+                    .item("intent_at", s(&now))
+                    .build()
+                    .map_err(|e| DomainError::infra("build put", e))?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect()
     }
 
     pub fn client(&self) -> &Client {
@@ -160,11 +200,14 @@ impl ProviderStore for DynamoProviderStore {
         provider: &Provider,
         precondition: Precondition,
         audit: &AuditEntry,
+        email_kinds: &[&str],
     ) -> Result<(), WriteError> {
         let mut item = to_item(provider)?;
         item.insert("item_type".into(), s("provider"));
         let put = self.conditional_put(item, provider_pk(&provider.provider_id), PROFILE.into(), precondition)?;
-        self.transact(vec![put, self.audit_put(audit)?]).await
+        let mut items = vec![put, self.audit_put(audit)?];
+        items.extend(self.intent_puts(&provider.provider_id, &audit.event_id, email_kinds)?);
+        self.transact(items).await
     }
 
     async fn audit_trail(&self, provider_id: &str) -> Result<Vec<AuditEntry>, DomainError> {
@@ -175,11 +218,40 @@ impl ProviderStore for DynamoProviderStore {
         self.get_item(provider_pk(provider_id), product_sk(product_id)).await?.map(|item| from_item(&item)).transpose()
     }
 
+    async fn get_provider_and_product(
+        &self,
+        provider_id: &str,
+        product_id: &str,
+    ) -> Result<(Option<Provider>, Option<Product>), DomainError> {
+        let get = |sk: String| -> Result<TransactGetItem, DomainError> {
+            let get = Get::builder()
+                .table_name(&self.table)
+                .key("pk", s(provider_pk(provider_id)))
+                .key("sk", s(sk))
+                .build()
+                .map_err(|e| DomainError::infra("build get", e))?;
+            Ok(TransactGetItem::builder().get(get).build())
+        };
+        let out = self
+            .client
+            .transact_get_items()
+            .transact_items(get(PROFILE.into())?)
+            .transact_items(get(product_sk(product_id))?)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB TransactGetItems", e))?;
+        let mut items = out.responses.unwrap_or_default().into_iter().map(|r| r.item);
+        let provider = items.next().flatten().map(|item| from_item(&item)).transpose()?;
+        let product = items.next().flatten().map(|item| from_item(&item)).transpose()?;
+        Ok((provider, product))
+    }
+
     async fn put_product(
         &self,
         product: &Product,
         precondition: Precondition,
         audit: &AuditEntry,
+        email_kinds: &[&str],
     ) -> Result<(), WriteError> {
         let mut item = to_item(product)?;
         item.insert("item_type".into(), s("product"));
@@ -189,7 +261,9 @@ impl ProviderStore for DynamoProviderStore {
             product_sk(&product.product_id),
             precondition,
         )?;
-        self.transact(vec![put, self.audit_put(audit)?]).await
+        let mut items = vec![put, self.audit_put(audit)?];
+        items.extend(self.intent_puts(&product.provider_id, &audit.event_id, email_kinds)?);
+        self.transact(items).await
     }
 }
 
@@ -235,32 +309,44 @@ impl EmailLedger for DynamoProviderStore {
         Ok(if text(&existing, "status") == EMAIL_SENT { IntentState::Sent } else { IntentState::Unsettled })
     }
 
-    async fn settle(
-        &self,
-        provider_id: &str,
-        event_id: &str,
-        kind: &str,
-        message_id: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), DomainError> {
-        let mut ledger = Item::new();
-        ledger.insert("pk".into(), s(provider_pk(provider_id)));
-        ledger.insert("sk".into(), s(email_sk(event_id, kind)));
-        ledger.insert("item_type".into(), s("email"));
-        ledger.insert("event_id".into(), s(event_id));
-        ledger.insert("kind".into(), s(kind));
-        ledger.insert("status".into(), s(EMAIL_SENT));
-        ledger.insert("message_id".into(), s(message_id));
-        ledger.insert("sent_at".into(), s(Utc::now().to_rfc3339()));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(ledger))
-            .build()
-            .map_err(|e| DomainError::infra("build put", e))?;
-        let settle = TransactWriteItem::builder().put(put).build();
-        match self.transact(vec![settle, self.audit_put(audit)?]).await {
-            // The audit entry exists: an earlier invocation settled this very email.
-            Ok(()) | Err(WriteError::PreconditionFailed) => Ok(()),
+    async fn settle(&self, sent: &[Settlement], claim: Option<&ClaimTicket>) -> Result<(), DomainError> {
+        let mut items = Vec::new();
+        for settlement in sent {
+            let mut ledger = Item::new();
+            ledger.insert("pk".into(), s(provider_pk(&settlement.provider_id)));
+            ledger.insert("sk".into(), s(email_sk(&settlement.event_id, &settlement.kind)));
+            ledger.insert("item_type".into(), s("email"));
+            ledger.insert("event_id".into(), s(&settlement.event_id));
+            ledger.insert("kind".into(), s(&settlement.kind));
+            ledger.insert("status".into(), s(EMAIL_SENT));
+            ledger.insert("message_id".into(), s(&settlement.message_id));
+            ledger.insert("sent_at".into(), s(Utc::now().to_rfc3339()));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(ledger))
+                .build()
+                .map_err(|e| DomainError::infra("build put", e))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+            items.push(self.audit_put(&settlement.audit)?);
+        }
+        let claims = match claim {
+            Some(claim) => {
+                let claims = self.claims.as_ref().ok_or_else(|| {
+                    DomainError::infra("settle emails", "no idempotency table to complete the claim in")
+                })?;
+                items.push(claims.complete_item(&claim.key, claim.now)?);
+                Some((claims, claim))
+            }
+            None => None,
+        };
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            // An audit entry exists: an earlier invocation settled these very emails. The claim
+            // still needs completing.
+            Err(WriteError::PreconditionFailed) => match claims {
+                Some((claims, claim)) => claims.complete(&claim.key, claim.now).await,
+                None => Ok(()),
+            },
             Err(WriteError::Other(e)) => Err(e),
         }
     }

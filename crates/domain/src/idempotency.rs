@@ -58,6 +58,30 @@ pub trait IdempotencyStore: Send + Sync {
     async fn reject(&self, key: &str, payload_hash: &str, reason: &str, now: DateTime<Utc>) -> Result<(), DomainError>;
 }
 
+/// The claim an event is processed under: its key, and whether the operation already completed it
+/// (the outbox does, together with settling the event's emails, to save a round trip).
+#[derive(Debug)]
+pub struct ClaimTicket {
+    pub key: String,
+    pub now: DateTime<Utc>,
+    completed: std::sync::atomic::AtomicBool,
+}
+
+impl ClaimTicket {
+    pub fn new(function: &str, event_id: &str, now: DateTime<Utc>) -> Self {
+        ClaimTicket { key: key(function, event_id), now, completed: Default::default() }
+    }
+
+    /// Called by whoever completed the claim's record.
+    pub fn mark_completed(&self) {
+        self.completed.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_completed(&self) -> bool {
+        self.completed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Whether the operation ran or the event was a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Processed<T> {
@@ -71,22 +95,22 @@ pub fn key(function: &str, event_id: &str) -> String {
     format!("{function}#{event_id}")
 }
 
-/// Runs `operation` at most once (to completion) per `function` and event id. A permanent failure
-/// is recorded as rejected before it is returned, so that no delivery runs the operation again.
+/// Runs `operation` at most once (to completion) per claim (`<function>#<event id>`). A permanent
+/// failure is recorded as rejected before it is returned, so that no delivery runs the operation
+/// again. The operation may complete the claim itself (see [`ClaimTicket`]).
 pub async fn run_once<T, Fut>(
     store: &dyn IdempotencyStore,
-    function: &str,
+    claim: &ClaimTicket,
     event: &PortalEvent,
-    now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     operation: impl FnOnce() -> Fut,
 ) -> Result<Processed<T>, DomainError>
 where
     Fut: Future<Output = Result<T, DomainError>>,
 {
-    let key = key(function, &event.id);
+    let (key, now) = (claim.key.as_str(), claim.now);
     let hash = event.payload_hash();
-    match store.begin(&key, &hash, now, lease_until).await? {
+    match store.begin(key, &hash, now, lease_until).await? {
         Claim::Acquired => {}
         Claim::Completed { payload_hash } | Claim::Rejected { payload_hash } if payload_hash == hash => {
             return Ok(Processed::Duplicate)
@@ -103,17 +127,20 @@ where
         Ok(value) => {
             // The work is done: a failed `complete` only leaves the claim to expire at the
             // deadline, and the operation itself recognises a later duplicate delivery.
-            if let Err(error) = store.complete(&key, now).await {
+            if claim.is_completed() {
+                return Ok(Processed::Ran(value));
+            }
+            if let Err(error) = store.complete(key, now).await {
                 tracing::warn!(%key, %error, "could not mark the event completed; its claim will expire");
             }
             Ok(Processed::Ran(value))
         }
         Err(err) if err.is_permanent() => {
-            store.reject(&key, &hash, &err.to_string(), now).await?;
+            store.reject(key, &hash, &err.to_string(), now).await?;
             Err(err)
         }
         Err(err) => {
-            if let Err(release_err) = store.release(&key).await {
+            if let Err(release_err) = store.release(key).await {
                 tracing::warn!(%key, error = %release_err, "could not release idempotency claim; it will expire");
             }
             Err(err)

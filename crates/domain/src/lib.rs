@@ -15,7 +15,7 @@
 //! | provider        | `PROVIDER#<id>`     | `PROFILE`                              | sign-up data, `status`, MPA state, `version` |
 //! | product         | `PROVIDER#<id>`     | `PRODUCT#<product_id>`                 | status, listing, reasons, `version` |
 //! | audit entry     | `PROVIDER#<id>`     | `AUDIT#<event time>#<event id>#<step>` | append-only trail; the key is derived from the event so a redelivery cannot add a second entry |
-//! | email outbox    | `PROVIDER#<id>`     | `EMAIL#<event id>#<email kind>`        | intent written before SES is called, settled (`SENT`, message id) after; see [`outbox`] |
+//! | email outbox    | `PROVIDER#<id>`     | `EMAIL#<event id>#<email kind>`        | intent written with the state change, before SES is called; settled (`SENT`, message id) after; see [`outbox`] |
 //!
 //! `Idempotency` (key `id` = `<function>#<event id>`): Powertools-style in-progress / completed
 //! records with an `expires_at` TTL attribute (and `REJECTED` records of events that can never
@@ -23,7 +23,8 @@
 //!
 //! A provider's items share one partition, so one `Query` on `PROVIDER#<id>` gives the portal the
 //! profile, products and audit trail together. State changes are single conditional writes or one
-//! `TransactWriteItems` (state + audit entry), so nothing is ever half-written.
+//! `TransactWriteItems` (state + audit entry + the intents of the emails it causes), so nothing
+//! is ever half-written.
 
 pub mod config;
 pub mod email;

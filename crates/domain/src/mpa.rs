@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
-use crate::outbox::send_once;
+use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
 use crate::provider::{MpaRecord, MpaStatus, Person, Provider};
 use crate::race::{retry_lost_races, Attempt};
@@ -289,7 +289,9 @@ pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> R
         match transition(&provider, &command, event, services.config)? {
             Transition::AlreadyApplied => Ok(Attempt::Done((provider, MpaOutcome::AlreadyApplied))),
             Transition::Apply(next, audit) => {
-                let write = services.store.put_provider(&next, Precondition::Version(provider.version), &audit).await;
+                let email_kinds = kinds(&emails_for(&next, &command, services.config));
+                let precondition = Precondition::Version(provider.version);
+                let write = services.store.put_provider(&next, precondition, &audit, &email_kinds).await;
                 Attempt::after(write, (*next, MpaOutcome::Applied))
             }
         }
@@ -299,9 +301,8 @@ pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> R
         MpaCommand::Accept { by, .. } => &by.id,
         MpaCommand::Decide { actor, .. } => &actor.id,
     };
-    for (kind, email) in emails_for(&provider, &command, services.config) {
-        send_once(services, event, &provider.provider_id, kind, &email, actor_id).await?;
-    }
+    let emails = emails_for(&provider, &command, services.config);
+    send_once(services, event, &provider.provider_id, actor_id, emails, outcome == MpaOutcome::Applied).await?;
     Ok(outcome)
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
 use crate::event::PortalEvent;
+use crate::idempotency::ClaimTicket;
 use crate::product::Product;
 use crate::provider::Provider;
 use crate::DomainError;
@@ -78,24 +79,35 @@ impl From<DomainError> for WriteError {
 pub trait ProviderStore: Send + Sync {
     async fn get_provider(&self, provider_id: &str) -> Result<Option<Provider>, DomainError>;
 
-    /// Writes the provider and its audit entry in one transaction, if `precondition` holds.
+    /// Writes the provider, its audit entry and the intents of the emails the change causes
+    /// (`email_kinds`, see [`crate::outbox`]) in one transaction, if `precondition` holds.
     async fn put_provider(
         &self,
         provider: &Provider,
         precondition: Precondition,
         audit: &AuditEntry,
+        email_kinds: &[&str],
     ) -> Result<(), WriteError>;
 
     async fn audit_trail(&self, provider_id: &str) -> Result<Vec<AuditEntry>, DomainError>;
 
     async fn get_product(&self, provider_id: &str, product_id: &str) -> Result<Option<Product>, DomainError>;
 
-    /// Writes the product and its audit entry in one transaction, if `precondition` holds.
+    /// The provider and one of its products, read together (one round trip).
+    async fn get_provider_and_product(
+        &self,
+        provider_id: &str,
+        product_id: &str,
+    ) -> Result<(Option<Provider>, Option<Product>), DomainError>;
+
+    /// Writes the product, its audit entry and the intents of the emails the change causes in one
+    /// transaction, if `precondition` holds.
     async fn put_product(
         &self,
         product: &Product,
         precondition: Precondition,
         audit: &AuditEntry,
+        email_kinds: &[&str],
     ) -> Result<(), WriteError>;
 }
 
@@ -124,15 +136,20 @@ pub trait EmailLedger: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<IntentState, DomainError>;
 
-    /// Marks the intent sent (with its message id) and writes its audit entry, in one transaction.
-    async fn settle(
-        &self,
-        provider_id: &str,
-        event_id: &str,
-        kind: &str,
-        message_id: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), DomainError>;
+    /// Marks the intents of `sent` emails sent (with their message ids) and writes their audit
+    /// entries, and completes `claim` when given, all in one transaction.
+    async fn settle(&self, sent: &[Settlement], claim: Option<&ClaimTicket>) -> Result<(), DomainError>;
+}
+
+/// An email SES accepted, to be settled in the outbox.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub provider_id: String,
+    pub event_id: String,
+    pub kind: String,
+    pub message_id: String,
+    /// Its `EmailSent` audit entry.
+    pub audit: AuditEntry,
 }
 
 #[async_trait]
@@ -149,4 +166,7 @@ pub struct Services<'a> {
     pub mailer: &'a dyn Mailer,
     pub config: &'a crate::PortalConfig,
     pub counters: &'a crate::metrics::Counters,
+    /// The idempotency claim the current event is processed under, if any: the outbox completes
+    /// it in the same transaction that settles the event's emails.
+    pub claim: Option<&'a ClaimTicket>,
 }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
 use crate::money::{is_currency, parse_decimal};
-use crate::outbox::send_once;
+use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
 use crate::provider::{MpaStatus, Provider};
 use crate::race::{retry_lost_races, Attempt};
@@ -451,9 +451,11 @@ pub fn decide(
 /// Handles one `ProductPublishRequested` event.
 pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>) -> Result<String, DomainError> {
     let request = PublishRequest::from_event(event)?;
-    let provider = services.store.get_provider(&request.provider_id).await?.ok_or_else(|| {
+    let (provider, first_read) =
+        services.store.get_provider_and_product(&request.provider_id, &request.product_id).await?;
+    let provider = provider.ok_or_else(|| {
         DomainError::NotFound(format!(
-            "provider {} does not exist (no portal account has been created for it)",
+            "provider {} does not exist (no portal account has been created for it yet)",
             request.provider_id
         ))
     })?;
@@ -466,10 +468,17 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
             None
         }
     };
-    let product = retry_lost_races("publish", || async {
-        let existing = services.store.get_product(&request.provider_id, &request.product_id).await?;
+    let first_read = std::sync::Mutex::new(Some(first_read));
+    let outcome = retry_lost_races("publish", || async {
+        // The first attempt uses the product read with the provider; a lost race reads it again.
+        let taken = first_read.lock().ok().and_then(|mut first| first.take());
+        let existing = match taken {
+            Some(existing) => existing,
+            None => services.store.get_product(&request.provider_id, &request.product_id).await?,
+        };
         if let Some(existing) = existing.as_ref().filter(|p| p.last_event == event.id) {
-            return Ok(Attempt::Done(Some(existing.clone()))); // applied by an earlier delivery of this event
+            // Applied by an earlier delivery of this event: only its emails may be missing.
+            return Ok(Attempt::Done(Some((existing.clone(), false))));
         }
         let next = match decide(existing.as_ref(), &request, &reasons, listing.as_ref(), event) {
             Decision::Write(next) => next,
@@ -487,16 +496,16 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
             serde_json::json!({ "product_id": next.product_id, "status": next.status, "reasons": next.refusal_reasons }),
         );
         let precondition = existing.as_ref().map_or(Precondition::Absent, |p| Precondition::Version(p.version));
-        let write = services.store.put_product(&next, precondition, &audit).await;
-        Attempt::after(write, Some(*next))
+        let email_kinds = kinds(&emails_for(&provider, &next, services.config));
+        let write = services.store.put_product(&next, precondition, &audit, &email_kinds).await;
+        Attempt::after(write, Some((*next, true)))
     })
     .await?;
-    let Some(product) = product else {
+    let Some((product, intents_recorded)) = outcome else {
         return Ok(format!("product {} unchanged", request.product_id));
     };
-    for (kind, email) in emails_for(&provider, &product, services.config) {
-        send_once(services, event, &provider.provider_id, kind, &email, &request.actor.id).await?;
-    }
+    let emails = emails_for(&provider, &product, services.config);
+    send_once(services, event, &provider.provider_id, &request.actor.id, emails, intents_recorded).await?;
     Ok(format!("product {} {:?}", product.product_id, product.last_outcome))
 }
 

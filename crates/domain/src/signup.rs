@@ -106,7 +106,8 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
         &signup.actor.id,
         serde_json::json!({ "account_alias": provider.account_alias, "company_name": provider.company_name }),
     );
-    let outcome = match services.store.put_provider(&provider, Precondition::Absent, &audit).await {
+    let email = welcome_email(services.config, &provider);
+    let outcome = match services.store.put_provider(&provider, Precondition::Absent, &audit, &[WELCOME_EMAIL]).await {
         Ok(()) => SignupOutcome::Created,
         Err(WriteError::Other(e)) => return Err(e),
         Err(WriteError::PreconditionFailed) => {
@@ -123,8 +124,9 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
             }
         }
     };
-    let email = welcome_email(services.config, &provider);
-    send_once(services, event, &provider.provider_id, WELCOME_EMAIL, &email, &signup.actor.id).await?;
+    let intents_recorded = outcome == SignupOutcome::Created;
+    send_once(services, event, &provider.provider_id, &signup.actor.id, vec![(WELCOME_EMAIL, email)], intents_recorded)
+        .await?;
     Ok(outcome)
 }
 
