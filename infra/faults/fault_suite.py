@@ -208,6 +208,7 @@ class RuntimeApi:
         self.handed_out = False
         self.result = None  # ("response" | "error", body)
         self.done = threading.Event()
+        self.closing = threading.Event()
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -220,7 +221,7 @@ class RuntimeApi:
                 if not self.path.endswith("/invocation/next"):
                     return self.reply(404, b"{}")
                 if api.handed_out:
-                    api.done.wait(120)  # the next invocation never comes; the process is killed
+                    api.closing.wait(120)  # the next invocation never comes; the process is killed
                     self.close_connection = True
                     return
                 api.handed_out = True
@@ -259,7 +260,7 @@ class RuntimeApi:
         return f"127.0.0.1:{self.server.server_address[1]}"
 
     def close(self):
-        self.done.set()
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -310,6 +311,7 @@ class Harness:
                 finished = True
                 break
             if process.poll() is not None:
+                finished = api.done.is_set()
                 break
         timed_out = not finished and process.poll() is None
         if process.poll() is None:
