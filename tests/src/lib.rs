@@ -180,7 +180,8 @@ pub fn mpa_accepted(provider_id: &str, version: &str) -> Value {
             "provider_id": provider_id,
             "mpa_version": version,
             "accepted_by": {"id": "user-1", "name": "Jane Doe", "email": format!("legal-{provider_id}@provider.example")},
-            "accepted_at": "2026-11-25T10:00:00Z"
+            "accepted_at": "2026-11-25T10:00:00Z",
+            "actor": provider_actor(provider_id)
         }),
     )
 }
@@ -300,3 +301,57 @@ pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, 
 
 /// One edit of a JSON document: how a test case turns a valid event into an invalid one.
 pub type JsonEdit = Box<dyn Fn(&mut serde_json::Value)>;
+
+/// Runs a portal function's `operation` on `events` as one invocation with the functions'
+/// timeout, and returns every record's outcome.
+pub async fn process(
+    app: &PortalApp,
+    function: &str,
+    operation: marketplace_aws::batch::Operation,
+    events: &[Value],
+) -> marketplace_aws::BatchReport {
+    app.process(function, batch_of(events), chrono::Utc::now() + marketplace_aws::FUNCTION_TIMEOUT, operation).await
+}
+
+pub async fn signup_report(app: &PortalApp, events: &[Value]) -> marketplace_aws::BatchReport {
+    process(app, signup_notification::FUNCTION, signup_notification::operation, events).await
+}
+
+pub async fn mpa_report(app: &PortalApp, events: &[Value]) -> marketplace_aws::BatchReport {
+    process(app, mpa_approval::FUNCTION, mpa_approval::operation, events).await
+}
+
+pub async fn publish_report(app: &PortalApp, events: &[Value]) -> marketplace_aws::BatchReport {
+    process(app, product_publishing::FUNCTION, product_publishing::operation, events).await
+}
+
+/// Message ids of the records rejected for good (recorded, not retried).
+pub fn rejected(report: &marketplace_aws::BatchReport) -> Vec<String> {
+    report
+        .records
+        .iter()
+        .filter(|r| matches!(r.outcome, marketplace_aws::RecordOutcome::Rejected(_)))
+        .map(|r| r.message_id.clone())
+        .collect()
+}
+
+/// Message ids of the records the queue must deliver again.
+pub fn retried(report: &marketplace_aws::BatchReport) -> Vec<String> {
+    failures(&report.response())
+}
+
+/// The reason recorded for an event that `function` rejected for good (its `REJECTED` idempotency record).
+pub async fn rejection_reason(function: &str, event_id: &str) -> Option<String> {
+    let table = std::env::var("IDEMPOTENCY_TABLE").expect("IDEMPOTENCY_TABLE");
+    let item = dynamodb()
+        .await
+        .get_item()
+        .table_name(table)
+        .key("id", aws_sdk_dynamodb::types::AttributeValue::S(format!("{function}#{event_id}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read idempotency record")
+        .item?;
+    (attr_s(&item, "status") == "REJECTED").then(|| attr_s(&item, "reason"))
+}

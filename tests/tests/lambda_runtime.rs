@@ -131,7 +131,9 @@ async fn lifecycle() {
     std::fs::write(&batch_file, batch.to_string()).expect("write batch file");
     let response = invoke("signup-notification", batch_file.clone()).await;
     let _ = std::fs::remove_file(&batch_file);
-    assert_eq!(failed_ids(&response), vec!["bad-1".to_string()], "only the malformed record fails: {response}");
+    assert_eq!(failed_ids(&response), Vec::<String>::new(), "the malformed record is not retried: {response}");
+    let reason = rejection_reason("signup-notification", bad["id"].as_str().unwrap()).await;
+    assert!(reason.is_some_and(|r| r.contains("contact_email")), "its rejection is recorded with the reason");
     assert_eq!(emails_to(&other_email).len(), 1, "the good record in the same batch is processed");
     proxy.assert_calls_granted_to("SignupNotificationFunction");
 
@@ -142,7 +144,7 @@ async fn lifecycle() {
     let response = invoke("mpa-approval", event_file("mpa-accepted.json")).await;
     assert_eq!(failed_ids(&response), Vec::<String>::new(), "MPA acceptance succeeds: {response}");
     let profile = provider_item(&provider, "PROFILE").await.expect("provider");
-    assert!(format!("{profile:?}").contains("PendingApproval"), "the MPA waits for approval: {profile:?}");
+    assert_eq!(mpa_status(&profile), "PendingApproval", "the MPA waits for approval");
     let receipts: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject.starts_with("MPA version")).collect();
     assert_eq!(receipts.len(), 1, "one acceptance receipt");
     assert!(receipts[0].text.contains(&format!("accepted version {version}")));
@@ -156,7 +158,7 @@ async fn lifecycle() {
     let response = invoke("mpa-approval", event_file("mpa-approved.json")).await;
     assert_eq!(failed_ids(&response), Vec::<String>::new(), "MPA approval succeeds: {response}");
     let profile = provider_item(&provider, "PROFILE").await.expect("provider");
-    assert!(format!("{profile:?}").contains("Approved"), "the MPA is approved: {profile:?}");
+    assert_eq!(mpa_status(&profile), "Approved", "the MPA is approved");
     let approvals: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject.starts_with("MPA approved")).collect();
     assert_eq!(approvals.len(), 1, "one approval email");
     assert!(approvals[0].text.contains("You can now publish products"));
@@ -256,4 +258,15 @@ async fn lifecycle() {
     let port = watch.port();
     drop(watch);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "cargo lambda watch is stopped after the test");
+}
+
+/// The `mpa.status` field of a stored provider item ("" when it has no MPA).
+fn mpa_status(profile: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
+    profile
+        .get("mpa")
+        .and_then(|m| m.as_m().ok())
+        .and_then(|m| m.get("status"))
+        .and_then(|s| s.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
 }

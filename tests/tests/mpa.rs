@@ -97,9 +97,26 @@ async fn refused_commands_change_nothing_and_send_nothing() {
         ("rejection before any acceptance", mpa_decision(&provider, V, false, "marketplace-team")),
         ("acceptance of an old version", mpa_accepted(&provider, "2025-01")),
         ("acceptance with a bad address and time", bad_acceptance),
+        ("acceptance by another provider's user", {
+            let mut e = mpa_accepted(&provider, V);
+            e["detail"]["actor"]["provider_id"] = json!("someone-else");
+            e
+        }),
+        ("acceptance by the marketplace team", {
+            let mut e = mpa_accepted(&provider, V);
+            e["detail"]["actor"] = json!({"id": "user-1", "role": "marketplace-team"});
+            e
+        }),
+        ("acceptance in someone else's name", {
+            let mut e = mpa_accepted(&provider, V);
+            e["detail"]["actor"]["id"] = json!("user-2");
+            e
+        }),
     ];
     for (name, event) in cases {
-        assert_eq!(run_mpa(&app, &[event]).await, vec!["m0"], "{name}");
+        let report = mpa_report(&app, &[event]).await;
+        assert_eq!(rejected(&report), vec!["m0"], "{name}: rejected for good");
+        assert!(retried(&report).is_empty(), "{name}: not retried");
         assert!(stored_provider(&app, &provider).await.unwrap().mpa.is_none(), "{name}: nothing written");
     }
 
@@ -112,7 +129,9 @@ async fn refused_commands_change_nothing_and_send_nothing() {
         ("second acceptance while pending", mpa_accepted(&provider, V)),
     ];
     for (name, event) in cases {
-        assert_eq!(run_mpa(&app, &[event]).await, vec!["m0"], "{name}");
+        let report = mpa_report(&app, &[event]).await;
+        assert_eq!(rejected(&report), vec!["m0"], "{name}: rejected for good");
+        assert!(retried(&report).is_empty(), "{name}: not retried");
         assert_eq!(stored_provider(&app, &provider).await.unwrap(), pending, "{name}: nothing written");
     }
     let decisions = emails_to(&address)
@@ -123,10 +142,13 @@ async fn refused_commands_change_nothing_and_send_nothing() {
 }
 
 #[tokio::test]
-async fn an_unknown_provider_gets_an_error_not_a_record() {
+async fn an_unknown_provider_is_retried_not_recorded() {
     let app = app().await;
     let provider = unique("mpa-ghost");
-    assert_eq!(run_mpa(&app, &[mpa_accepted(&provider, V)]).await, vec!["m0"]);
+    // Its sign-up may still be on its way through the other queue.
+    let report = mpa_report(&app, &[mpa_accepted(&provider, V)]).await;
+    assert_eq!(retried(&report), vec!["m0"]);
+    assert!(rejected(&report).is_empty());
     assert!(provider_items(&provider).await.is_empty());
     assert!(team_emails_about(&provider).is_empty());
 }
@@ -140,12 +162,18 @@ async fn fifty_concurrent_decisions_have_exactly_one_winner() {
     let events: Vec<_> = (0..50).map(|i| mpa_decision(&provider, V, i % 2 == 0, "marketplace-team")).collect();
     let app = &app;
     let results =
-        futures::future::join_all(events.iter().map(|e| async move { run_mpa(app, std::slice::from_ref(e)).await }))
+        futures::future::join_all(events.iter().map(|e| async move { mpa_report(app, std::slice::from_ref(e)).await }))
             .await;
 
-    let winners = results.iter().filter(|failed| failed.is_empty()).count();
+    let won =
+        |r: &marketplace_aws::BatchReport| matches!(r.records[0].outcome, marketplace_aws::RecordOutcome::Processed(_));
+    let winners = results.iter().filter(|r| won(r)).count();
     assert_eq!(winners, 1, "exactly one decision wins");
-    let winner = &events[results.iter().position(|f| f.is_empty()).unwrap()];
+    assert!(
+        results.iter().filter(|r| !won(r)).all(|r| rejected(r) == vec!["m0"]),
+        "every loser is a permanent conflict"
+    );
+    let winner = &events[results.iter().position(won).unwrap()];
     let mpa = stored_provider(app, &provider).await.unwrap().mpa.unwrap();
     assert_eq!(mpa.decided_event.as_deref(), winner["id"].as_str());
     let expected = if winner["detail-type"] == "MpaApproved" { MpaStatus::Approved } else { MpaStatus::Rejected };
@@ -170,7 +198,8 @@ async fn a_new_mpa_version_requires_a_new_acceptance_and_approval() {
     app.config.mpa_current_version = "2027-01".into();
     assert!(!stored_provider(&app, &provider).await.unwrap().mpa_approved_on("2027-01"));
 
-    assert_eq!(run_mpa(&app, &[mpa_accepted(&provider, V)]).await, vec!["m0"], "the old version is no longer accepted");
+    let report = mpa_report(&app, &[mpa_accepted(&provider, V)]).await;
+    assert_eq!(rejected(&report), vec!["m0"], "the old version is no longer accepted");
     assert!(run_mpa(&app, &[mpa_accepted(&provider, "2027-01")]).await.is_empty());
     assert!(run_mpa(&app, &[mpa_decision(&provider, "2027-01", true, "marketplace-team")]).await.is_empty());
     assert!(stored_provider(&app, &provider).await.unwrap().mpa_approved_on("2027-01"));

@@ -144,11 +144,10 @@ async fn only_the_provider_itself_or_the_team_may_publish() {
         json!({"id": "user-3", "role": "customer", "provider_id": provider}),
     ];
     for actor in forbidden {
-        assert_eq!(
-            run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), actor.clone())]).await,
-            vec!["m0"],
-            "{actor}"
-        );
+        let report =
+            publish_report(&app, &[publish_event(&provider, "acme-vault", valid_listing(), actor.clone())]).await;
+        assert_eq!(rejected(&report), vec!["m0"], "{actor}: rejected for good");
+        assert!(retried(&report).is_empty(), "{actor}: not retried");
         assert!(stored_product(&app, &provider, "acme-vault").await.is_none(), "{actor}: nothing written");
     }
     assert!(emails_to(&address).iter().all(|e| !e.subject.starts_with("Product")), "nothing sent");
@@ -163,7 +162,9 @@ async fn only_the_provider_itself_or_the_team_may_publish() {
 async fn unknown_providers_and_malformed_requests_write_nothing() {
     let app = app().await;
     let ghost = unique("pub-ghost");
-    assert_eq!(run_publish(&app, &[publish_event(&ghost, "p", valid_listing(), team_actor())]).await, vec!["m0"]);
+    // An unknown provider may still be signing up: retried, not rejected.
+    let report = publish_report(&app, &[publish_event(&ghost, "p", valid_listing(), team_actor())]).await;
+    assert_eq!(retried(&report), vec!["m0"]);
     assert!(provider_items(&ghost).await.is_empty());
 
     let (provider, _) = approved_provider(&app, "pub-malformed").await;
@@ -171,7 +172,9 @@ async fn unknown_providers_and_malformed_requests_write_nothing() {
     no_product["detail"].as_object_mut().unwrap().remove("product_id");
     let mut no_actor = publish_event(&provider, "p", valid_listing(), team_actor());
     no_actor["detail"].as_object_mut().unwrap().remove("actor");
-    assert_eq!(run_publish(&app, &[no_product, no_actor]).await, vec!["m0", "m1"]);
+    let report = publish_report(&app, &[no_product, no_actor]).await;
+    assert_eq!(rejected(&report), vec!["m0", "m1"]);
+    assert!(retried(&report).is_empty());
     assert!(provider_items(&provider).await.iter().all(|i| !attr_s(i, "sk").starts_with("PRODUCT#")));
 }
 
@@ -251,4 +254,50 @@ async fn a_provider_on_an_old_mpa_version_cannot_publish() {
     assert_eq!(product.refusal_reasons.len(), 1);
     assert!(product.refusal_reasons[0].contains("version 2027-01 is not approved"), "{:?}", product.refusal_reasons);
     assert!(product.refusal_reasons[0].contains("version 2026-01"));
+}
+
+#[tokio::test]
+async fn an_older_request_delivered_late_never_overwrites_a_newer_listing() {
+    let app = app().await;
+    let (provider, address) = approved_provider(&app, "pub-late").await;
+    let mut older = publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider));
+    older["time"] = json!("2026-11-25T10:00:00Z");
+    let mut newer_listing = valid_listing();
+    newer_listing["summary"] = json!("The newer summary.");
+    let mut newer = publish_event(&provider, "acme-vault", newer_listing, provider_actor(&provider));
+    newer["time"] = json!("2026-11-25T10:00:05Z");
+
+    assert!(run_publish(&app, &[newer]).await.is_empty());
+    let report = publish_report(&app, &[older]).await;
+    assert!(
+        matches!(&report.records[0].outcome, marketplace_aws::RecordOutcome::Processed(o) if o.contains("unchanged"))
+    );
+    let product = stored_product(&app, &provider, "acme-vault").await.unwrap();
+    assert_eq!(product.listing.unwrap().summary, "The newer summary.");
+    assert_eq!(subjects_to(&address, "Product published").len(), 1, "the stale request sends nothing");
+}
+
+#[tokio::test]
+async fn a_huge_refused_request_is_stored_cut_to_fit_one_item() {
+    let app = app().await;
+    let (provider, address) = approved_provider(&app, "pub-huge").await;
+    let mut deep = json!("leaf");
+    for _ in 0..60 {
+        deep = json!({ "n": deep });
+    }
+    let mut listing = valid_listing();
+    listing["name"] = json!("n".repeat(5_000));
+    listing["description"] = json!("d".repeat(150_000));
+    listing["nested"] = deep;
+    listing["support_url"] = json!(format!("http://{}", "u".repeat(60_000)));
+    listing["pricing"] = json!((0..40)
+        .map(|i| json!({"model": "weekly", "unit": "u".repeat(500), "unit_price": 1e300, "currency": i}))
+        .collect::<Vec<_>>());
+    let report = publish_report(&app, &[publish_event(&provider, "huge", listing, provider_actor(&provider))]).await;
+    assert!(matches!(report.records[0].outcome, marketplace_aws::RecordOutcome::Processed(_)), "{report:?}");
+    let product = stored_product(&app, &provider, "huge").await.unwrap();
+    assert_eq!(product.status, ProductStatus::Draft);
+    assert!(product.requested_listing.unwrap().contains("(cut: "));
+    assert!(product.refusal_reasons.iter().any(|r| r.contains("(cut: ")), "a long quoted value is cut");
+    assert_eq!(subjects_to(&address, "Product not published").len(), 1);
 }

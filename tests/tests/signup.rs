@@ -98,9 +98,13 @@ async fn a_second_different_event_for_the_same_provider_is_a_conflict() {
     let before = provider_items(&provider).await;
 
     let other_address = format!("{provider}-other@acme.example");
-    let failed = run(&app, &[signup_event(&provider, &other_address)]).await;
+    let second = signup_event(&provider, &other_address);
+    let report = signup_report(&app, std::slice::from_ref(&second)).await;
 
-    assert_eq!(failed, vec!["m0"], "the conflicting event is reported, not applied");
+    assert_eq!(rejected(&report), vec!["m0"], "the conflicting event is rejected for good, not applied");
+    assert!(retried(&report).is_empty(), "and not retried");
+    let reason = rejection_reason(signup_notification::FUNCTION, second["id"].as_str().unwrap()).await;
+    assert!(reason.unwrap().contains("already has a portal account"), "the reason is recorded");
     assert_eq!(provider_items(&provider).await, before, "the first sign-up is not overwritten");
     assert!(emails_to(&other_address).is_empty());
     assert_eq!(emails_to(&address).len(), 1);
@@ -138,8 +142,12 @@ async fn invalid_events_write_nothing_and_send_nothing() {
         let address = format!("{provider}@acme.example");
         let mut detail = signup_detail(&provider, &address);
         mutate(&mut detail);
-        let failed = run(&app, &[portal_event(&unique("evt"), "ProviderAccountCreated", detail)]).await;
-        assert_eq!(failed, vec!["m0"], "{name}: reported as failed");
+        let event = portal_event(&unique("evt"), "ProviderAccountCreated", detail);
+        let report = signup_report(&app, std::slice::from_ref(&event)).await;
+        assert_eq!(rejected(&report), vec!["m0"], "{name}: rejected for good");
+        assert!(retried(&report).is_empty(), "{name}: not retried");
+        let reason = rejection_reason(signup_notification::FUNCTION, event["id"].as_str().unwrap()).await;
+        assert!(reason.is_some_and(|r| r.starts_with("invalid input")), "{name}: reason recorded");
         assert!(provider_items(&provider).await.is_empty(), "{name}: nothing written");
         assert!(emails_to(&address).is_empty(), "{name}: nothing sent");
     }
@@ -153,8 +161,16 @@ async fn invalid_events_write_nothing_and_send_nothing() {
     no_id.as_object_mut().unwrap().remove("id");
     let wrong_type = portal_event(&unique("evt"), "MpaAccepted", signup_detail(&provider, &address));
     let bodies = vec!["not json".to_string(), wrong_source.to_string(), no_id.to_string(), wrong_type.to_string()];
-    let response = signup_notification::handle(&app, sqs_batch(&bodies)).await;
-    assert_eq!(failures(&response), vec!["m0", "m1", "m2", "m3"]);
+    let report = app
+        .process(
+            signup_notification::FUNCTION,
+            sqs_batch(&bodies),
+            chrono::Utc::now() + marketplace_aws::FUNCTION_TIMEOUT,
+            signup_notification::operation,
+        )
+        .await;
+    assert_eq!(rejected(&report), vec!["m0", "m1", "m2", "m3"]);
+    assert!(retried(&report).is_empty());
     assert!(provider_items(&provider).await.is_empty());
     assert!(emails_to(&address).is_empty());
 }
@@ -170,7 +186,9 @@ async fn one_bad_record_fails_alone_in_a_batch() {
         portal_event(&unique("evt"), "ProviderAccountCreated", invalid),
         signup_event(&p2, &format!("{p2}@acme.example")),
     ];
-    assert_eq!(run(&app, &events).await, vec!["m1"]);
+    let report = signup_report(&app, &events).await;
+    assert_eq!(rejected(&report), vec!["m1"]);
+    assert!(retried(&report).is_empty());
     assert_eq!(emails_to(&format!("{p1}@acme.example")).len(), 1);
     assert_eq!(emails_to(&format!("{p2}@acme.example")).len(), 1);
     assert!(provider_items(&bad).await.is_empty());
@@ -186,7 +204,9 @@ async fn a_failed_send_is_retried_without_recording_the_provider_twice() {
     let address = format!("{provider}@acme.example");
     let event = signup_event(&provider, &address);
 
-    assert_eq!(run(&app, std::slice::from_ref(&event)).await, vec!["m0"], "a transient failure asks for a retry");
+    let report = signup_report(&app, std::slice::from_ref(&event)).await;
+    assert_eq!(retried(&report), vec!["m0"], "a transient failure asks for a retry");
+    assert!(rejected(&report).is_empty(), "and is not rejected");
     assert!(emails_to(&address).is_empty());
     let profile_before = provider_items(&provider).await;
     assert_eq!(profile_before.iter().filter(|i| text(i, "sk") == "PROFILE").count(), 1);

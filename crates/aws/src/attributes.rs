@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use marketplace_domain::DomainError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -61,6 +62,22 @@ pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, DomainError> {
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
+}
+
+/// A whole number as a DynamoDB number.
+pub fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A time as epoch seconds (DynamoDB's TTL format), rounded up so that an expiry never comes early.
+pub fn epoch(t: DateTime<Utc>) -> AttributeValue {
+    let seconds = t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0);
+    AttributeValue::N(seconds.to_string())
+}
+
+/// A string attribute of an item ("" when absent or not a string).
+pub fn text(item: &Item, name: &str) -> String {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
 }
 
 #[cfg(test)]

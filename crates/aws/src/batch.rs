@@ -1,24 +1,111 @@
 //! The SQS → EventBridge → domain plumbing every portal function shares.
 //!
 //! Each SQS record carries one EventBridge event (the rule's target is the queue). Records are
-//! handled one by one; a record that fails is reported in `batchItemFailures` so that only it is
-//! retried. Permanent failures (invalid payload, conflict, forbidden, unknown provider) are logged
-//! at `error` with the reason and also reported: the queue's redrive policy moves them to the
-//! dead-letter queue after a few receives, so nothing is dropped silently and nothing loops forever.
+//! handled one by one, each guarded by the idempotency store, whose claim lasts until the
+//! invocation's deadline:
+//!
+//! - **Processed / duplicate**: done; the queue deletes the message.
+//! - **Rejected** (permanent: invalid payload, conflicting state, forbidden actor, a request a
+//!   service refuses for good): recorded once with its reason (a `REJECTED` idempotency record with
+//!   a TTL), logged at `error`, counted (`EventsRejected`, alarmed), and *not* reported as failed:
+//!   retrying cannot help, so it does not wait three receives for the dead-letter queue.
+//! - **Retry** (transient: throttling, 5xx, timeouts, a provider whose sign-up is still in flight,
+//!   the same event in progress elsewhere): reported in `batchItemFailures`; the queue redelivers
+//!   it after its visibility timeout, and only after `maxReceiveCount` receives it goes to the
+//!   dead-letter queue.
+//! - **Not started**: the deadline guard. A record is started only while the invocation has more
+//!   time left than the record budget (twice the slowest record so far, at least
+//!   `RECORD_TIME_BUDGET_MS`); the rest are reported as failures untouched, so a slow batch never
+//!   times out halfway through a record.
+//!
+//! At the end the batch's counts are published as CloudWatch embedded metrics.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Duration, Utc};
 use marketplace_domain::event::PortalEvent;
-use marketplace_domain::idempotency::{run_once, Processed};
-use marketplace_domain::ports::{IdempotencyStore, Services};
+use marketplace_domain::idempotency::{key, run_once, ClaimTicket, IdempotencyStore, Processed};
+use marketplace_domain::metrics::Counters;
+use marketplace_domain::ports::Services;
 use marketplace_domain::DomainError;
+use sha2::{Digest, Sha256};
 
 /// A domain operation on one event; returns a short description of the outcome for the logs.
 pub type Operation =
     for<'a> fn(&'a PortalEvent, Services<'a>) -> Pin<Box<dyn Future<Output = Result<String, DomainError>> + Send + 'a>>;
+
+/// The time an invocation has: its deadline and what one record needs at least.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: DateTime<Utc>,
+    pub record_budget: Duration,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Processed(String),
+    Duplicate,
+    /// Refused for good; recorded with this reason and not retried.
+    Rejected(String),
+    /// Failed for a reason that may pass; the queue redelivers it.
+    Retry(String),
+    /// Not started: the invocation had too little time left.
+    NotStarted,
+}
+
+impl RecordOutcome {
+    /// Whether the queue must deliver the record again.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, RecordOutcome::Retry(_) | RecordOutcome::NotStarted)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordReport {
+    pub message_id: String,
+    pub event_id: Option<String>,
+    pub outcome: RecordOutcome,
+}
+
+/// Every record's outcome, in batch order.
+#[derive(Debug, Clone, Default)]
+pub struct BatchReport {
+    pub records: Vec<RecordReport>,
+}
+
+impl BatchReport {
+    /// The partial batch response: the records to deliver again.
+    pub fn response(&self) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for record in self.records.iter().filter(|r| r.outcome.is_failure()) {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = record.message_id.clone();
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+
+    fn count(&self, pick: impl Fn(&RecordOutcome) -> bool) -> u64 {
+        self.records.iter().filter(|r| pick(&r.outcome)).count() as u64
+    }
+
+    /// The batch's metrics: event outcomes and the email counters.
+    pub fn metrics(&self, counters: &Counters) -> Vec<(&'static str, u64)> {
+        vec![
+            ("EventsProcessed", self.count(|o| matches!(o, RecordOutcome::Processed(_)))),
+            ("EventsDuplicate", self.count(|o| matches!(o, RecordOutcome::Duplicate))),
+            ("EventsRejected", self.count(|o| matches!(o, RecordOutcome::Rejected(_)))),
+            ("EventsRetried", self.count(RecordOutcome::is_failure)),
+            ("EmailsSent", Counters::get(&counters.emails_sent)),
+            ("EmailsResent", Counters::get(&counters.emails_resent)),
+            ("EmailsUnsettled", Counters::get(&counters.emails_unsettled)),
+        ]
+    }
+}
 
 /// Unwraps the EventBridge event from an SQS message body.
 pub fn parse_record(message: &SqsMessage) -> Result<PortalEvent, DomainError> {
@@ -33,45 +120,77 @@ pub fn parse_record(message: &SqsMessage) -> Result<PortalEvent, DomainError> {
     Ok(PortalEvent { id, detail_type: envelope.detail_type, source: envelope.source, time, detail: envelope.detail })
 }
 
-/// Runs `operation` once per record (guarded by the idempotency store) and reports the failures.
+/// Runs `operation` once per record (guarded by the idempotency store) and reports each outcome.
 pub async fn process_portal_batch(
     function: &str,
     batch: SqsEvent,
     idempotency: &dyn IdempotencyStore,
     services: Services<'_>,
+    deadline: Deadline,
     operation: Operation,
-) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
+) -> BatchReport {
+    let mut report = BatchReport::default();
+    let mut slowest = Duration::zero();
     for message in &batch.records {
         let message_id = message.message_id.clone().unwrap_or_default();
-        let result = match parse_record(message) {
+        let started = Utc::now();
+        // Twice the slowest record so far: records of one batch vary, and a timeout costs the whole batch.
+        let needed = deadline.record_budget.max(slowest * 2);
+        if deadline.at - started < needed {
+            tracing::warn!(function, %message_id, left_ms = (deadline.at - started).num_milliseconds(),
+                needed_ms = needed.num_milliseconds(), "not started: too little time left; it will be redelivered");
+            report.records.push(RecordReport { message_id, event_id: None, outcome: RecordOutcome::NotStarted });
+            continue;
+        }
+        let (event_id, outcome) = match parse_record(message) {
             Ok(event) => {
-                let now = chrono::Utc::now();
-                run_once(idempotency, function, &event, now, || operation(&event, services))
-                    .await
-                    .map(|processed| (event.id.clone(), processed))
+                let claim = ClaimTicket::new(function, &event.id, started);
+                let services = Services { claim: Some(&claim), ..services };
+                let result = run_once(idempotency, &claim, &event, deadline.at, || operation(&event, services)).await;
+                let outcome = match result {
+                    Ok(Processed::Ran(outcome)) => RecordOutcome::Processed(outcome),
+                    Ok(Processed::Duplicate) => RecordOutcome::Duplicate,
+                    // run_once recorded the rejection before returning it.
+                    Err(error) if error.is_permanent() => RecordOutcome::Rejected(error.to_string()),
+                    Err(error) => RecordOutcome::Retry(error.to_string()),
+                };
+                (Some(event.id), outcome)
             }
-            Err(e) => Err(e),
+            Err(error) => (None, reject_unparseable(function, message, &message_id, idempotency, &error).await),
         };
-        match result {
-            Ok((event_id, Processed::Ran(outcome))) => {
-                tracing::info!(function, %message_id, %event_id, %outcome, "event processed");
+        match &outcome {
+            RecordOutcome::Processed(outcome) => {
+                tracing::info!(function, %message_id, ?event_id, %outcome, "event processed")
             }
-            Ok((event_id, Processed::Duplicate)) => {
-                tracing::info!(function, %message_id, %event_id, "duplicate delivery ignored");
-            }
-            Err(error) => {
-                if error.is_permanent() {
-                    tracing::error!(function, %message_id, %error, permanent = true,
-                        "event cannot be processed; it goes to the dead-letter queue after its last receive");
-                } else {
-                    tracing::warn!(function, %message_id, %error, permanent = false, "event failed; it will be retried");
-                }
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
-            }
+            RecordOutcome::Duplicate => tracing::info!(function, %message_id, ?event_id, "duplicate delivery ignored"),
+            RecordOutcome::Rejected(reason) => tracing::error!(function, %message_id, ?event_id, %reason,
+                permanent = true, "event rejected for good: recorded with its reason, not retried"),
+            RecordOutcome::Retry(reason) => tracing::warn!(function, %message_id, ?event_id, %reason,
+                permanent = false, "event failed; it will be retried"),
+            RecordOutcome::NotStarted => {}
+        }
+        slowest = slowest.max(Utc::now() - started);
+        report.records.push(RecordReport { message_id, event_id, outcome });
+    }
+    report
+}
+
+/// A message that is not a portal event at all has no event id: its rejection is recorded under
+/// the SQS message id.
+async fn reject_unparseable(
+    function: &str,
+    message: &SqsMessage,
+    message_id: &str,
+    idempotency: &dyn IdempotencyStore,
+    error: &DomainError,
+) -> RecordOutcome {
+    let body = message.body.as_deref().unwrap_or_default();
+    let hash: String = Sha256::digest(body.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let key = key(function, &format!("sqs-message:{message_id}"));
+    match idempotency.reject(&key, &hash, &error.to_string(), Utc::now()).await {
+        Ok(()) => RecordOutcome::Rejected(error.to_string()),
+        Err(record_error) => {
+            RecordOutcome::Retry(format!("{error} (and recording the rejection failed: {record_error})"))
         }
     }
-    response
 }

@@ -1,60 +1,67 @@
 //! DynamoDB implementation of the domain's idempotency records (`Idempotency` table, key `id`).
 //!
-//! Item: `id`, `status` (`IN_PROGRESS` | `COMPLETED`), `payload_hash`, `expires_at` (epoch seconds,
-//! the table's TTL attribute). An in-progress claim expires after `in_progress_timeout` (longer
-//! than the function timeout), a completed record after `retention` (longer than the queue's
-//! retention, so any redelivery still finds it). Expiry is checked in the condition itself, since
-//! DynamoDB deletes expired items only eventually.
+//! Item: `id`, `status` (`IN_PROGRESS` | `COMPLETED` | `REJECTED`), `payload_hash`, `expires_at`
+//! (epoch seconds, the table's TTL attribute), and for a rejected event its `reason`. An
+//! in-progress claim expires at the invocation's deadline (the caller's `lease_until`), a completed
+//! or rejected record after `retention` (longer than the queue's retention, so any redelivery still
+//! finds it). Expiry is checked in the condition itself, since DynamoDB deletes expired items only
+//! eventually.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
-use marketplace_domain::idempotency::Claim;
-use marketplace_domain::ports::IdempotencyStore;
+use marketplace_domain::idempotency::{Claim, IdempotencyStore};
 use marketplace_domain::DomainError;
 
-use crate::attributes::s;
+use crate::attributes::{epoch, s, text};
+use crate::sdk_error::sdk_error;
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
 const COMPLETED: &str = "COMPLETED";
+const REJECTED: &str = "REJECTED";
 
 #[derive(Clone, Debug)]
 pub struct DynamoIdempotencyStore {
     client: Client,
     table: String,
-    in_progress_timeout: Duration,
     retention: Duration,
 }
 
 impl DynamoIdempotencyStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoIdempotencyStore {
-            client,
-            table: table.into(),
-            in_progress_timeout: Duration::minutes(15),
-            retention: Duration::days(15),
-        }
+        DynamoIdempotencyStore { client, table: table.into(), retention: Duration::days(15) }
     }
 
-    pub fn with_in_progress_timeout(mut self, timeout: Duration) -> Self {
-        self.in_progress_timeout = timeout;
-        self
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
-    fn epoch(t: DateTime<Utc>) -> AttributeValue {
-        AttributeValue::N(t.timestamp().to_string())
+    /// The update that marks `key` completed, for a transaction that settles the event's work.
+    pub fn complete_item(&self, key: &str, now: DateTime<Utc>) -> Result<TransactWriteItem, DomainError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("id", s(key))
+            .update_expression("SET #status = :completed, expires_at = :expires")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":expires", epoch(now + self.retention))
+            .build()
+            .map_err(|e| DomainError::infra("build update", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
-}
-
-fn infra(operation: &'static str, e: impl std::error::Error + 'static) -> DomainError {
-    DomainError::infra(operation, aws_sdk_dynamodb::error::DisplayErrorContext(e))
 }
 
 #[async_trait]
 impl IdempotencyStore for DynamoIdempotencyStore {
-    async fn begin(&self, key: &str, payload_hash: &str, now: DateTime<Utc>) -> Result<Claim, DomainError> {
+    async fn begin(
+        &self,
+        key: &str,
+        payload_hash: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, DomainError> {
         let result = self
             .client
             .put_item()
@@ -62,18 +69,18 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .item("id", s(key))
             .item("status", s(IN_PROGRESS))
             .item("payload_hash", s(payload_hash))
-            .item("expires_at", Self::epoch(now + self.in_progress_timeout))
+            .item("expires_at", epoch(lease_until))
             .condition_expression("attribute_not_exists(id) OR expires_at < :now")
-            .expression_attribute_values(":now", Self::epoch(now))
+            .expression_attribute_values(":now", epoch(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let err = match result {
+        let failed = match result {
             Ok(_) => return Ok(Claim::Acquired),
-            Err(err) => err.into_service_error(),
-        };
-        let PutItemError::ConditionalCheckFailedException(failed) = err else {
-            return Err(infra("DynamoDB PutItem (idempotency)", err));
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.clone(),
+                _ => return Err(sdk_error("DynamoDB PutItem (idempotency)", err)),
+            },
         };
         let existing = match failed.item {
             Some(item) => item,
@@ -85,16 +92,15 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(|e| infra("DynamoDB GetItem (idempotency)", e))?
+                .map_err(|e| sdk_error("DynamoDB GetItem (idempotency)", e))?
                 .item
                 .ok_or_else(|| DomainError::infra("idempotency", "record vanished; retry"))?,
         };
-        let text = |name: &str| existing.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let payload_hash = text("payload_hash");
-        Ok(if text("status") == COMPLETED {
-            Claim::Completed { payload_hash }
-        } else {
-            Claim::InProgress { payload_hash }
+        let payload_hash = text(&existing, "payload_hash");
+        Ok(match text(&existing, "status").as_str() {
+            COMPLETED => Claim::Completed { payload_hash },
+            REJECTED => Claim::Rejected { payload_hash },
+            _ => Claim::InProgress { payload_hash },
         })
     }
 
@@ -106,10 +112,28 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .update_expression("SET #status = :completed, expires_at = :expires")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":expires", Self::epoch(now + self.retention))
+            .expression_attribute_values(":expires", epoch(now + self.retention))
             .send()
             .await
-            .map_err(|e| infra("DynamoDB UpdateItem (idempotency)", e))?;
+            .map_err(|e| sdk_error("DynamoDB UpdateItem (idempotency)", e))?;
+        Ok(())
+    }
+
+    async fn reject(&self, key: &str, payload_hash: &str, reason: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+        // The reason quotes the event; keep the record small whatever the event held.
+        let reason: String = reason.chars().take(2000).collect();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", s(key))
+            .item("status", s(REJECTED))
+            .item("payload_hash", s(payload_hash))
+            .item("reason", s(reason))
+            .item("rejected_at", s(now.to_rfc3339()))
+            .item("expires_at", epoch(now + self.retention))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB PutItem (idempotency)", e))?;
         Ok(())
     }
 
@@ -127,7 +151,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(infra("DynamoDB DeleteItem (idempotency)", e)),
+            Err(e) => Err(sdk_error("DynamoDB DeleteItem (idempotency)", e)),
         }
     }
 }

@@ -14,13 +14,15 @@ pub mod idempotency;
 pub mod mailer;
 pub mod provider_store;
 pub mod sdk;
+pub mod sdk_error;
 pub mod telemetry;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use marketplace_domain::metrics::Counters;
 use marketplace_domain::ports::Services;
 use marketplace_domain::PortalConfig;
 
-pub use batch::process_portal_batch;
+pub use batch::{process_portal_batch, BatchReport, Deadline, RecordOutcome};
 pub use idempotency::DynamoIdempotencyStore;
 pub use mailer::SesMailer;
 pub use provider_store::DynamoProviderStore;
@@ -36,41 +38,86 @@ pub fn required_env(name: &str) -> anyhow::Result<String> {
     }
 }
 
+/// The portal functions' timeout (`template.yaml`, `Globals.Function.Timeout`): the deadline of an
+/// invocation that has no Lambda context (a direct call of [`PortalApp::handle`]).
+pub const FUNCTION_TIMEOUT: chrono::Duration = chrono::Duration::seconds(30);
+
+/// The least time a record is started with, unless `RECORD_TIME_BUDGET_MS` says otherwise
+/// (`template.yaml` explains the arithmetic).
+pub const DEFAULT_RECORD_BUDGET: chrono::Duration = chrono::Duration::seconds(5);
+
 /// Everything a portal-event function needs, built once per cold start.
 pub struct PortalApp {
     pub store: DynamoProviderStore,
     pub idempotency: DynamoIdempotencyStore,
     pub mailer: SesMailer,
     pub config: PortalConfig,
+    /// The least time left at which a record is still started (the deadline guard, [`batch`]).
+    pub record_budget: chrono::Duration,
 }
 
 impl PortalApp {
-    /// Builds the clients from the environment: `MARKETPLACE_TABLE`, `IDEMPOTENCY_TABLE` and the
-    /// [`PortalConfig`] variables.
+    /// Builds the clients from the environment: `MARKETPLACE_TABLE`, `IDEMPOTENCY_TABLE`,
+    /// optionally `RECORD_TIME_BUDGET_MS`, and the [`PortalConfig`] variables.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = PortalConfig::from_env()?;
+        let record_budget = match std::env::var("RECORD_TIME_BUDGET_MS") {
+            Ok(ms) => chrono::Duration::milliseconds(
+                ms.trim().parse().map_err(|e| anyhow::anyhow!("RECORD_TIME_BUDGET_MS={ms:?}: {e}"))?,
+            ),
+            Err(_) => DEFAULT_RECORD_BUDGET,
+        };
         let sdk = sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let idempotency = DynamoIdempotencyStore::new(dynamodb.clone(), required_env("IDEMPOTENCY_TABLE")?);
         Ok(PortalApp {
-            store: DynamoProviderStore::new(dynamodb.clone(), required_env("MARKETPLACE_TABLE")?),
-            idempotency: DynamoIdempotencyStore::new(dynamodb, required_env("IDEMPOTENCY_TABLE")?),
+            store: DynamoProviderStore::new(dynamodb, required_env("MARKETPLACE_TABLE")?)
+                .with_claims(idempotency.clone()),
+            idempotency,
             mailer: SesMailer::new(aws_sdk_ses::Client::new(&sdk)),
             config,
+            record_budget,
         })
     }
 
-    pub fn services(&self) -> Services<'_> {
-        Services { store: &self.store, ledger: &self.store, mailer: &self.mailer, config: &self.config }
+    /// What the domain operations of one batch may touch; `counters` collect the batch's metrics.
+    pub fn services<'a>(&'a self, counters: &'a Counters) -> Services<'a> {
+        Services {
+            store: &self.store,
+            ledger: &self.store,
+            mailer: &self.mailer,
+            config: &self.config,
+            counters,
+            claim: None,
+        }
     }
 
-    /// Handles one SQS batch of portal events with `operation` (see [`batch`]).
+    /// Handles one SQS batch of portal events with `operation` until `deadline` (see [`batch`]),
+    /// publishes its metrics and returns every record's outcome.
+    pub async fn process(
+        &self,
+        function: &str,
+        batch: SqsEvent,
+        deadline: chrono::DateTime<chrono::Utc>,
+        operation: batch::Operation,
+    ) -> BatchReport {
+        let counters = Counters::default();
+        let deadline = Deadline { at: deadline, record_budget: self.record_budget };
+        let report =
+            process_portal_batch(function, batch, &self.idempotency, self.services(&counters), deadline, operation)
+                .await;
+        telemetry::emit_metrics(function, &report.metrics(&counters));
+        report
+    }
+
+    /// Handles one SQS batch as an invocation starting now with the functions' timeout.
     pub async fn handle(&self, function: &str, batch: SqsEvent, operation: batch::Operation) -> SqsBatchResponse {
-        process_portal_batch(function, batch, &self.idempotency, self.services(), operation).await
+        self.process(function, batch, chrono::Utc::now() + FUNCTION_TIMEOUT, operation).await.response()
     }
 }
 
 /// The whole `main` of a portal-event function: logging, clients from the environment, then the
-/// Lambda runtime loop feeding SQS batches to `operation`.
+/// Lambda runtime loop feeding SQS batches to `operation` until each invocation's deadline.
 pub async fn run_portal_function(
     function: &'static str,
     operation: batch::Operation,
@@ -79,7 +126,38 @@ pub async fn run_portal_function(
     let app = PortalApp::from_env().await?;
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(app.handle(function, event.payload, operation).await)
+        let deadline = invocation_deadline(event.context.deadline(), chrono::Utc::now());
+        Ok::<_, lambda_runtime::Error>(app.process(function, event.payload, deadline, operation).await.response())
     }))
     .await
+}
+
+/// The invocation's deadline as the runtime states it. An invocation that has just started cannot
+/// be past its deadline: such a value is not a wall-clock deadline (cargo-lambda's local emulator
+/// sends one), and trusting it would make the deadline guard refuse every record, so the
+/// functions' timeout from now stands in for it.
+pub fn invocation_deadline(
+    stated: std::time::SystemTime,
+    now: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let stated = chrono::DateTime::<chrono::Utc>::from(stated);
+    if stated < now - chrono::Duration::seconds(1) {
+        tracing::warn!(%stated, "the runtime's deadline is already past; assuming the function timeout from now");
+        return now + FUNCTION_TIMEOUT;
+    }
+    stated
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_deadline_is_kept_and_an_impossible_one_replaced() {
+        let now = chrono::Utc::now();
+        let in_20s = std::time::SystemTime::from(now + chrono::Duration::seconds(20));
+        assert_eq!(invocation_deadline(in_20s, now), chrono::DateTime::<chrono::Utc>::from(in_20s));
+        let long_ago = std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_000);
+        assert_eq!(invocation_deadline(long_ago, now), now + FUNCTION_TIMEOUT);
+    }
 }

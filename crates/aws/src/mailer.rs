@@ -10,6 +10,8 @@ use marketplace_domain::email::Email;
 use marketplace_domain::ports::Mailer;
 use marketplace_domain::DomainError;
 
+use crate::sdk_error::sdk_error;
+
 /// SES rejects raw messages larger than 10 MB (after encoding).
 pub const MAX_RAW_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
 
@@ -48,7 +50,7 @@ impl Mailer for SesMailer {
     async fn send(&self, email: &Email) -> Result<String, DomainError> {
         let mime = to_mime(email)?;
         if mime.len() > MAX_RAW_MESSAGE_BYTES {
-            return Err(DomainError::infra(
+            return Err(DomainError::refused(
                 "SES SendRawEmail",
                 format!("message is {} bytes; SES accepts at most {MAX_RAW_MESSAGE_BYTES}", mime.len()),
             ));
@@ -57,13 +59,8 @@ impl Mailer for SesMailer {
             .data(Blob::new(mime))
             .build()
             .map_err(|e| DomainError::infra("build SES raw message", e))?;
-        let out = self
-            .client
-            .send_raw_email()
-            .raw_message(raw)
-            .send()
-            .await
-            .map_err(|e| DomainError::infra("SES SendRawEmail", aws_sdk_ses::error::DisplayErrorContext(e)))?;
+        let out =
+            self.client.send_raw_email().raw_message(raw).send().await.map_err(|e| sdk_error("SES SendRawEmail", e))?;
         Ok(out.message_id)
     }
 }

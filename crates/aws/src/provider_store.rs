@@ -3,15 +3,27 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Get, Put, ReturnValuesOnConditionCheckFailure, TransactGetItem, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use marketplace_domain::ports::{AuditEntry, EmailLedger, Precondition, ProviderStore, WriteError};
+use chrono::{DateTime, Utc};
+use marketplace_domain::idempotency::{ClaimTicket, IdempotencyStore};
+use marketplace_domain::ports::{
+    AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, Settlement, WriteError,
+};
 use marketplace_domain::product::Product;
 use marketplace_domain::provider::Provider;
 use marketplace_domain::DomainError;
 
-use crate::attributes::{from_item, s, to_item, Item};
+use crate::attributes::{from_item, n, s, text, to_item, Item};
+use crate::idempotency::DynamoIdempotencyStore;
+use crate::sdk_error::sdk_error;
+
+/// `status` of an email outbox item whose email has not been confirmed sent.
+const EMAIL_PENDING: &str = "PENDING";
+/// `status` of an email outbox item whose email SES accepted.
+const EMAIL_SENT: &str = "SENT";
 
 pub const PROFILE: &str = "PROFILE";
 
@@ -35,11 +47,47 @@ pub fn email_sk(event_id: &str, kind: &str) -> String {
 pub struct DynamoProviderStore {
     client: Client,
     table: String,
+    /// Where the event claims live, so that settling an event's emails completes its claim in
+    /// the same transaction.
+    claims: Option<DynamoIdempotencyStore>,
 }
 
 impl DynamoProviderStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoProviderStore { client, table: table.into() }
+        DynamoProviderStore { client, table: table.into(), claims: None }
+    }
+
+    pub fn with_claims(mut self, claims: DynamoIdempotencyStore) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
+    /// The pending outbox items of the emails an event's state change causes (module
+    /// `marketplace_domain::outbox`), written in the same transaction as the change.
+    fn intent_puts(
+        &self,
+        provider_id: &str,
+        event_id: &str,
+        kinds: &[&str],
+    ) -> Result<Vec<TransactWriteItem>, DomainError> {
+        let now = Utc::now().to_rfc3339();
+        kinds
+            .iter()
+            .map(|kind| {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(provider_pk(provider_id)))
+                    .item("sk", s(email_sk(event_id, kind)))
+                    .item("item_type", s("email"))
+                    .item("event_id", s(event_id))
+                    .item("kind", s(*kind))
+                    .item("status", s(EMAIL_PENDING))
+                    .item("intent_at", s(&now))
+                    .build()
+                    .map_err(|e| DomainError::infra("build put", e))?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect()
     }
 
     pub fn client(&self) -> &Client {
@@ -66,7 +114,7 @@ impl DynamoProviderStore {
             Precondition::Version(v) => put
                 .condition_expression("#version = :expected")
                 .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+                .expression_attribute_values(":expected", n(v)),
         };
         let put = put.build().map_err(|e| DomainError::infra("build put", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -97,7 +145,7 @@ impl DynamoProviderStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| DomainError::infra("DynamoDB GetItem", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(|e| sdk_error("DynamoDB GetItem", e))?;
         Ok(out.item)
     }
 
@@ -116,26 +164,29 @@ impl DynamoProviderStore {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| DomainError::infra("DynamoDB Query", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(|e| sdk_error("DynamoDB Query", e))?;
         Ok(pages)
     }
 }
 
+/// A cancelled transaction is classified by its cancellation reasons: a failed condition is a lost
+/// race, a validation error (an item over DynamoDB's limits) is permanent, anything else
+/// (throttling, a conflicting transaction) is transient.
 fn classify_transaction_error(err: SdkError<TransactWriteItemsError>) -> WriteError {
     if let SdkError::ServiceError(service) = &err {
         if let TransactWriteItemsError::TransactionCanceledException(cancel) = service.err() {
             let reasons = cancel.cancellation_reasons();
-            let condition_failed =
-                reasons.is_empty() || reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
-            if condition_failed {
+            let has = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
+            if reasons.is_empty() || has("ConditionalCheckFailed") {
                 return WriteError::PreconditionFailed;
+            }
+            if has("ValidationError") {
+                let message = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+                return WriteError::Other(DomainError::refused("DynamoDB TransactWriteItems", message));
             }
         }
     }
-    WriteError::Other(DomainError::infra(
-        "DynamoDB TransactWriteItems",
-        aws_sdk_dynamodb::error::DisplayErrorContext(err),
-    ))
+    WriteError::Other(sdk_error("DynamoDB TransactWriteItems", err))
 }
 
 #[async_trait]
@@ -149,11 +200,14 @@ impl ProviderStore for DynamoProviderStore {
         provider: &Provider,
         precondition: Precondition,
         audit: &AuditEntry,
+        email_kinds: &[&str],
     ) -> Result<(), WriteError> {
         let mut item = to_item(provider)?;
         item.insert("item_type".into(), s("provider"));
         let put = self.conditional_put(item, provider_pk(&provider.provider_id), PROFILE.into(), precondition)?;
-        self.transact(vec![put, self.audit_put(audit)?]).await
+        let mut items = vec![put, self.audit_put(audit)?];
+        items.extend(self.intent_puts(&provider.provider_id, &audit.event_id, email_kinds)?);
+        self.transact(items).await
     }
 
     async fn audit_trail(&self, provider_id: &str) -> Result<Vec<AuditEntry>, DomainError> {
@@ -164,11 +218,40 @@ impl ProviderStore for DynamoProviderStore {
         self.get_item(provider_pk(provider_id), product_sk(product_id)).await?.map(|item| from_item(&item)).transpose()
     }
 
+    async fn get_provider_and_product(
+        &self,
+        provider_id: &str,
+        product_id: &str,
+    ) -> Result<(Option<Provider>, Option<Product>), DomainError> {
+        let get = |sk: String| -> Result<TransactGetItem, DomainError> {
+            let get = Get::builder()
+                .table_name(&self.table)
+                .key("pk", s(provider_pk(provider_id)))
+                .key("sk", s(sk))
+                .build()
+                .map_err(|e| DomainError::infra("build get", e))?;
+            Ok(TransactGetItem::builder().get(get).build())
+        };
+        let out = self
+            .client
+            .transact_get_items()
+            .transact_items(get(PROFILE.into())?)
+            .transact_items(get(product_sk(product_id))?)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB TransactGetItems", e))?;
+        let mut items = out.responses.unwrap_or_default().into_iter().map(|r| r.item);
+        let provider = items.next().flatten().map(|item| from_item(&item)).transpose()?;
+        let product = items.next().flatten().map(|item| from_item(&item)).transpose()?;
+        Ok((provider, product))
+    }
+
     async fn put_product(
         &self,
         product: &Product,
         precondition: Precondition,
         audit: &AuditEntry,
+        email_kinds: &[&str],
     ) -> Result<(), WriteError> {
         let mut item = to_item(product)?;
         item.insert("item_type".into(), s("product"));
@@ -178,34 +261,92 @@ impl ProviderStore for DynamoProviderStore {
             product_sk(&product.product_id),
             precondition,
         )?;
-        self.transact(vec![put, self.audit_put(audit)?]).await
+        let mut items = vec![put, self.audit_put(audit)?];
+        items.extend(self.intent_puts(&product.provider_id, &audit.event_id, email_kinds)?);
+        self.transact(items).await
     }
 }
 
 #[async_trait]
 impl EmailLedger for DynamoProviderStore {
-    async fn email_sent(&self, provider_id: &str, event_id: &str, kind: &str) -> Result<bool, DomainError> {
-        Ok(self.get_item(provider_pk(provider_id), email_sk(event_id, kind)).await?.is_some())
-    }
-
-    async fn record_email(
+    async fn record_intent(
         &self,
         provider_id: &str,
         event_id: &str,
         kind: &str,
-        message_id: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), DomainError> {
-        let mut ledger = Item::new();
-        ledger.insert("item_type".into(), s("email"));
-        ledger.insert("event_id".into(), s(event_id));
-        ledger.insert("kind".into(), s(kind));
-        ledger.insert("message_id".into(), s(message_id));
-        ledger.insert("sent_at".into(), s(chrono::Utc::now().to_rfc3339()));
-        let put =
-            self.conditional_put(ledger, provider_pk(provider_id), email_sk(event_id, kind), Precondition::Absent)?;
-        match self.transact(vec![put, self.audit_put(audit)?]).await {
-            Ok(()) | Err(WriteError::PreconditionFailed) => Ok(()),
+        now: DateTime<Utc>,
+    ) -> Result<IntentState, DomainError> {
+        let (pk, sk) = (provider_pk(provider_id), email_sk(event_id, kind));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s(&sk))
+            .item("item_type", s("email"))
+            .item("event_id", s(event_id))
+            .item("kind", s(kind))
+            .item("status", s(EMAIL_PENDING))
+            .item("intent_at", s(now.to_rfc3339()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let existing = match result {
+            Ok(_) => return Ok(IntentState::Recorded),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                _ => return Err(sdk_error("DynamoDB PutItem (email intent)", err)),
+            },
+        };
+        let existing = match existing {
+            Some(item) => item,
+            None => self
+                .get_item(pk, sk)
+                .await?
+                .ok_or_else(|| DomainError::infra("email intent", "intent vanished; retry"))?,
+        };
+        Ok(if text(&existing, "status") == EMAIL_SENT { IntentState::Sent } else { IntentState::Unsettled })
+    }
+
+    async fn settle(&self, sent: &[Settlement], claim: Option<&ClaimTicket>) -> Result<(), DomainError> {
+        let mut items = Vec::new();
+        for settlement in sent {
+            let mut ledger = Item::new();
+            ledger.insert("pk".into(), s(provider_pk(&settlement.provider_id)));
+            ledger.insert("sk".into(), s(email_sk(&settlement.event_id, &settlement.kind)));
+            ledger.insert("item_type".into(), s("email"));
+            ledger.insert("event_id".into(), s(&settlement.event_id));
+            ledger.insert("kind".into(), s(&settlement.kind));
+            ledger.insert("status".into(), s(EMAIL_SENT));
+            ledger.insert("message_id".into(), s(&settlement.message_id));
+            ledger.insert("sent_at".into(), s(Utc::now().to_rfc3339()));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(ledger))
+                .build()
+                .map_err(|e| DomainError::infra("build put", e))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+            items.push(self.audit_put(&settlement.audit)?);
+        }
+        let claims = match claim {
+            Some(claim) => {
+                let claims = self.claims.as_ref().ok_or_else(|| {
+                    DomainError::infra("settle emails", "no idempotency table to complete the claim in")
+                })?;
+                items.push(claims.complete_item(&claim.key, claim.now)?);
+                Some((claims, claim))
+            }
+            None => None,
+        };
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            // An audit entry exists: an earlier invocation settled these very emails. The claim
+            // still needs completing.
+            Err(WriteError::PreconditionFailed) => match claims {
+                Some((claims, claim)) => claims.complete(&claim.key, claim.now).await,
+                None => Ok(()),
+            },
             Err(WriteError::Other(e)) => Err(e),
         }
     }

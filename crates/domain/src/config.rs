@@ -51,7 +51,7 @@ impl PortalConfig {
         }
         for (name, value) in [("PORTAL_URL", &config.portal_url), ("GUIDE_URL", &config.guide_url)] {
             if !value.is_empty() && !validate::is_https_url(value) {
-                problems.push(format!("{name} must be an http(s) URL: {value:?}"));
+                problems.push(format!("{name} must be an https URL: {value:?}"));
             }
         }
         if problems.is_empty() {
@@ -80,7 +80,7 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("SENDER_ADDRESS is not an email address"), "{text}");
-        assert!(text.contains("PORTAL_URL must be an http(s) URL"), "{text}");
+        assert!(text.contains("PORTAL_URL must be an https URL"), "{text}");
         assert!(text.contains("TEAM_INBOX is not set"), "{text}");
         assert!(text.contains("MPA_CURRENT_VERSION is not set"), "{text}");
     }

@@ -1,7 +1,8 @@
 //! The one error type every domain operation returns.
 //!
 //! Each error knows whether retrying can help: [`DomainError::is_permanent`] drives the SQS batch
-//! response (permanent failures are logged with their reason and left for the dead-letter queue).
+//! response. A permanent failure is recorded once with its reason (a rejected-event record) and is
+//! not retried; a transient one is reported so that the queue redelivers it.
 
 use thiserror::Error;
 
@@ -16,20 +17,29 @@ pub enum DomainError {
     /// The actor may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
-    /// A record the request depends on does not exist.
+    /// A record the request depends on does not exist (yet: the sign-up that creates it may still
+    /// be on its way through another queue, so this is retried).
     #[error("not found: {0}")]
     NotFound(String),
     /// The same event is being processed by another invocation right now.
     #[error("event {0} is already being processed")]
     InProgress(String),
-    /// A store or mailer failed; the request may succeed if retried.
+    /// A store or mailer failed; the request may succeed if retried (throttling, 5xx, timeouts).
     #[error("{operation} failed: {message}")]
     Infrastructure { operation: &'static str, message: String },
+    /// A store or mailer refused this very request for a reason that retrying does not change
+    /// (e.g. an item over DynamoDB's limits, an address SES will never accept).
+    #[error("{operation} refused the request: {message}")]
+    Refused { operation: &'static str, message: String },
 }
 
 impl DomainError {
     pub fn infra(operation: &'static str, err: impl std::fmt::Display) -> Self {
         DomainError::Infrastructure { operation, message: err.to_string() }
+    }
+
+    pub fn refused(operation: &'static str, err: impl std::fmt::Display) -> Self {
+        DomainError::Refused { operation, message: err.to_string() }
     }
 
     pub fn invalid(reason: impl Into<String>) -> Self {
@@ -40,7 +50,10 @@ impl DomainError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            DomainError::Invalid(_) | DomainError::Conflict(_) | DomainError::Forbidden(_) | DomainError::NotFound(_)
+            DomainError::Invalid(_)
+                | DomainError::Conflict(_)
+                | DomainError::Forbidden(_)
+                | DomainError::Refused { .. }
         )
     }
 }

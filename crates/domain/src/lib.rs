@@ -4,7 +4,7 @@
 //! Marketplace Provider Agreement (MPA) state machine, products and listing validation, money,
 //! report aggregation and the content of every email. The crate has no AWS types in its public API:
 //! the outside world is reached through the small traits in [`ports`] (`ProviderStore`, `Mailer`,
-//! `IdempotencyStore`), whose DynamoDB and SES implementations live in `marketplace-aws`.
+//! `idempotency::IdempotencyStore`), whose DynamoDB and SES implementations live in `marketplace-aws`.
 //!
 //! ## DynamoDB table design
 //!
@@ -15,25 +15,30 @@
 //! | provider        | `PROVIDER#<id>`     | `PROFILE`                              | sign-up data, `status`, MPA state, `version` |
 //! | product         | `PROVIDER#<id>`     | `PRODUCT#<product_id>`                 | status, listing, reasons, `version` |
 //! | audit entry     | `PROVIDER#<id>`     | `AUDIT#<event time>#<event id>#<step>` | append-only trail; the key is derived from the event so a redelivery cannot add a second entry |
-//! | email ledger    | `PROVIDER#<id>`     | `EMAIL#<event id>#<email kind>`        | written after SES accepted the message; checked before sending |
+//! | email outbox    | `PROVIDER#<id>`     | `EMAIL#<event id>#<email kind>`        | intent written with the state change, before SES is called; settled (`SENT`, message id) after; see [`outbox`] |
 //!
 //! `Idempotency` (key `id` = `<function>#<event id>`): Powertools-style in-progress / completed
-//! records with an `expires_at` TTL attribute, see [`idempotency`].
+//! records with an `expires_at` TTL attribute (and `REJECTED` records of events that can never
+//! succeed, with their reason), see [`idempotency`].
 //!
 //! A provider's items share one partition, so one `Query` on `PROVIDER#<id>` gives the portal the
 //! profile, products and audit trail together. State changes are single conditional writes or one
-//! `TransactWriteItems` (state + audit entry), so nothing is ever half-written.
+//! `TransactWriteItems` (state + audit entry + the intents of the emails it causes), so nothing
+//! is ever half-written.
 
 pub mod config;
 pub mod email;
 pub mod error;
 pub mod event;
 pub mod idempotency;
+pub mod metrics;
 pub mod money;
 pub mod mpa;
+pub mod outbox;
 pub mod ports;
 pub mod product;
 pub mod provider;
+pub mod race;
 pub mod report;
 pub mod signup;
 pub mod validate;

@@ -18,10 +18,12 @@ use serde::Deserialize;
 
 use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
-use crate::ports::{AuditEntry, Precondition, Services, WriteError};
+use crate::outbox::{kinds, send_once};
+use crate::ports::{AuditEntry, Precondition, Services};
 use crate::provider::{MpaRecord, MpaStatus, Person, Provider};
+use crate::race::{retry_lost_races, Attempt};
 use crate::signup::ActorDetail;
-use crate::validate::Problems;
+use crate::validate::{trimmed, Problems};
 use crate::{DomainError, PortalConfig};
 
 pub const ACCEPTED: &str = "MpaAccepted";
@@ -56,8 +58,22 @@ pub enum Decision {
 /// A validated MPA event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MpaCommand {
-    Accept { provider_id: String, version: String, by: Person, at: DateTime<Utc> },
-    Decide { provider_id: String, version: String, actor: Actor, decision: Decision },
+    /// Only a user of the provider itself (role `provider`, same `provider_id`) accepting in their
+    /// own name (`accepted_by.id` is the actor) may accept; the receipt goes to them and the contact.
+    Accept {
+        provider_id: String,
+        version: String,
+        by: Person,
+        at: DateTime<Utc>,
+        actor: Actor,
+        actor_provider_id: Option<String>,
+    },
+    Decide {
+        provider_id: String,
+        version: String,
+        actor: Actor,
+        decision: Decision,
+    },
 }
 
 impl MpaCommand {
@@ -72,31 +88,31 @@ impl MpaCommand {
         event.expect(&DETAIL_TYPES)?;
         let detail: MpaDetail = event.detail()?;
         let mut p = Problems::new();
-        let field = |v: Option<String>| v.map(|s| s.trim().to_string()).unwrap_or_default();
-        let provider_id = field(detail.provider_id);
-        let version = field(detail.mpa_version);
+        let provider_id = trimmed(detail.provider_id);
+        let version = trimmed(detail.mpa_version);
+        let actor = detail.actor.unwrap_or_default();
+        let actor_provider_id = Some(trimmed(actor.provider_id)).filter(|s| !s.is_empty());
+        let actor = Actor { id: trimmed(actor.id), role: trimmed(actor.role) };
+        p.line("actor.id", &actor.id, 128);
+        p.line("actor.role", &actor.role, 64);
         p.identifier("provider_id", &provider_id, 64);
         p.line("mpa_version", &version, 32);
         if event.detail_type == ACCEPTED {
             let by = detail.accepted_by.unwrap_or_default();
-            let by = Person { id: field(by.id), name: field(by.name), email: field(by.email) };
+            let by = Person { id: trimmed(by.id), name: trimmed(by.name), email: trimmed(by.email) };
             p.line("accepted_by.id", &by.id, 128);
             p.line("accepted_by.name", &by.name, 200);
             p.email("accepted_by.email", &by.email);
-            let at = field(detail.accepted_at);
+            let at = trimmed(detail.accepted_at);
             let parsed = DateTime::parse_from_rfc3339(&at).map(|t| t.with_timezone(&Utc));
             if parsed.is_err() {
                 p.push(format!("accepted_at must be an RFC 3339 timestamp (got {at:?})"));
             }
             let at = parsed.unwrap_or(event.time);
-            return p.into_result(MpaCommand::Accept { provider_id, version, by, at });
+            return p.into_result(MpaCommand::Accept { provider_id, version, by, at, actor, actor_provider_id });
         }
-        let actor = detail.actor.unwrap_or_default();
-        let actor = Actor { id: field(actor.id), role: field(actor.role) };
-        p.line("actor.id", &actor.id, 128);
-        p.line("actor.role", &actor.role, 64);
         let decision = if event.detail_type == REJECTED {
-            let reason = field(detail.reason);
+            let reason = trimmed(detail.reason);
             p.paragraph("reason", &reason, 2000);
             Decision::Reject { reason }
         } else {
@@ -123,19 +139,26 @@ pub fn transition(
     config: &PortalConfig,
 ) -> Result<Transition, DomainError> {
     let current = provider.mpa.as_ref();
-    let audit = |action: &str, actor_id: &str, details: serde_json::Value| AuditEntry {
-        provider_id: provider.provider_id.clone(),
-        at: event.time,
-        event_id: event.id.clone(),
-        step: "0-state".into(),
-        action: action.into(),
-        actor_id: actor_id.into(),
-        details,
+    let audit = |action: &str, actor_id: &str, details: serde_json::Value| {
+        AuditEntry::state_change(&provider.provider_id, event, action, actor_id, details)
     };
     let mut next = provider.clone();
     next.version = provider.version + 1;
     match command {
-        MpaCommand::Accept { version, by, at, .. } => {
+        MpaCommand::Accept { version, by, at, actor, actor_provider_id, .. } => {
+            let own_user = actor.role == Actor::PROVIDER
+                && actor_provider_id.as_deref() == Some(provider.provider_id.as_str())
+                && actor.id == by.id;
+            if !own_user {
+                return Err(DomainError::Forbidden(format!(
+                    "only a user of provider {} may accept its MPA in their own name; actor {} (role {:?}, provider {:?}) accepting as {}",
+                    provider.provider_id,
+                    actor.id,
+                    actor.role,
+                    actor_provider_id.as_deref().unwrap_or("none"),
+                    by.id
+                )));
+            }
             if current.is_some_and(|m| m.accepted_event == event.id) {
                 return Ok(Transition::AlreadyApplied);
             }
@@ -243,42 +266,44 @@ impl Decision {
     }
 }
 
+/// What an MPA event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MpaOutcome {
+    Applied,
+    /// A redelivery of an event applied before: only missing emails were sent.
+    AlreadyApplied,
+}
+
 /// Handles one MPA event: validate, apply the transition with a conditional write, email.
-pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> Result<String, DomainError> {
+pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> Result<MpaOutcome, DomainError> {
     let command = MpaCommand::from_event(event)?;
     let provider_id = command.provider_id();
-    // A lost race re-reads once: the state then shows the winner's decision (a conflict) or, when
-    // the winner was this very event in another invocation, that it was already applied.
-    let mut attempts = 0;
-    let (provider, outcome) = loop {
-        attempts += 1;
+    // A lost race re-reads: the state then shows the winner's decision (a conflict) or, when the
+    // winner was this very event in another invocation, that it was already applied.
+    let (provider, outcome) = retry_lost_races("MPA transition", || async {
         let provider = services.store.get_provider(provider_id).await?.ok_or_else(|| {
             DomainError::NotFound(format!(
-                "provider {provider_id} does not exist (no portal account has been created for it)"
+                "provider {provider_id} does not exist (no portal account has been created for it yet)"
             ))
         })?;
         match transition(&provider, &command, event, services.config)? {
-            Transition::AlreadyApplied => break (provider, "AlreadyApplied"),
+            Transition::AlreadyApplied => Ok(Attempt::Done((provider, MpaOutcome::AlreadyApplied))),
             Transition::Apply(next, audit) => {
-                match services.store.put_provider(&next, Precondition::Version(provider.version), &audit).await {
-                    Ok(()) => break (*next, "Applied"),
-                    Err(WriteError::PreconditionFailed) if attempts < 3 => continue,
-                    Err(WriteError::PreconditionFailed) => {
-                        return Err(DomainError::infra("MPA transition", "provider kept changing; retry"))
-                    }
-                    Err(WriteError::Other(e)) => return Err(e),
-                }
+                let email_kinds = kinds(&emails_for(&next, &command, services.config));
+                let precondition = Precondition::Version(provider.version);
+                let write = services.store.put_provider(&next, precondition, &audit, &email_kinds).await;
+                Attempt::after(write, (*next, MpaOutcome::Applied))
             }
         }
-    };
+    })
+    .await?;
     let actor_id = match &command {
-        MpaCommand::Accept { by, .. } => by.id.clone(),
-        MpaCommand::Decide { actor, .. } => actor.id.clone(),
+        MpaCommand::Accept { by, .. } => &by.id,
+        MpaCommand::Decide { actor, .. } => &actor.id,
     };
-    for (kind, email) in emails_for(&provider, &command, services.config) {
-        services.send_once(event, &provider.provider_id, kind, &email, &actor_id).await?;
-    }
-    Ok(format!("{} {outcome}", event.detail_type))
+    let emails = emails_for(&provider, &command, services.config);
+    send_once(services, event, &provider.provider_id, actor_id, emails, outcome == MpaOutcome::Applied).await?;
+    Ok(outcome)
 }
 
 /// The emails one MPA event causes, by ledger kind.
@@ -427,7 +452,8 @@ mod tests {
             serde_json::json!({
                 "provider_id": "acme", "mpa_version": version,
                 "accepted_by": {"id": "u1", "name": "Jane", "email": "jane@acme.example"},
-                "accepted_at": "2026-11-25T10:00:00Z"
+                "accepted_at": "2026-11-25T10:00:00Z",
+                "actor": {"id": "u1", "role": "provider", "provider_id": "acme"}
             }),
         )
     }
@@ -513,6 +539,27 @@ mod tests {
         assert!(!old.mpa_approved_on("2026-01"));
         let pending = applied(&old, &accept("a2", "2026-01"));
         assert_eq!(pending.mpa.unwrap().version, "2026-01");
+    }
+
+    #[test]
+    fn only_the_providers_own_user_accepts_in_their_own_name() {
+        let with_actor = |actor: serde_json::Value| {
+            let mut e = accept("a1", "2026-01");
+            e.detail["actor"] = actor;
+            e
+        };
+        for actor in [
+            serde_json::json!({"id": "u1", "role": "provider", "provider_id": "globex"}),
+            serde_json::json!({"id": "u1", "role": "marketplace-team"}),
+            serde_json::json!({"id": "u1", "role": "provider"}),
+            serde_json::json!({"id": "u2", "role": "provider", "provider_id": "acme"}),
+        ] {
+            let err = apply(&provider(None), &with_actor(actor.clone())).unwrap_err();
+            assert!(matches!(err, DomainError::Forbidden(_)), "{actor}: {err}");
+        }
+        let mut no_actor = accept("a1", "2026-01");
+        no_actor.detail.as_object_mut().unwrap().remove("actor");
+        assert!(matches!(MpaCommand::from_event(&no_actor), Err(DomainError::Invalid(_))));
     }
 
     #[test]

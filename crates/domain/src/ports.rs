@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
+use crate::event::PortalEvent;
+use crate::idempotency::ClaimTicket;
 use crate::product::Product;
 use crate::provider::Provider;
 use crate::DomainError;
@@ -24,6 +26,30 @@ pub struct AuditEntry {
     pub action: String,
     pub actor_id: String,
     pub details: serde_json::Value,
+}
+
+/// The `step` of the audit entry that records an event's state change.
+pub const STATE_STEP: &str = "0-state";
+
+impl AuditEntry {
+    /// The audit entry of the state change `event` caused.
+    pub fn state_change(
+        provider_id: &str,
+        event: &PortalEvent,
+        action: impl Into<String>,
+        actor_id: &str,
+        details: serde_json::Value,
+    ) -> Self {
+        AuditEntry {
+            provider_id: provider_id.to_string(),
+            at: event.time,
+            event_id: event.id.clone(),
+            step: STATE_STEP.to_string(),
+            action: action.into(),
+            actor_id: actor_id.to_string(),
+            details,
+        }
+    }
 }
 
 /// What a conditional write expects to find.
@@ -53,65 +79,83 @@ impl From<DomainError> for WriteError {
 pub trait ProviderStore: Send + Sync {
     async fn get_provider(&self, provider_id: &str) -> Result<Option<Provider>, DomainError>;
 
-    /// Writes the provider and its audit entry in one transaction, if `precondition` holds.
+    /// Writes the provider, its audit entry and the intents of the emails the change causes
+    /// (`email_kinds`, see [`crate::outbox`]) in one transaction, if `precondition` holds.
     async fn put_provider(
         &self,
         provider: &Provider,
         precondition: Precondition,
         audit: &AuditEntry,
+        email_kinds: &[&str],
     ) -> Result<(), WriteError>;
 
     async fn audit_trail(&self, provider_id: &str) -> Result<Vec<AuditEntry>, DomainError>;
 
     async fn get_product(&self, provider_id: &str, product_id: &str) -> Result<Option<Product>, DomainError>;
 
-    /// Writes the product and its audit entry in one transaction, if `precondition` holds.
+    /// The provider and one of its products, read together (one round trip).
+    async fn get_provider_and_product(
+        &self,
+        provider_id: &str,
+        product_id: &str,
+    ) -> Result<(Option<Provider>, Option<Product>), DomainError>;
+
+    /// Writes the product, its audit entry and the intents of the emails the change causes in one
+    /// transaction, if `precondition` holds.
     async fn put_product(
         &self,
         product: &Product,
         precondition: Precondition,
         audit: &AuditEntry,
+        email_kinds: &[&str],
     ) -> Result<(), WriteError>;
 }
 
-/// Remembers which emails went out for which event, so a redelivered event sends nothing twice.
+/// What [`EmailLedger::record_intent`] found for one email of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentState {
+    /// No intent existed: it is recorded now and this invocation sends the email.
+    Recorded,
+    /// An earlier invocation recorded the intent and did not settle it: it died between recording
+    /// and settling (the event's claim rules out a live one), so the email may or may not be out.
+    Unsettled,
+    /// The email went out and was settled.
+    Sent,
+}
+
+/// The email outbox: an intent is recorded before an email is sent and settled after SES accepted
+/// it, so a redelivered event never sends an email twice (see [`crate::outbox`]).
 #[async_trait]
 pub trait EmailLedger: Send + Sync {
-    async fn email_sent(&self, provider_id: &str, event_id: &str, kind: &str) -> Result<bool, DomainError>;
-
-    /// Records a sent email (with its audit entry); a record that already exists is not an error.
-    async fn record_email(
+    /// Records the intent to send email `kind` for `event_id`, unless one exists; returns what was found.
+    async fn record_intent(
         &self,
         provider_id: &str,
         event_id: &str,
         kind: &str,
-        message_id: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), DomainError>;
+        now: DateTime<Utc>,
+    ) -> Result<IntentState, DomainError>;
+
+    /// Marks the intents of `sent` emails sent (with their message ids) and writes their audit
+    /// entries, and completes `claim` when given, all in one transaction.
+    async fn settle(&self, sent: &[Settlement], claim: Option<&ClaimTicket>) -> Result<(), DomainError>;
+}
+
+/// An email SES accepted, to be settled in the outbox.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub provider_id: String,
+    pub event_id: String,
+    pub kind: String,
+    pub message_id: String,
+    /// Its `EmailSent` audit entry.
+    pub audit: AuditEntry,
 }
 
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends one email and returns the provider's message id.
     async fn send(&self, email: &Email) -> Result<String, DomainError>;
-}
-
-/// Powertools-style idempotency records, see [`crate::idempotency`].
-#[async_trait]
-pub trait IdempotencyStore: Send + Sync {
-    /// Claims `key` for processing unless a live record exists; returns what was found.
-    async fn begin(
-        &self,
-        key: &str,
-        payload_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<crate::idempotency::Claim, DomainError>;
-
-    /// Marks `key` completed; the record expires after the store's retention period.
-    async fn complete(&self, key: &str, now: DateTime<Utc>) -> Result<(), DomainError>;
-
-    /// Drops an in-progress claim after a failure so that a redelivery can try again.
-    async fn release(&self, key: &str) -> Result<(), DomainError>;
 }
 
 /// Everything a domain operation may touch, passed as one bundle.
@@ -121,36 +165,8 @@ pub struct Services<'a> {
     pub ledger: &'a dyn EmailLedger,
     pub mailer: &'a dyn Mailer,
     pub config: &'a crate::PortalConfig,
-}
-
-impl Services<'_> {
-    /// Sends `email` for `event` unless the ledger says it went out already, then records it (and an
-    /// audit entry `email-<kind>`). A crash between the send and the record can repeat the email on
-    /// redelivery; every other path sends it exactly once.
-    pub async fn send_once(
-        &self,
-        event: &crate::event::PortalEvent,
-        provider_id: &str,
-        kind: &str,
-        email: &Email,
-        actor_id: &str,
-    ) -> Result<(), DomainError> {
-        if self.ledger.email_sent(provider_id, &event.id, kind).await? {
-            tracing::info!(provider_id, event_id = %event.id, kind, "email already sent for this event");
-            return Ok(());
-        }
-        let message_id = self.mailer.send(email).await?;
-        let audit = AuditEntry {
-            provider_id: provider_id.to_string(),
-            at: event.time,
-            event_id: event.id.clone(),
-            step: format!("1-email-{kind}"),
-            action: "EmailSent".into(),
-            actor_id: actor_id.to_string(),
-            details: serde_json::json!({ "kind": kind, "to": email.to, "subject": email.subject, "message_id": message_id }),
-        };
-        self.ledger.record_email(provider_id, &event.id, kind, &message_id, &audit).await?;
-        tracing::info!(provider_id, event_id = %event.id, kind, %message_id, "email sent");
-        Ok(())
-    }
+    pub counters: &'a crate::metrics::Counters,
+    /// The idempotency claim the current event is processed under, if any: the outbox completes
+    /// it in the same transaction that settles the event's emails.
+    pub claim: Option<&'a ClaimTicket>,
 }

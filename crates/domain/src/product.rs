@@ -7,6 +7,15 @@
 //! A refused new product is stored as `Draft` with its reasons; a refused *update* of a published
 //! product leaves the published listing live and records the reasons. Publishing an unchanged
 //! listing again is a no-op.
+//!
+//! Requests apply in the order the portal made them: a request older (by its event `time`) than
+//! the one the product last applied is stale and changes nothing, so a redelivered or delayed old
+//! request never overwrites a newer listing. Requests made within the same instant apply in
+//! arrival order.
+//!
+//! Whatever a refused request holds fits one DynamoDB item: the raw request is kept as JSON text
+//! cut to [`MAX_REQUEST_BYTES`], reasons are cut to [`MAX_REASON_CHARS`] each and
+//! [`MAX_REASONS`] in all (numbers out of DynamoDB's range and deep nesting cannot occur in text).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -15,9 +24,11 @@ use serde::{Deserialize, Serialize};
 use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
 use crate::money::{is_currency, parse_decimal};
-use crate::ports::{AuditEntry, Precondition, Services, WriteError};
+use crate::outbox::{kinds, send_once};
+use crate::ports::{AuditEntry, Precondition, Services};
 use crate::provider::{MpaStatus, Provider};
-use crate::validate::{is_https_url, Problems};
+use crate::race::{retry_lost_races, Attempt};
+use crate::validate::{is_https_url, trimmed, Problems};
 use crate::{DomainError, PortalConfig};
 
 pub const DETAIL_TYPE: &str = "ProductPublishRequested";
@@ -124,8 +135,7 @@ pub fn validate_listing(raw: Option<&serde_json::Value>) -> Result<Listing, Vec<
     p.paragraph("listing.description", &description, 10_000);
     p.line("listing.category", &category, 64);
     p.email("listing.support_email", &support_email);
-    let https = support_url.starts_with("https://") && is_https_url(&support_url);
-    if !support_url.is_empty() && !https {
+    if !support_url.is_empty() && !is_https_url(&support_url) {
         p.push(format!("listing.support_url must be an https URL (got {support_url:?})"));
     }
     p.identifier("listing.blueprint_id", &blueprint_id, 128);
@@ -243,10 +253,14 @@ pub struct Product {
     /// The live listing (for a published product) or the last valid one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing: Option<Listing>,
-    /// The listing as last requested, when it was refused.
+    /// The listing as last requested, when it was refused: its JSON text, cut to
+    /// [`MAX_REQUEST_BYTES`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_listing: Option<serde_json::Value>,
-    /// Why the latest request was refused (empty when it was not).
+    pub requested_listing: Option<String>,
+    /// The name the refused request gave the product, if any (cut to 100 characters): for emails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_name: Option<String>,
+    /// Why the latest request was refused (empty when it was not), bounded as the module says.
     #[serde(default)]
     pub refusal_reasons: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,6 +294,7 @@ pub struct PublishRequest {
     pub actor: Actor,
     /// For role `provider`: the provider the actor belongs to.
     pub actor_provider_id: Option<String>,
+    /// The listing as received (any JSON), judged by [`validate_listing`].
     pub listing: Option<serde_json::Value>,
 }
 
@@ -288,14 +303,13 @@ impl PublishRequest {
         event.expect(&[DETAIL_TYPE])?;
         let detail: PublishDetail = event.detail()?;
         let mut p = Problems::new();
-        let field = |v: Option<String>| v.map(|s| s.trim().to_string()).unwrap_or_default();
-        let provider_id = field(detail.provider_id);
-        let product_id = field(detail.product_id);
+        let provider_id = trimmed(detail.provider_id);
+        let product_id = trimmed(detail.product_id);
         p.identifier("provider_id", &provider_id, 64);
         p.identifier("product_id", &product_id, 64);
         let actor = detail.actor.unwrap_or_default();
         let actor_provider_id = actor.provider_id.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let actor = Actor { id: field(actor.id), role: field(actor.role) };
+        let actor = Actor { id: trimmed(actor.id), role: trimmed(actor.role) };
         p.line("actor.id", &actor.id, 128);
         p.line("actor.role", &actor.role, 64);
         p.into_result(PublishRequest { provider_id, product_id, actor, actor_provider_id, listing: detail.listing })
@@ -324,19 +338,57 @@ impl PublishRequest {
 pub fn mpa_refusal(provider: &Provider, config: &PortalConfig) -> Option<String> {
     let current = &config.mpa_current_version;
     let state = match &provider.mpa {
-        _ if provider.mpa_approved_on(current) => return None,
         None => "no MPA has been accepted yet".to_string(),
         Some(m) if m.version != *current => format!("the approved or pending MPA is version {}", m.version),
         Some(m) => match m.status {
+            MpaStatus::Approved => return None,
             MpaStatus::PendingApproval => "it is accepted and waiting for the marketplace team's approval".into(),
             MpaStatus::Rejected => "its acceptance was rejected".into(),
-            MpaStatus::Approved => unreachable!("handled by mpa_approved_on"),
         },
     };
     Some(format!(
         "the Marketplace Provider Agreement version {current} is not approved for provider {} ({state})",
         provider.provider_id
     ))
+}
+
+/// The most a refused request's stored JSON text may take.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// The most characters of one stored refusal reason.
+pub const MAX_REASON_CHARS: usize = 500;
+/// The most refusal reasons stored (and emailed).
+pub const MAX_REASONS: usize = 50;
+
+/// `text` cut to at most `max` bytes on a character boundary, saying so when it was cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (cut: {} bytes in all)", &text[..end], text.len())
+}
+
+/// Refusal reasons bounded in length and number.
+fn bounded_reasons(reasons: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = reasons.iter().take(MAX_REASONS).map(|r| cut(r, MAX_REASON_CHARS)).collect();
+    if reasons.len() > MAX_REASONS {
+        out.push(format!("… and {} more problems", reasons.len() - MAX_REASONS));
+    }
+    out
+}
+
+/// What a publish request does to the product.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Write this product record.
+    Write(Box<Product>),
+    /// The same listing is already published: nothing to do.
+    Unchanged,
+    /// The product last applied a newer request: this older one changes nothing.
+    Stale { applied_at: DateTime<Utc> },
 }
 
 /// Decides what a publish request does to the product: pure, unit-tested.
@@ -346,7 +398,10 @@ pub fn decide(
     reasons: &[String],
     listing: Option<&Listing>,
     event: &PortalEvent,
-) -> Option<Product> {
+) -> Decision {
+    if let Some(existing) = existing.filter(|p| p.updated_at > event.time) {
+        return Decision::Stale { applied_at: existing.updated_at };
+    }
     let version = existing.map_or(1, |p| p.version + 1);
     let base = Product {
         provider_id: request.provider_id.clone(),
@@ -354,6 +409,7 @@ pub fn decide(
         status: ProductStatus::Draft,
         listing: existing.and_then(|p| p.listing.clone()),
         requested_listing: None,
+        requested_name: None,
         refusal_reasons: Vec::new(),
         published_at: existing.and_then(|p| p.published_at),
         updated_at: event.time,
@@ -365,31 +421,41 @@ pub fn decide(
         (Some(listing), true) => {
             let was_published = existing.is_some_and(|p| p.status == ProductStatus::Published);
             if was_published && existing.and_then(|p| p.listing.as_ref()) == Some(listing) {
-                return None; // same listing again: nothing to do
+                return Decision::Unchanged;
             }
-            Some(Product {
+            Decision::Write(Box::new(Product {
                 status: ProductStatus::Published,
                 listing: Some(listing.clone()),
                 published_at: base.published_at.or(Some(event.time)),
                 last_outcome: if was_published { PublishOutcome::Updated } else { PublishOutcome::Published },
                 ..base
-            })
+            }))
         }
-        _ => Some(Product {
+        _ => Decision::Write(Box::new(Product {
             status: existing.map_or(ProductStatus::Draft, |p| p.status),
-            requested_listing: request.listing.clone(),
-            refusal_reasons: reasons.to_vec(),
+            requested_listing: request.listing.as_ref().map(|l| cut(&l.to_string(), MAX_REQUEST_BYTES)),
+            requested_name: request
+                .listing
+                .as_ref()
+                .and_then(|l| l.get("name"))
+                .and_then(|n| n.as_str())
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| n.chars().take(100).collect()),
+            refusal_reasons: bounded_reasons(reasons),
             ..base
-        }),
+        })),
     }
 }
 
 /// Handles one `ProductPublishRequested` event.
 pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>) -> Result<String, DomainError> {
     let request = PublishRequest::from_event(event)?;
-    let provider = services.store.get_provider(&request.provider_id).await?.ok_or_else(|| {
+    let (provider, first_read) =
+        services.store.get_provider_and_product(&request.provider_id, &request.product_id).await?;
+    let provider = provider.ok_or_else(|| {
         DomainError::NotFound(format!(
-            "provider {} does not exist (no portal account has been created for it)",
+            "provider {} does not exist (no portal account has been created for it yet)",
             request.provider_id
         ))
     })?;
@@ -402,38 +468,44 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
             None
         }
     };
-    let mut attempts = 0;
-    let product = loop {
-        attempts += 1;
-        let existing = services.store.get_product(&request.provider_id, &request.product_id).await?;
+    let first_read = std::sync::Mutex::new(Some(first_read));
+    let outcome = retry_lost_races("publish", || async {
+        // The first attempt uses the product read with the provider; a lost race reads it again.
+        let taken = first_read.lock().ok().and_then(|mut first| first.take());
+        let existing = match taken {
+            Some(existing) => existing,
+            None => services.store.get_product(&request.provider_id, &request.product_id).await?,
+        };
         if let Some(existing) = existing.as_ref().filter(|p| p.last_event == event.id) {
-            break existing.clone(); // applied by an earlier delivery of this event
+            // Applied by an earlier delivery of this event: only its emails may be missing.
+            return Ok(Attempt::Done(Some((existing.clone(), false))));
         }
-        let Some(next) = decide(existing.as_ref(), &request, &reasons, listing.as_ref(), event) else {
-            return Ok(format!("product {} unchanged: the same listing is already published", request.product_id));
-        };
-        let audit = AuditEntry {
-            provider_id: request.provider_id.clone(),
-            at: event.time,
-            event_id: event.id.clone(),
-            step: "0-state".into(),
-            action: format!("Product{:?}", next.last_outcome),
-            actor_id: request.actor.id.clone(),
-            details: serde_json::json!({ "product_id": next.product_id, "status": next.status, "reasons": next.refusal_reasons }),
-        };
-        let precondition = existing.as_ref().map_or(Precondition::Absent, |p| Precondition::Version(p.version));
-        match services.store.put_product(&next, precondition, &audit).await {
-            Ok(()) => break next,
-            Err(WriteError::PreconditionFailed) if attempts < 3 => continue,
-            Err(WriteError::PreconditionFailed) => {
-                return Err(DomainError::infra("publish", "product kept changing; retry"))
+        let next = match decide(existing.as_ref(), &request, &reasons, listing.as_ref(), event) {
+            Decision::Write(next) => next,
+            Decision::Unchanged => return Ok(Attempt::Done(None)),
+            Decision::Stale { applied_at } => {
+                tracing::info!(event_id = %event.id, %applied_at, "older publish request ignored: a newer one was applied");
+                return Ok(Attempt::Done(None));
             }
-            Err(WriteError::Other(e)) => return Err(e),
-        }
+        };
+        let audit = AuditEntry::state_change(
+            &request.provider_id,
+            event,
+            format!("Product{:?}", next.last_outcome),
+            &request.actor.id,
+            serde_json::json!({ "product_id": next.product_id, "status": next.status, "reasons": next.refusal_reasons }),
+        );
+        let precondition = existing.as_ref().map_or(Precondition::Absent, |p| Precondition::Version(p.version));
+        let email_kinds = kinds(&emails_for(&provider, &next, services.config));
+        let write = services.store.put_product(&next, precondition, &audit, &email_kinds).await;
+        Attempt::after(write, Some((*next, true)))
+    })
+    .await?;
+    let Some((product, intents_recorded)) = outcome else {
+        return Ok(format!("product {} unchanged", request.product_id));
     };
-    for (kind, email) in emails_for(&provider, &product, services.config) {
-        services.send_once(event, &provider.provider_id, kind, &email, &request.actor.id).await?;
-    }
+    let emails = emails_for(&provider, &product, services.config);
+    send_once(services, event, &provider.provider_id, &request.actor.id, emails, intents_recorded).await?;
     Ok(format!("product {} {:?}", product.product_id, product.last_outcome))
 }
 
@@ -441,9 +513,13 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
 pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig) -> Vec<(&'static str, Email)> {
     let greeting = format!("Hello {},", provider.contact_name);
     let to = vec![provider.contact_email.clone()];
-    match (product.last_outcome, product.listing.as_ref()) {
-        (PublishOutcome::Published | PublishOutcome::Updated, Some(listing)) => {
-            let verb = if product.last_outcome == PublishOutcome::Published { "published" } else { "updated" };
+    let published = match product.last_outcome {
+        PublishOutcome::Published => Some(("published", "product-published")),
+        PublishOutcome::Updated => Some(("updated", "product-updated")),
+        PublishOutcome::Refused => None,
+    };
+    match (published, product.listing.as_ref()) {
+        (Some((verb, kind)), Some(listing)) => {
             let plans = plan_rows(listing);
             let header = vec!["Model".to_string(), "Unit".into(), "Unit price".into(), "Currency".into()];
             let provider_message = Message::new(greeting)
@@ -462,10 +538,7 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
                 .table(header, plans)
                 .paragraph(format!("Provider share: {}.", listing.provider_share));
             vec![
-                (
-                    if verb == "published" { "product-published" } else { "product-updated" },
-                    compose(config, to, &format!("Product {verb}: {}", listing.name), &provider_message),
-                ),
+                (kind, compose(config, to, &format!("Product {verb}: {}", listing.name), &provider_message)),
                 (
                     "team-product-notice",
                     compose(
@@ -478,14 +551,7 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
             ]
         }
         _ => {
-            let name = product
-                .requested_listing
-                .as_ref()
-                .and_then(|l| l.get("name"))
-                .and_then(|n| n.as_str())
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or(&product.product_id)
-                .to_string();
+            let name = product.requested_name.clone().unwrap_or_else(|| product.product_id.clone());
             let live = if product.status == ProductStatus::Published {
                 "The listing that is already published stays live unchanged."
             } else {
@@ -586,5 +652,69 @@ mod tests {
         assert!(request("provider", Some("globex")).authorize().is_err());
         assert!(request("provider", None).authorize().is_err());
         assert!(request("customer", Some("acme")).authorize().is_err());
+    }
+
+    fn request(listing: serde_json::Value) -> PublishRequest {
+        PublishRequest {
+            provider_id: "acme".into(),
+            product_id: "p".into(),
+            actor: Actor { id: "u".into(), role: "provider".into() },
+            actor_provider_id: Some("acme".into()),
+            listing: Some(listing),
+        }
+    }
+
+    fn event_at(id: &str, time: &str) -> PortalEvent {
+        PortalEvent {
+            id: id.into(),
+            detail_type: DETAIL_TYPE.into(),
+            source: "marketplace.portal".into(),
+            time: time.parse().unwrap(),
+            detail: json!({}),
+        }
+    }
+
+    fn written(decision: Decision) -> Product {
+        match decision {
+            Decision::Write(p) => *p,
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_older_request_never_overwrites_a_newer_listing() {
+        let newer = validate_listing(Some(&listing())).unwrap();
+        let req = request(listing());
+        let product = written(decide(None, &req, &[], Some(&newer), &event_at("e2", "2026-11-25T10:00:05Z")));
+        let mut old_raw = listing();
+        old_raw["name"] = json!("Old name");
+        let old = validate_listing(Some(&old_raw)).unwrap();
+        let stale = decide(Some(&product), &request(old_raw), &[], Some(&old), &event_at("e1", "2026-11-25T10:00:01Z"));
+        assert_eq!(stale, Decision::Stale { applied_at: product.updated_at });
+        // The same instant applies in arrival order.
+        let same = decide(Some(&product), &req, &["x".into()], None, &event_at("e3", "2026-11-25T10:00:05Z"));
+        assert_eq!(written(same).last_outcome, PublishOutcome::Refused);
+    }
+
+    #[test]
+    fn a_refused_request_is_stored_within_one_item() {
+        let mut deep = json!("leaf");
+        for _ in 0..100 {
+            deep = json!({ "n": deep });
+        }
+        let huge = json!({
+            "name": "x".repeat(10_000), "description": "y".repeat(300_000), "nested": deep, "big": 1e300
+        });
+        let reasons: Vec<String> = (0..500).map(|i| format!("reason {i}: {}", "z".repeat(5_000))).collect();
+        let product = written(decide(None, &request(huge), &reasons, None, &event_at("e1", "2026-11-25T10:00:00Z")));
+        let stored = product.requested_listing.as_deref().unwrap();
+        assert!(stored.len() <= MAX_REQUEST_BYTES + 64, "{}", stored.len());
+        assert!(stored.contains("(cut: "), "says it was cut");
+        assert_eq!(product.requested_name.as_ref().unwrap().chars().count(), 100);
+        assert_eq!(product.refusal_reasons.len(), MAX_REASONS + 1);
+        assert!(product.refusal_reasons.iter().all(|r| r.len() <= MAX_REASON_CHARS + 64));
+        assert_eq!(product.refusal_reasons[MAX_REASONS], "… and 450 more problems");
+        let item_bytes = serde_json::to_string(&product).unwrap().len();
+        assert!(item_bytes < 100 * 1024, "far below DynamoDB's 400 KB item limit: {item_bytes}");
     }
 }

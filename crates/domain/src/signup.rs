@@ -5,9 +5,10 @@ use serde::Deserialize;
 
 use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
+use crate::outbox::send_once;
 use crate::ports::{AuditEntry, Precondition, Services, WriteError};
 use crate::provider::{Provider, ProviderStatus};
-use crate::validate::Problems;
+use crate::validate::{trimmed, Problems};
 use crate::{DomainError, PortalConfig};
 
 pub const DETAIL_TYPE: &str = "ProviderAccountCreated";
@@ -24,10 +25,13 @@ pub struct ProviderAccountCreated {
     pub actor: Option<ActorDetail>,
 }
 
+/// Who sent a portal command, as received.
 #[derive(Debug, Default, Deserialize)]
 pub struct ActorDetail {
     pub id: Option<String>,
     pub role: Option<String>,
+    /// For role `provider`: the provider the user belongs to.
+    pub provider_id: Option<String>,
 }
 
 /// A validated sign-up.
@@ -44,19 +48,18 @@ pub struct NewProvider {
 impl ProviderAccountCreated {
     pub fn validate(self) -> Result<NewProvider, DomainError> {
         let mut p = Problems::new();
-        let field = |v: Option<String>| v.map(|s| s.trim().to_string()).unwrap_or_default();
-        let provider_id = field(self.provider_id);
-        let account_alias = field(self.account_alias);
-        let company_name = field(self.company_name);
-        let contact_name = field(self.contact_name);
-        let contact_email = field(self.contact_email);
+        let provider_id = trimmed(self.provider_id);
+        let account_alias = trimmed(self.account_alias);
+        let company_name = trimmed(self.company_name);
+        let contact_name = trimmed(self.contact_name);
+        let contact_email = trimmed(self.contact_email);
         p.identifier("provider_id", &provider_id, 64);
         p.line("account_alias", &account_alias, 63);
         p.line("company_name", &company_name, 200);
         p.line("contact_name", &contact_name, 200);
         p.email("contact_email", &contact_email);
         let actor = self.actor.unwrap_or_default();
-        let actor = Actor { id: field(actor.id), role: field(actor.role) };
+        let actor = Actor { id: trimmed(actor.id), role: trimmed(actor.role) };
         p.line("actor.id", &actor.id, 128);
         if !actor.is_marketplace_team() {
             p.push(format!(
@@ -96,16 +99,15 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
         version: 1,
         mpa: None,
     };
-    let audit = AuditEntry {
-        provider_id: provider.provider_id.clone(),
-        at: event.time,
-        event_id: event.id.clone(),
-        step: "0-state".into(),
-        action: "PortalAccountCreated".into(),
-        actor_id: signup.actor.id.clone(),
-        details: serde_json::json!({ "account_alias": provider.account_alias, "company_name": provider.company_name }),
-    };
-    let outcome = match services.store.put_provider(&provider, Precondition::Absent, &audit).await {
+    let audit = AuditEntry::state_change(
+        &provider.provider_id,
+        event,
+        "PortalAccountCreated",
+        &signup.actor.id,
+        serde_json::json!({ "account_alias": provider.account_alias, "company_name": provider.company_name }),
+    );
+    let email = welcome_email(services.config, &provider);
+    let outcome = match services.store.put_provider(&provider, Precondition::Absent, &audit, &[WELCOME_EMAIL]).await {
         Ok(()) => SignupOutcome::Created,
         Err(WriteError::Other(e)) => return Err(e),
         Err(WriteError::PreconditionFailed) => {
@@ -122,8 +124,9 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
             }
         }
     };
-    let email = welcome_email(services.config, &provider);
-    services.send_once(event, &provider.provider_id, WELCOME_EMAIL, &email, &signup.actor.id).await?;
+    let intents_recorded = outcome == SignupOutcome::Created;
+    send_once(services, event, &provider.provider_id, &signup.actor.id, vec![(WELCOME_EMAIL, email)], intents_recorded)
+        .await?;
     Ok(outcome)
 }
 

@@ -119,15 +119,30 @@ pub fn is_email(value: &str) -> bool {
         && labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()) && tld.len() >= 2)
 }
 
+/// An absolute `https://` URL with a host and nothing that could break out of an email's markup.
 pub fn is_https_url(value: &str) -> bool {
-    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
-    matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/'))
+    matches!(value.strip_prefix("https://"), Some(r) if !r.is_empty() && !r.starts_with('/'))
         && !value.chars().any(|c| c.is_whitespace() || is_control(c) || matches!(c, '"' | '<' | '>'))
+}
+
+/// A received text field, trimmed; a missing one is empty (and reported as required by the checks).
+pub fn trimmed(value: Option<String>) -> String {
+    value.map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_https_urls_are_https_urls() {
+        assert!(is_https_url("https://acme.example/support"));
+        for bad in
+            ["http://acme.example", "https://", "https:///x", "ftp://acme.example", "https://a b", "https://a\"<x>"]
+        {
+            assert!(!is_https_url(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn accepts_ordinary_addresses() {

@@ -17,7 +17,11 @@ pub fn operation<'a>(
     event: &'a PortalEvent,
     services: Services<'a>,
 ) -> Pin<Box<dyn Future<Output = Result<String, DomainError>> + Send + 'a>> {
-    Box::pin(async move { marketplace_domain::mpa::handle_mpa_event(event, &services).await })
+    Box::pin(async move {
+        marketplace_domain::mpa::handle_mpa_event(event, &services)
+            .await
+            .map(|outcome| format!("{} {outcome:?}", event.detail_type))
+    })
 }
 
 pub async fn handle(app: &PortalApp, batch: SqsEvent) -> SqsBatchResponse {
