@@ -140,7 +140,8 @@ async fn fifty_concurrent_decisions_have_exactly_one_winner() {
     let events: Vec<_> = (0..50).map(|i| mpa_decision(&provider, V, i % 2 == 0, "marketplace-team")).collect();
     let app = &app;
     let results =
-        futures::future::join_all(events.iter().map(|e| async move { run_mpa(app, std::slice::from_ref(e)).await })).await;
+        futures::future::join_all(events.iter().map(|e| async move { run_mpa(app, std::slice::from_ref(e)).await }))
+            .await;
 
     let winners = results.iter().filter(|failed| failed.is_empty()).count();
     assert_eq!(winners, 1, "exactly one decision wins");

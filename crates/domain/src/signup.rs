@@ -112,10 +112,12 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
             let existing = services.store.get_provider(&provider.provider_id).await?;
             match existing {
                 Some(existing) if existing.created_by_event == event.id => SignupOutcome::Resumed,
-                Some(existing) => return Err(DomainError::Conflict(format!(
+                Some(existing) => {
+                    return Err(DomainError::Conflict(format!(
                     "provider {} already has a portal account (created by event {} at {}); event {} was not applied",
                     existing.provider_id, existing.created_by_event, existing.created_at, event.id
-                ))),
+                )))
+                }
                 None => return Err(DomainError::infra("put_provider", "condition failed but no provider found")),
             }
         }

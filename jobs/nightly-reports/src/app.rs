@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
+use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices};
 use marketplace_domain::report::ReportPlan;
 use marketplace_domain::{DomainError, PortalConfig};
 use serde::Deserialize;
 
-use crate::aws::{deliver_reports, AwsError, DeliveryServices, DeploymentLogTable, ReportsTable};
+use crate::aws::{AwsError, DeploymentLogTable, PartialStore, ReportsTable};
 use crate::cli::Delivery;
 use crate::partition::Partition;
 use crate::pipeline::{
@@ -36,6 +37,9 @@ pub enum AppError {
     /// A required environment variable is missing.
     #[error("environment variable {0} is not set")]
     MissingEnv(&'static str),
+    /// The AWS settings in the environment are incomplete (`marketplace_aws::required_env`).
+    #[error("{0:#}")]
+    Settings(anyhow::Error),
     /// The run needs AWS but has no context.
     #[error("this run reads the DeploymentLogs table or stores/sends, which needs AWS settings")]
     NoAws,
@@ -84,15 +88,12 @@ pub struct AwsContext {
     pub partials: Option<PartialStore>,
 }
 
-fn env(name: &'static str) -> Result<String, AppError> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(AppError::MissingEnv(name))
-}
-
 impl AwsContext {
     /// Builds clients from the environment (see module docs).
     pub async fn from_env() -> Result<Self, AppError> {
         let sdk = marketplace_aws::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let env = |name| marketplace_aws::required_env(name).map_err(AppError::Settings);
         Ok(AwsContext {
             logs: DeploymentLogTable::new(dynamodb.clone(), env("DEPLOYMENT_LOGS_TABLE")?),
             reports: ReportsTable::new(dynamodb.clone(), env("REPORTS_TABLE")?),
@@ -161,7 +162,7 @@ pub async fn publish(
                     providers: &aws.providers,
                     config: &aws.config,
                 };
-                let counts = deliver_reports(&services, report, delivery.resend).await?;
+                let counts = deliver_reports(&services, report, delivery.resend).await.map_err(AwsError::from)?;
                 summary.emails_sent += counts.sent;
                 summary.emails_already_sent += counts.already_sent;
                 summary.deliveries_in_doubt += counts.in_doubt;
@@ -303,61 +304,4 @@ pub async fn handle_scheduled(
         }
     };
     serde_json::to_value(&summary).map_err(|e| invalid(e.to_string()))
-}
-
-/// Partial aggregates in S3 (the scale-out path's hand-over between partitions and merge).
-#[derive(Clone, Debug)]
-pub struct PartialStore {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-}
-
-impl PartialStore {
-    /// Path-style addressing works on AWS and on local emulators alike.
-    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
-        PartialStore { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into() }
-    }
-
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), AwsError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(bytes.into())
-            .send()
-            .await
-            .map_err(|e| s3_error("PutObject", &self.bucket, e))?;
-        Ok(())
-    }
-
-    async fn get(&self, key: &str) -> Result<Vec<u8>, AwsError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| s3_error("GetObject", &self.bucket, e))?;
-        let body = out.body.collect().await.map_err(|e| AwsError::S3 {
-            operation: "GetObject",
-            bucket: self.bucket.clone(),
-            message: e.to_string(),
-        })?;
-        Ok(body.into_bytes().to_vec())
-    }
-}
-
-fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    operation: &'static str,
-    bucket: &str,
-    e: aws_sdk_s3::error::SdkError<E, R>,
-) -> AwsError {
-    AwsError::S3 {
-        operation,
-        bucket: bucket.to_owned(),
-        message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-    }
 }

@@ -16,10 +16,12 @@
 
 use async_trait::async_trait;
 
+use super::email::{provider_report_email, team_summary_email, ATTACHMENT_BUDGET_BYTES};
 use super::storage::Recipient;
+use super::DailyReport;
 use crate::email::Email;
-use crate::ports::Mailer;
-use crate::DomainError;
+use crate::ports::{Mailer, ProviderStore};
+use crate::{DomainError, PortalConfig};
 
 /// What the ledger held when a claim was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,77 @@ pub async fn deliver_once(
     }
     ledger.record_sent(date, to, token, &ids).await?;
     Ok(Delivered::Sent(ids))
+}
+
+/// Counts of one delivery pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Messages sent.
+    pub sent: usize,
+    /// Deliveries skipped as already sent.
+    pub already_sent: usize,
+    /// Deliveries skipped as in doubt (claimed, never recorded).
+    pub in_doubt: usize,
+    /// Providers without a contact address in the provider store.
+    pub no_recipient: usize,
+}
+
+/// Everything delivery needs.
+pub struct DeliveryServices<'a> {
+    /// Ledger.
+    pub ledger: &'a dyn DeliveryLedger,
+    /// Mailer (SES).
+    pub mailer: &'a dyn Mailer,
+    /// Provider contact addresses.
+    pub providers: &'a dyn ProviderStore,
+    /// Sender, reply-to, team inbox, portal URL.
+    pub config: &'a PortalConfig,
+}
+
+/// Emails every provider of `report` its files and the team the summary, once per (date,
+/// recipient) unless `resend`.
+pub async fn deliver_reports(
+    services: &DeliveryServices<'_>,
+    report: &DailyReport,
+    resend: bool,
+) -> Result<DeliveryCounts, DomainError> {
+    let mut counts = DeliveryCounts::default();
+    let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let tally = |d: Delivered, counts: &mut DeliveryCounts| match d {
+        Delivered::Sent(ids) => counts.sent += ids.len(),
+        Delivered::AlreadySent => counts.already_sent += 1,
+        Delivered::InDoubt => {
+            counts.in_doubt += 1;
+        }
+    };
+    for provider_id in report.providers.keys() {
+        let Some(provider) = services.providers.get_provider(provider_id).await? else {
+            tracing::warn!(provider_id, "no provider record: report not emailed");
+            counts.no_recipient += 1;
+            continue;
+        };
+        let Some(email) = provider_report_email(
+            services.config,
+            report,
+            provider_id,
+            provider.contact_email,
+            ATTACHMENT_BUDGET_BYTES,
+        ) else {
+            continue;
+        };
+        let to = Recipient::Provider(provider_id.clone());
+        let outcome =
+            deliver_once(services.ledger, services.mailer, report.date, &to, &[email], &token, resend).await?;
+        if outcome == Delivered::InDoubt {
+            tracing::warn!(provider_id, date = %report.date, "delivery in doubt (claimed earlier, never recorded); use --resend after checking");
+        }
+        tally(outcome, &mut counts);
+    }
+    let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
+    let outcome =
+        deliver_once(services.ledger, services.mailer, report.date, &Recipient::Team, &[team], &token, resend).await?;
+    tally(outcome, &mut counts);
+    Ok(counts)
 }
 
 #[cfg(test)]

@@ -1,0 +1,139 @@
+//! The DynamoDB source: one report run reads its days as 16 `Query` calls per day on
+//! `pk = DAY#<date>#<shard>` (shards `00`..`15`), at most `parallelism` at a time, following
+//! `LastEvaluatedKey`. Pages flow through a bounded channel into the aggregator, so memory is a
+//! few pages plus the group totals.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue as Av;
+use aws_sdk_dynamodb::Client;
+use chrono::NaiveDate;
+use futures::{stream, StreamExt, TryStreamExt};
+use marketplace_domain::report::aggregate::Aggregator;
+use marketplace_domain::report::attribute::Item;
+use marketplace_domain::report::ReportPlan;
+use tokio::sync::mpsc;
+
+use super::{batch_put, dynamo, from_sdk, to_sdk, AwsError, SHARDS};
+use crate::partition::Partition;
+
+/// The `DeploymentLogs` table as a source.
+#[derive(Clone, Debug)]
+pub struct DeploymentLogTable {
+    client: Client,
+    table: String,
+}
+
+impl DeploymentLogTable {
+    /// Source over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DeploymentLogTable { client, table: table.into() }
+    }
+
+    /// The (day, shard) units of `plan`, in order; partitions take every N-th.
+    pub fn units(plan: &ReportPlan, partition: Option<Partition>) -> Vec<(NaiveDate, u32)> {
+        plan.days_to_read()
+            .flat_map(|d| (0..SHARDS).map(move |s| (d, s)))
+            .enumerate()
+            .filter(|(k, _)| partition.is_none_or(|p| p.owns(*k)))
+            .map(|(_, u)| u)
+            .collect()
+    }
+
+    async fn query_shard(&self, day: NaiveDate, shard: u32, tx: mpsc::Sender<Vec<Item>>) -> Result<(), AwsError> {
+        let pk = format!("DAY#{day}#{shard:02}");
+        let mut start: Option<HashMap<String, Av>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", Av::S(pk.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(dynamo("Query", &self.table))?;
+            let page: Vec<Item> = out
+                .items
+                .unwrap_or_default()
+                .iter()
+                .map(|i| i.iter().map(|(k, v)| (k.clone(), from_sdk(v))).collect())
+                .collect();
+            if !page.is_empty() && tx.send(page).await.is_err() {
+                return Ok(()); // the aggregator stopped; its error is reported there
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Aggregates the plan's days (or one partition of its day-shards).
+    pub async fn aggregate(
+        &self,
+        plan: ReportPlan,
+        partition: Option<Partition>,
+        parallelism: usize,
+    ) -> Result<Aggregator, AwsError> {
+        let units = Self::units(&plan, partition);
+        let (tx, mut rx) = mpsc::channel::<Vec<Item>>(parallelism.max(1) * 2);
+        let producer = async move {
+            let result = stream::iter(units)
+                .map(|(day, shard)| self.query_shard(day, shard, tx.clone()))
+                .buffer_unordered(parallelism.max(1))
+                .try_for_each(|()| async { Ok(()) })
+                .await;
+            drop(tx);
+            result
+        };
+        let consumer = async {
+            let mut agg = Aggregator::new(plan);
+            let mut failed = None;
+            while let Some(page) = rx.recv().await {
+                if failed.is_some() {
+                    continue;
+                }
+                for item in &page {
+                    if let Err(e) = agg.ingest_item(item, &|| "item without deployment_id or keys".to_owned()) {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                Some(e) => Err(AwsError::from(e)),
+                None => Ok(agg),
+            }
+        };
+        let (produced, consumed) = tokio::join!(producer, consumer);
+        produced?;
+        let agg = consumed?;
+        tracing::info!(groups = agg.group_count(), stats = ?agg.stats(), "DeploymentLogs aggregated");
+        Ok(agg)
+    }
+
+    /// Loads items (e.g. from the generator) into the table.
+    pub async fn load(&self, items: Vec<Item>) -> Result<usize, AwsError> {
+        let items = items.iter().map(|i| i.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()).collect();
+        batch_put(&self.client, &self.table, items).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_sixteen_shards_and_partitions_split_them() {
+        let d = NaiveDate::from_ymd_opt(2026, 2, 2).unwrap_or_default();
+        let plan = ReportPlan::single(d);
+        let all = DeploymentLogTable::units(&plan, None);
+        assert_eq!(all.len(), 2 * 16, "Feb 1 and 2 (month to date)");
+        let p0 = DeploymentLogTable::units(&plan, Some(Partition { index: 0, count: 3 }));
+        let p1 = DeploymentLogTable::units(&plan, Some(Partition { index: 1, count: 3 }));
+        let p2 = DeploymentLogTable::units(&plan, Some(Partition { index: 2, count: 3 }));
+        assert_eq!(p0.len() + p1.len() + p2.len(), all.len());
+    }
+}
