@@ -31,8 +31,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::Item;
-use super::money::{round_to_minor_units, Currency};
 use super::record::{parse_deployment_log, DeploymentLog, DeploymentStatus, Rejected};
+use crate::money::{round_to_minor_units, Currency};
 
 /// Which report dates a run produces. Reading covers the first report date's month start up to
 /// the last report date, because month-to-date needs the whole month so far.

@@ -14,7 +14,7 @@ use crate::email::{compose, Attachment, Email, Message};
 
 use super::aggregate::{DailyReport, RowMoney};
 use super::files::{provider_files, team_files, ReportFile};
-use super::money::{format_money, Currency};
+use crate::money::{format_money, Currency};
 
 /// Raw bytes of attachments per email (see module docs).
 pub const ATTACHMENT_BUDGET_BYTES: usize = 7 * 1024 * 1024;

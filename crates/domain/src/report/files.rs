@@ -20,8 +20,8 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 
 use super::aggregate::{Counts, DailyReport, ErrorRow, RejectRow, ReportRow, RowMoney, SummaryRow};
-use super::money::Currency;
 use super::record::format_instant;
+use crate::money::Currency;
 
 /// Header of `deployments.csv`.
 pub const DEPLOYMENTS_HEADER: &str = "report_date,provider_id,product_id,product_name,currency,deployments,succeeded,failed,errors_in_succeeded,errors_in_failed,billable_revenue,remuneration_value,marketplace_fee";
@@ -74,7 +74,7 @@ impl<'a> Row<'a> {
     }
 
     fn money(&mut self, m: &RowMoney, currency: Currency) -> &mut Self {
-        use super::money::format_money;
+        use crate::money::format_money;
         self.raw(&format_money(m.billable_revenue, currency))
             .raw(&format_money(m.remuneration_value, currency))
             .raw(&format_money(m.marketplace_fee, currency))

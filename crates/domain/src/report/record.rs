@@ -5,7 +5,7 @@
 //! `product_name`, `customer_alias`, `started_at`, `finished_at` (RFC 3339), `status`
 //! (`SUCCEEDED` | `FAILED`), `errors` (list of maps `{code, message, at}`), `billing_model`
 //! (`hourly` | `monthly` | `one_time` | `usage`), `quantity` ≥ 0, `unit_price` ≥ 0, `currency`
-//! (a supported ISO 4217 code, see [`super::money`]), `provider_share` in (0, 1].
+//! (a supported ISO 4217 code, see [`crate::money`]), `provider_share` in (0, 1].
 //!
 //! One extra rule protects the job itself: `provider_id` names a directory of the output, so it
 //! must be a safe path segment (`[A-Za-z0-9._-]`, at most 128 characters, not `.` or `..`).
@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::{AttributeValue, Item};
-use super::money::Currency;
+use crate::money::{parse_dynamodb_number, Currency};
 
 /// Outcome of a finished deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -193,19 +193,8 @@ fn number_attr(item: &Item, name: &'static str) -> Result<Decimal, ContractViola
             })
         }
     };
-    parse_decimal(text).ok_or_else(|| ContractViolation::UnparseableNumber { attribute: name, value: text.clone() })
-}
-
-/// Exact decimal from DynamoDB number text (plain or scientific notation).
-fn parse_decimal(text: &str) -> Option<Decimal> {
-    let t = text.trim();
-    Decimal::from_str_exact(t).ok().or_else(|| {
-        if t.contains(['e', 'E']) {
-            Decimal::from_scientific(t).ok()
-        } else {
-            None
-        }
-    })
+    parse_dynamodb_number(text)
+        .ok_or_else(|| ContractViolation::UnparseableNumber { attribute: name, value: text.clone() })
 }
 
 fn parse_instant(attribute: &str, text: &str) -> Result<DateTime<Utc>, ContractViolation> {

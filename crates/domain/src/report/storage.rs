@@ -20,7 +20,7 @@
 use serde::Serialize;
 
 use super::aggregate::{Counts, DailyReport, RowMoney};
-use super::money::{format_money, Currency};
+use crate::money::{format_money, Currency};
 
 /// Name of the by-date GSI.
 pub const BY_DATE_INDEX: &str = "ByDate";
