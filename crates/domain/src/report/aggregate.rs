@@ -143,16 +143,9 @@ pub struct GroupTotals {
     /// `(finished_at, deployment_id)` of the deployment that named the product; keeps the name
     /// choice independent of input order, so partial runs merge deterministically.
     pub named_by: (DateTime<Utc>, String),
-    /// Succeeded + failed.
-    pub deployments: u64,
-    /// Succeeded deployments.
-    pub succeeded: u64,
-    /// Failed deployments.
-    pub failed: u64,
-    /// Error entries on succeeded deployments.
-    pub errors_in_succeeded: u64,
-    /// Error entries on failed deployments.
-    pub errors_in_failed: u64,
+    /// Deployment and error counts (flattened: the partial-aggregate format is unchanged).
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Exact Σ quantity × unit_price over succeeded deployments.
     pub revenue: Decimal,
     /// Exact Σ quantity × unit_price × provider_share over succeeded deployments.
@@ -165,11 +158,7 @@ impl GroupTotals {
             self.product_name.clone_from(&other.product_name);
             self.named_by.clone_from(&other.named_by);
         }
-        self.deployments += other.deployments;
-        self.succeeded += other.succeeded;
-        self.failed += other.failed;
-        self.errors_in_succeeded += other.errors_in_succeeded;
-        self.errors_in_failed += other.errors_in_failed;
+        self.counts += other.counts;
         self.revenue = self.revenue.checked_add(other.revenue)?;
         self.remuneration = self.remuneration.checked_add(other.remuneration)?;
         Some(())
@@ -355,11 +344,13 @@ impl Aggregator {
         let this = GroupTotals {
             product_name: log.product_name,
             named_by: (log.finished_at, log.deployment_id),
-            deployments: 1,
-            succeeded: u64::from(log.status == DeploymentStatus::Succeeded),
-            failed: u64::from(log.status == DeploymentStatus::Failed),
-            errors_in_succeeded: if log.status == DeploymentStatus::Succeeded { errors } else { 0 },
-            errors_in_failed: if log.status == DeploymentStatus::Failed { errors } else { 0 },
+            counts: Counts {
+                deployments: 1,
+                succeeded: u64::from(log.status == DeploymentStatus::Succeeded),
+                failed: u64::from(log.status == DeploymentStatus::Failed),
+                errors_in_succeeded: if log.status == DeploymentStatus::Succeeded { errors } else { 0 },
+                errors_in_failed: if log.status == DeploymentStatus::Failed { errors } else { 0 },
+            },
             revenue,
             remuneration,
         };
@@ -520,6 +511,18 @@ pub struct Counts {
     pub errors_in_failed: u64,
 }
 
+impl std::ops::AddAssign for Counts {
+    /// Counts of disjoint sets of deployments add field by field (saturating: a `u64` of
+    /// deployments cannot realistically overflow, and a report must never panic).
+    fn add_assign(&mut self, other: Counts) {
+        self.deployments = self.deployments.saturating_add(other.deployments);
+        self.succeeded = self.succeeded.saturating_add(other.succeeded);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.errors_in_succeeded = self.errors_in_succeeded.saturating_add(other.errors_in_succeeded);
+        self.errors_in_failed = self.errors_in_failed.saturating_add(other.errors_in_failed);
+    }
+}
+
 /// Rounded money of one row; `marketplace_fee = billable_revenue − remuneration_value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowMoney {
@@ -557,13 +560,7 @@ impl ReportRow {
             product_id: key.product_id.clone(),
             product_name: t.product_name.clone(),
             currency: key.currency,
-            counts: Counts {
-                deployments: t.deployments,
-                succeeded: t.succeeded,
-                failed: t.failed,
-                errors_in_succeeded: t.errors_in_succeeded,
-                errors_in_failed: t.errors_in_failed,
-            },
+            counts: t.counts,
             money: RowMoney {
                 billable_revenue,
                 remuneration_value,
@@ -598,12 +595,7 @@ impl SummaryRow {
     }
 
     fn add(&mut self, row: &ReportRow) {
-        let c = &mut self.counts;
-        c.deployments += row.counts.deployments;
-        c.succeeded += row.counts.succeeded;
-        c.failed += row.counts.failed;
-        c.errors_in_succeeded += row.counts.errors_in_succeeded;
-        c.errors_in_failed += row.counts.errors_in_failed;
+        self.counts += row.counts;
         // Rounded amounts are small multiples of a minor unit; they cannot realistically overflow
         // 28 digits after the exact group sums fitted, so saturating is a defensive no-op.
         let m = &mut self.money;

@@ -131,9 +131,14 @@ mod tests {
         let plan = ReportPlan::single(d);
         let all = DeploymentLogTable::units(&plan, None);
         assert_eq!(all.len(), 2 * 16, "Feb 1 and 2 (month to date)");
-        let p0 = DeploymentLogTable::units(&plan, Some(Partition { index: 0, count: 3 }));
-        let p1 = DeploymentLogTable::units(&plan, Some(Partition { index: 1, count: 3 }));
-        let p2 = DeploymentLogTable::units(&plan, Some(Partition { index: 2, count: 3 }));
-        assert_eq!(p0.len() + p1.len() + p2.len(), all.len());
+        let parts: Vec<Vec<(NaiveDate, u32)>> =
+            (0..3).map(|index| DeploymentLogTable::units(&plan, Some(Partition { index, count: 3 }))).collect();
+        let mut union: Vec<(NaiveDate, u32)> = parts.iter().flatten().copied().collect();
+        assert_eq!(union.len(), all.len(), "no unit is in two partitions");
+        union.sort();
+        let mut sorted_all = all.clone();
+        sorted_all.sort();
+        assert_eq!(union, sorted_all, "together the partitions cover every unit");
+        assert!(parts.iter().all(|p| !p.is_empty()));
     }
 }
