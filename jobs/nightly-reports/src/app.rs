@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
 use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices};
@@ -40,6 +41,21 @@ pub enum AppError {
     /// The AWS settings in the environment are incomplete (`marketplace_aws::required_env`).
     #[error("{0:#}")]
     Settings(anyhow::Error),
+    /// Later dates of the month were stored after the first date of this run.
+    #[error(
+        "report dates {later:?} were stored after {last} and their month-to-date figures build on it: \
+         re-run {first}..{through} together (--dates {first}..{through}, or {{\"dates\": \"{first}..{through}\"}})"
+    )]
+    LaterDatesReported {
+        /// First date asked for.
+        first: NaiveDate,
+        /// Last date asked for.
+        last: NaiveDate,
+        /// Later dates of the month with stored figures.
+        later: Vec<NaiveDate>,
+        /// The latest of them.
+        through: NaiveDate,
+    },
     /// The run needs AWS but has no context.
     #[error("this run reads the DeploymentLogs table or stores/sends, which needs AWS settings")]
     NoAws,
@@ -118,10 +134,15 @@ impl JobRequest {
 /// Runs one request. `aws` may be `None` when [`JobRequest::needs_aws`] is false.
 pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<RunSummary, AppError> {
     let partition = request.partition.as_ref().map(|(p, _)| *p);
+    if request.partition.is_none() && request.delivery.store {
+        refuse_if_later_dates_stored(&aws.ok_or(AppError::NoAws)?.reports, request.plan).await?;
+    }
     let agg = match &request.source {
         Source::Export(path) => aggregate_export_source(path, request.plan, partition)?,
         Source::Table => {
-            aws.ok_or(AppError::NoAws)?.logs.aggregate(request.plan, partition, request.parallelism).await?
+            let aws = aws.ok_or(AppError::NoAws)?;
+            let start = starting_point(&aws.reports, request.plan, partition.is_none()).await?;
+            aws.logs.aggregate(start, partition, request.parallelism).await?
         }
     };
     if let Some((_, path)) = &request.partition {
@@ -138,6 +159,43 @@ pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<R
     publish(agg, &request.out, request.delivery, aws).await
 }
 
+/// A stored run for `plan` would leave the month-to-date figures of later dates of its last
+/// month built on the old figures: refuse it, naming the dates to re-run together with it.
+pub async fn refuse_if_later_dates_stored(reports: &ReportsTable, plan: ReportPlan) -> Result<(), AppError> {
+    let later: Vec<NaiveDate> =
+        reports.month_sums_dates(plan.last()).await?.into_iter().filter(|d| *d > plan.last()).collect();
+    match later.last() {
+        None => Ok(()),
+        Some(&through) => Err(AppError::LaterDatesReported { first: plan.first(), last: plan.last(), later, through }),
+    }
+}
+
+/// The aggregator a table run starts from. Month-to-date comes from the exact month sums an
+/// earlier night stored (the latest marked date of the first report date's month before it), so
+/// only the days after that date are read: on a normal night, one day. Without stored sums
+/// (the first night, or after a gap) the days since the month's start are read. `with_sums`:
+/// load the sums (a partition leaves them to the merge, which adds them once).
+pub async fn starting_point(reports: &ReportsTable, plan: ReportPlan, with_sums: bool) -> Result<Aggregator, AppError> {
+    let first = plan.first();
+    let through = reports.month_sums_dates(first).await?.into_iter().filter(|d| *d < first).max();
+    let Some(through) = through else {
+        return Ok(Aggregator::new(plan));
+    };
+    let sums = if with_sums { reports.month_sums(through).await? } else { Vec::new() };
+    tracing::info!(%through, groups = sums.len(), "month-to-date builds on stored month sums");
+    Ok(Aggregator::seeded(plan, through, sums).map_err(JobError::from)?)
+}
+
+/// Adds the stored month sums a merged set of table partitions was built on (once).
+pub async fn add_stored_sums(reports: &ReportsTable, mut merged: Aggregator) -> Result<Aggregator, AppError> {
+    let plan = merged.plan();
+    if let Some(through) = merged.read_from().pred_opt().filter(|d| *d >= plan.read_from()) {
+        let seed = Aggregator::seeded(plan, through, reports.month_sums(through).await?).map_err(JobError::from)?;
+        merged.merge(seed).map_err(JobError::from)?;
+    }
+    Ok(merged)
+}
+
 /// The sinks: CSV files always; report items and emails when asked.
 pub async fn publish(
     agg: Aggregator,
@@ -146,9 +204,17 @@ pub async fn publish(
     aws: Option<&AwsContext>,
 ) -> Result<RunSummary, AppError> {
     let stats = agg.stats();
+    let days_read = agg.days_to_read().count();
+    if delivery.store {
+        let aws = aws.ok_or(AppError::NoAws)?;
+        for date in agg.plan().report_dates() {
+            aws.reports.store_month_sums(date, &agg).await?;
+        }
+    }
     let reports = agg.finish().map_err(JobError::from)?;
     write_reports(out, &reports)?;
     let mut summary = RunSummary::new(stats, &reports);
+    summary.days_read = days_read;
     if delivery.store || delivery.send {
         let aws = aws.ok_or(AppError::NoAws)?;
         for report in &reports {
@@ -278,7 +344,8 @@ pub async fn handle_scheduled(
                 }
             };
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
-            let agg = aws.logs.aggregate(plan, Some(partition), parallelism).await?;
+            let start = starting_point(&aws.reports, plan, false).await?;
+            let agg = aws.logs.aggregate(start, Some(partition), parallelism).await?;
             let stats = agg.stats();
             let key = format!("partials/{run_id}/{}.json", partition.index);
             store.put(&key, encode_partial(&agg).map_err(|e| invalid(e.to_string()))?).await?;
@@ -300,7 +367,8 @@ pub async fn handle_scheduled(
                 }
             }
             let merged = merged.ok_or(AppError::Job(JobError::NothingToMerge))?;
-            publish(merged, out, everything, Some(aws)).await?
+            refuse_if_later_dates_stored(&aws.reports, plan).await?;
+            publish(add_stored_sums(&aws.reports, merged).await?, out, everything, Some(aws)).await?
         }
     };
     serde_json::to_value(&summary).map_err(|e| invalid(e.to_string()))

@@ -12,7 +12,10 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
 use marketplace_domain::report::ReportPlan;
-use nightly_reports::app::{handle_scheduled, publish, run_job, AwsContext, JobRequest, ScheduledRun, Source};
+use nightly_reports::app::{
+    add_stored_sums, handle_scheduled, publish, refuse_if_later_dates_stored, run_job, AwsContext, JobRequest,
+    ScheduledRun, Source,
+};
 use nightly_reports::cli::{Cli, Command, GenerateArgs};
 use nightly_reports::generate::{generate, write_export, GeneratorConfig};
 use nightly_reports::pipeline::merge_partials;
@@ -71,7 +74,20 @@ async fn cli(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Merge(args)) => {
             let delivery = args.delivery.resolve(false);
             let aws = aws_if(delivery.store || delivery.send).await?;
-            let agg = merge_partials(&args.partials)?;
+            let mut agg = merge_partials(&args.partials)?;
+            if agg.read_from() > agg.plan().read_from() {
+                // Table partitions built on stored month sums: the merge adds them once.
+                let aws = match &aws {
+                    Some(aws) => aws,
+                    None => &AwsContext::from_env().await.context("these partials build on stored month sums")?,
+                };
+                agg = add_stored_sums(&aws.reports, agg).await?;
+            }
+            if delivery.store {
+                if let Some(aws) = &aws {
+                    refuse_if_later_dates_stored(&aws.reports, agg.plan()).await?;
+                }
+            }
             (publish(agg, &args.out, delivery, aws.as_ref()).await?, args.delivery.rejects_ok)
         }
         None => {

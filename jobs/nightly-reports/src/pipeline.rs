@@ -110,6 +110,9 @@ pub struct RunSummary {
     pub provider_reports: usize,
     /// Report items stored in DynamoDB.
     pub items_stored: usize,
+    /// Days of deployment logs read (1 on a normal night; the month so far without stored
+    /// month sums).
+    pub days_read: usize,
     /// Emails sent.
     pub emails_sent: usize,
     /// Emails skipped because the ledger says they were already sent.

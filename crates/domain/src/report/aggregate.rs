@@ -65,6 +65,14 @@ pub enum AggregateError {
         /// Currency.
         currency: Currency,
     },
+    /// Stored month sums must be as of a day of the first report date's month before it.
+    #[error("month sums as of {through} cannot seed a run whose first report date is {first}")]
+    SeedOutsideMonth {
+        /// Day the sums are as of.
+        through: NaiveDate,
+        /// First report date.
+        first: NaiveDate,
+    },
     /// Partials of different plans cannot be merged.
     #[error("cannot merge partial aggregates of different plans ({0:?} vs {1:?})")]
     PlanMismatch(ReportPlan, ReportPlan),
@@ -97,6 +105,16 @@ impl ReportPlan {
         month_start(self.first)
     }
 
+    /// First report date.
+    pub fn first(&self) -> NaiveDate {
+        self.first
+    }
+
+    /// Last report date.
+    pub fn last(&self) -> NaiveDate {
+        self.last
+    }
+
     /// Last day whose logs must be read.
     pub fn read_to(&self) -> NaiveDate {
         self.last
@@ -116,6 +134,15 @@ impl ReportPlan {
     /// Whether `day` is one of the report dates.
     pub fn is_report_date(&self, day: NaiveDate) -> bool {
         (self.first..=self.last).contains(&day)
+    }
+}
+
+fn overflow(date: NaiveDate, key: &GroupKey) -> AggregateError {
+    AggregateError::Overflow {
+        date,
+        provider_id: key.provider_id.clone(),
+        product_id: key.product_id.clone(),
+        currency: key.currency,
     }
 }
 
@@ -223,6 +250,9 @@ pub struct PartialAggregate {
     pub version: u32,
     /// The plan the partial was built for.
     pub plan: ReportPlan,
+    /// First day counted (absent: the plan's month start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_from: Option<NaiveDate>,
     /// Group totals, sorted by date then group.
     pub groups: Vec<(NaiveDate, GroupKey, GroupTotals)>,
     /// Error rows of the report dates.
@@ -239,6 +269,9 @@ const PARTIAL_VERSION: u32 = 1;
 #[derive(Debug, Clone)]
 pub struct Aggregator {
     plan: ReportPlan,
+    /// First day whose logs this aggregator counts (the plan's month start, or the day after
+    /// the stored month sums it was seeded with).
+    read_from: NaiveDate,
     groups: BTreeMap<NaiveDate, BTreeMap<GroupKey, GroupTotals>>,
     errors: Vec<ErrorRow>,
     rejects: Vec<RejectRow>,
@@ -250,6 +283,7 @@ impl Aggregator {
     pub fn new(plan: ReportPlan) -> Self {
         Aggregator {
             plan,
+            read_from: plan.read_from(),
             groups: BTreeMap::new(),
             errors: Vec::new(),
             rejects: Vec::new(),
@@ -260,6 +294,60 @@ impl Aggregator {
     /// The plan.
     pub fn plan(&self) -> ReportPlan {
         self.plan
+    }
+
+    /// An aggregator that builds on stored month sums: `seed` holds the exact month-to-date
+    /// sums of the plan's first month as of `through` (a day before the first report date), so
+    /// only logs from the day after `through` are counted.
+    pub fn seeded(
+        plan: ReportPlan,
+        through: NaiveDate,
+        seed: impl IntoIterator<Item = (GroupKey, GroupTotals)>,
+    ) -> Result<Self, AggregateError> {
+        if through >= plan.first || through < plan.read_from() {
+            return Err(AggregateError::SeedOutsideMonth { through, first: plan.first });
+        }
+        let mut agg = Aggregator::new(plan);
+        agg.read_from = through.succ_opt().unwrap_or(through);
+        agg.groups.insert(through, seed.into_iter().collect());
+        Ok(agg)
+    }
+
+    /// First day whose logs are counted (the table source reads from here).
+    pub fn read_from(&self) -> NaiveDate {
+        self.read_from
+    }
+
+    /// Days whose logs are counted, ascending.
+    pub fn days_to_read(&self) -> impl Iterator<Item = NaiveDate> {
+        let last = self.plan.last;
+        self.read_from.iter_days().take_while(move |d| *d <= last)
+    }
+
+    fn counts_day(&self, day: NaiveDate) -> bool {
+        (self.read_from..=self.plan.last).contains(&day)
+    }
+
+    /// The group totals of one day (exact; empty when nothing happened).
+    pub fn day_totals(&self, date: NaiveDate) -> impl Iterator<Item = (&GroupKey, &GroupTotals)> {
+        self.groups.get(&date).into_iter().flatten()
+    }
+
+    /// Exact month-to-date totals of every group of `date`'s month up to `date` (inclusive):
+    /// what a later night builds on (`storage::MonthSumsItem`).
+    pub fn month_to_date(&self, date: NaiveDate) -> Result<BTreeMap<GroupKey, GroupTotals>, AggregateError> {
+        let mut month: BTreeMap<GroupKey, GroupTotals> = BTreeMap::new();
+        for (_, g) in self.groups.range(month_start(date)..=date) {
+            for (key, totals) in g {
+                match month.get_mut(key) {
+                    Some(sum) => sum.absorb(totals).ok_or_else(|| overflow(date, key))?,
+                    None => {
+                        month.insert(key.clone(), totals.clone());
+                    }
+                }
+            }
+        }
+        Ok(month)
     }
 
     /// Counters so far.
@@ -303,7 +391,7 @@ impl Aggregator {
     pub fn add(&mut self, log: DeploymentLog) -> Result<(), AggregateError> {
         self.stats.items += 1;
         let day = log.report_date();
-        if !self.plan.reads(day) {
+        if !self.counts_day(day) {
             self.stats.outside_window += 1;
             return Ok(());
         }
@@ -365,7 +453,7 @@ impl Aggregator {
 
     /// Folds another aggregator (built from disjoint input, same plan) into this one.
     pub fn merge(&mut self, other: Aggregator) -> Result<(), AggregateError> {
-        if self.plan != other.plan {
+        if self.plan != other.plan || self.read_from != other.read_from {
             return Err(AggregateError::PlanMismatch(self.plan, other.plan));
         }
         for (day, groups) in other.groups {
@@ -402,6 +490,7 @@ impl Aggregator {
         PartialAggregate {
             version: PARTIAL_VERSION,
             plan: self.plan,
+            read_from: Some(self.read_from),
             groups: self
                 .groups
                 .iter()
@@ -421,6 +510,7 @@ impl Aggregator {
         }
         Aggregator {
             plan: partial.plan,
+            read_from: partial.read_from.unwrap_or_else(|| partial.plan.read_from()),
             groups,
             errors: partial.errors,
             rejects: partial.rejects,

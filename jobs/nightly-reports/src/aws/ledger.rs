@@ -1,15 +1,24 @@
 //! The delivery ledger in the `Reports` table (`DELIVERY#<date>` items): conditional claim,
 //! record and release for `marketplace_domain::report::delivery`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use chrono::NaiveDate;
 use marketplace_domain::report::delivery::{ClaimRefused, DeliveryLedger};
-use marketplace_domain::report::storage::Recipient;
+use marketplace_domain::report::storage::{delivery_key, Recipient};
 use marketplace_domain::DomainError;
 
 use super::ReportsTable;
+
+impl ReportsTable {
+    fn key(date: NaiveDate, to: &Recipient) -> HashMap<String, Av> {
+        let (pk, sk) = delivery_key(date, to);
+        HashMap::from([("pk".to_owned(), Av::S(pk)), ("sk".to_owned(), Av::S(sk))])
+    }
+}
 
 fn infra<E: std::error::Error + 'static, R: std::fmt::Debug>(
     operation: &'static str,

@@ -11,7 +11,6 @@ use chrono::NaiveDate;
 use futures::{stream, StreamExt, TryStreamExt};
 use marketplace_domain::report::aggregate::Aggregator;
 use marketplace_domain::report::attribute::Item;
-use marketplace_domain::report::ReportPlan;
 use tokio::sync::mpsc;
 
 use super::{batch_put, dynamo, from_sdk, to_sdk, AwsError, SHARDS};
@@ -22,18 +21,25 @@ use crate::partition::Partition;
 pub struct DeploymentLogTable {
     client: Client,
     table: String,
+    /// `Limit` of every `Query` page (`None`: DynamoDB's 1 MB pages).
+    page_limit: Option<i32>,
 }
 
 impl DeploymentLogTable {
     /// Source over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DeploymentLogTable { client, table: table.into() }
+        DeploymentLogTable { client, table: table.into(), page_limit: None }
     }
 
-    /// The (day, shard) units of `plan`, in order; partitions take every N-th.
-    pub fn units(plan: &ReportPlan, partition: Option<Partition>) -> Vec<(NaiveDate, u32)> {
-        plan.days_to_read()
-            .flat_map(|d| (0..SHARDS).map(move |s| (d, s)))
+    /// The same source reading pages of at most `limit` items (tests force page boundaries).
+    pub fn with_page_limit(mut self, limit: i32) -> Self {
+        self.page_limit = Some(limit);
+        self
+    }
+
+    /// The (day, shard) units of `days`, in order; partitions take every N-th.
+    pub fn units(days: impl Iterator<Item = NaiveDate>, partition: Option<Partition>) -> Vec<(NaiveDate, u32)> {
+        days.flat_map(|d| (0..SHARDS).map(move |s| (d, s)))
             .enumerate()
             .filter(|(k, _)| partition.is_none_or(|p| p.owns(*k)))
             .map(|(_, u)| u)
@@ -51,6 +57,7 @@ impl DeploymentLogTable {
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", Av::S(pk.clone()))
                 .set_exclusive_start_key(start.take())
+                .set_limit(self.page_limit)
                 .send()
                 .await
                 .map_err(dynamo("Query", &self.table))?;
@@ -70,14 +77,15 @@ impl DeploymentLogTable {
         }
     }
 
-    /// Aggregates the plan's days (or one partition of its day-shards).
+    /// Counts the days `agg` reads (from its `read_from` to the plan's last date; or one
+    /// partition of their day-shards) into it.
     pub async fn aggregate(
         &self,
-        plan: ReportPlan,
+        agg: Aggregator,
         partition: Option<Partition>,
         parallelism: usize,
     ) -> Result<Aggregator, AwsError> {
-        let units = Self::units(&plan, partition);
+        let units = Self::units(agg.days_to_read(), partition);
         let (tx, mut rx) = mpsc::channel::<Vec<Item>>(parallelism.max(1) * 2);
         let producer = async move {
             let result = stream::iter(units)
@@ -89,7 +97,7 @@ impl DeploymentLogTable {
             result
         };
         let consumer = async {
-            let mut agg = Aggregator::new(plan);
+            let mut agg = agg;
             let mut failed = None;
             while let Some(page) = rx.recv().await {
                 if failed.is_some() {
@@ -124,15 +132,16 @@ impl DeploymentLogTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use marketplace_domain::report::ReportPlan;
 
     #[test]
     fn a_day_is_sixteen_shards_and_partitions_split_them() {
         let d = NaiveDate::from_ymd_opt(2026, 2, 2).unwrap_or_default();
-        let plan = ReportPlan::single(d);
-        let all = DeploymentLogTable::units(&plan, None);
+        let days = || Aggregator::new(ReportPlan::single(d)).days_to_read().collect::<Vec<_>>().into_iter();
+        let all = DeploymentLogTable::units(days(), None);
         assert_eq!(all.len(), 2 * 16, "Feb 1 and 2 (month to date)");
         let parts: Vec<Vec<(NaiveDate, u32)>> =
-            (0..3).map(|index| DeploymentLogTable::units(&plan, Some(Partition { index, count: 3 }))).collect();
+            (0..3).map(|index| DeploymentLogTable::units(days(), Some(Partition { index, count: 3 }))).collect();
         let mut union: Vec<(NaiveDate, u32)> = parts.iter().flatten().copied().collect();
         assert_eq!(union.len(), all.len(), "no unit is in two partitions");
         union.sort();
