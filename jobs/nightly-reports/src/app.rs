@@ -41,6 +41,14 @@ pub enum AppError {
     /// The AWS settings in the environment are incomplete (`marketplace_aws::required_env`).
     #[error("{0:#}")]
     Settings(anyhow::Error),
+    /// A report date that has not ended yet (UTC).
+    #[error("{date} has not ended yet (today is {today} UTC): its logs are incomplete; report it from tomorrow on")]
+    DayNotOver {
+        /// The date asked for.
+        date: NaiveDate,
+        /// Today (UTC).
+        today: NaiveDate,
+    },
     /// Later dates of the month were stored after the first date of this run.
     #[error(
         "report dates {later:?} were stored after {last} and their month-to-date figures build on it: \
@@ -133,6 +141,7 @@ impl JobRequest {
 
 /// Runs one request. `aws` may be `None` when [`JobRequest::needs_aws`] is false.
 pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<RunSummary, AppError> {
+    refuse_unfinished_days(request.plan, chrono::Utc::now().date_naive())?;
     let partition = request.partition.as_ref().map(|(p, _)| *p);
     if request.partition.is_none() && request.delivery.store {
         refuse_if_later_dates_stored(&aws.ok_or(AppError::NoAws)?.reports, request.plan).await?;
@@ -157,6 +166,14 @@ pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<R
         });
     }
     publish(agg, &request.out, request.delivery, aws).await
+}
+
+/// A report of `today` (UTC) or later would report a partial day: refused.
+pub fn refuse_unfinished_days(plan: ReportPlan, today: NaiveDate) -> Result<(), AppError> {
+    if plan.last() >= today {
+        return Err(AppError::DayNotOver { date: plan.last(), today });
+    }
+    Ok(())
 }
 
 /// A stored run for `plan` would leave the month-to-date figures of later dates of its last
@@ -312,6 +329,7 @@ pub async fn handle_scheduled(
     parallelism: usize,
 ) -> Result<serde_json::Value, AppError> {
     let plan = run.plan()?;
+    refuse_unfinished_days(plan, chrono::Utc::now().date_naive())?;
     let everything = Delivery { store: true, send: true, resend: false };
     let invalid = |m: String| AppError::Config(DomainError::invalid(m));
     let summary = match run.mode {
@@ -372,4 +390,35 @@ pub async fn handle_scheduled(
         }
     };
     serde_json::to_value(&summary).map_err(|e| invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn today_and_later_are_refused_as_partial_days() {
+        let today = chrono::Utc::now().date_naive();
+        let yesterday = today.pred_opt().expect("a day before");
+        let tomorrow = today.succ_opt().expect("a day after");
+        let request = |plan| JobRequest {
+            plan,
+            source: Source::Export(PathBuf::from("does-not-matter.json")),
+            partition: None,
+            out: std::env::temp_dir().join("never-written"),
+            delivery: Delivery { store: false, send: false, resend: false },
+            parallelism: 1,
+        };
+        for plan in
+            [ReportPlan::single(today), ReportPlan::single(tomorrow), ReportPlan::new(yesterday, today).expect("plan")]
+        {
+            match run_job(&request(plan), None).await {
+                Err(AppError::DayNotOver { date, today: t }) => assert_eq!((date, t), (plan.last(), today)),
+                other => panic!("{plan:?}: expected a refusal, got {other:?}"),
+            }
+        }
+        assert!(refuse_unfinished_days(ReportPlan::single(yesterday), today).is_ok());
+        let payload = ScheduledRun { date: Some(today), ..ScheduledRun::default() };
+        assert_eq!(payload.plan().expect("plan").last(), today, "the payload parses; the run refuses it");
+    }
 }

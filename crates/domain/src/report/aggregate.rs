@@ -31,7 +31,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::Item;
-use super::record::{parse_deployment_log, DeploymentLog, DeploymentStatus, Rejected};
+use super::record::{parse_deployment_log, ContractViolation, DeploymentLog, DeploymentStatus, Rejected};
 use crate::money::{round_to_minor_units, Currency};
 
 /// Which report dates a run produces. Reading covers the first report date's month start up to
@@ -389,12 +389,38 @@ impl Aggregator {
 
     /// Counts a valid deployment log into its group.
     pub fn add(&mut self, log: DeploymentLog) -> Result<(), AggregateError> {
-        self.stats.items += 1;
         let day = log.report_date();
         if !self.counts_day(day) {
+            self.stats.items += 1;
             self.stats.outside_window += 1;
             return Ok(());
         }
+        let key = GroupKey { provider_id: log.provider_id, product_id: log.product_id, currency: log.currency };
+        let amounts = match log.status {
+            DeploymentStatus::Succeeded => log
+                .quantity
+                .checked_mul(log.unit_price)
+                .and_then(|revenue| Some((revenue, revenue.checked_mul(log.provider_share)?))),
+            DeploymentStatus::Failed => Some((Decimal::ZERO, Decimal::ZERO)),
+        };
+        let by_group = self.groups.entry(day).or_default();
+        // A log whose amounts (or whose addition to its group) do not fit `Decimal` is rejected,
+        // never fatal: the rest of the night's reports still go out.
+        let fits = amounts.filter(|(revenue, remuneration)| {
+            by_group.get(&key).is_none_or(|t| {
+                t.revenue.checked_add(*revenue).is_some() && t.remuneration.checked_add(*remuneration).is_some()
+            })
+        });
+        let Some((revenue, remuneration)) = fits else {
+            let group = format!("{}/{}/{}", key.provider_id, key.product_id, key.currency);
+            self.reject(Rejected {
+                key: log.deployment_id,
+                report_date: Some(day),
+                reason: ContractViolation::SumOverflow(group),
+            });
+            return Ok(());
+        };
+        self.stats.items += 1;
         self.stats.counted += 1;
         let errors = u64::try_from(log.errors.len()).unwrap_or(u64::MAX);
         if self.plan.is_report_date(day) {
@@ -404,8 +430,8 @@ impl Aggregator {
                     deployment_id: log.deployment_id.clone(),
                     position: u32::try_from(position).unwrap_or(u32::MAX),
                     report_date: day,
-                    provider_id: log.provider_id.clone(),
-                    product_id: log.product_id.clone(),
+                    provider_id: key.provider_id.clone(),
+                    product_id: key.product_id.clone(),
                     customer_alias: log.customer_alias.clone(),
                     deployment_status: log.status,
                     error_code: entry.code.clone(),
@@ -413,22 +439,6 @@ impl Aggregator {
                 });
             }
         }
-        let key = GroupKey { provider_id: log.provider_id, product_id: log.product_id, currency: log.currency };
-        let by_group = self.groups.entry(day).or_default();
-        let overflow = |key: &GroupKey| AggregateError::Overflow {
-            date: day,
-            provider_id: key.provider_id.clone(),
-            product_id: key.product_id.clone(),
-            currency: key.currency,
-        };
-        let (revenue, remuneration) = match log.status {
-            DeploymentStatus::Succeeded => {
-                let revenue = log.quantity.checked_mul(log.unit_price).ok_or_else(|| overflow(&key))?;
-                let remuneration = revenue.checked_mul(log.provider_share).ok_or_else(|| overflow(&key))?;
-                (revenue, remuneration)
-            }
-            DeploymentStatus::Failed => (Decimal::ZERO, Decimal::ZERO),
-        };
         let this = GroupTotals {
             product_name: log.product_name,
             named_by: (log.finished_at, log.deployment_id),
@@ -442,8 +452,9 @@ impl Aggregator {
             revenue,
             remuneration,
         };
+        let by_group = self.groups.entry(day).or_default();
         match by_group.get_mut(&key) {
-            Some(totals) => totals.absorb(&this).ok_or_else(|| overflow(&key))?,
+            Some(totals) => totals.absorb(&this).ok_or_else(|| overflow(day, &key))?,
             None => {
                 by_group.insert(key, this);
             }
