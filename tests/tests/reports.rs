@@ -10,7 +10,7 @@ use marketplace_domain::report::attribute::parse_export_line;
 use marketplace_domain::report::AttributeValue as AttributeValueD;
 use marketplace_domain::report::ReportPlan;
 use marketplace_tests::*;
-use nightly_reports::app::{run_job, AppError, AwsContext, JobRequest, Source};
+use nightly_reports::app::{handle_scheduled, run_job, AppError, AwsContext, JobRequest, ScheduledRun, Source};
 use nightly_reports::cli::Delivery;
 
 fn fixture() -> PathBuf {
@@ -298,4 +298,113 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     // And the night after builds on the re-derived sums: one day read, the late log still in.
     let after = run_job(&run_for(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
     assert_eq!(after.days_read, 1);
+}
+
+#[tokio::test]
+async fn a_rejected_address_stops_no_other_delivery_and_concurrent_runs_send_each_report_once() {
+    let app = app().await;
+    let suffix = unique("r").replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let ids: Vec<String> = PROVIDERS.iter().map(|p| format!("{p}-{suffix}")).collect();
+    let addresses: Vec<String> = ids.iter().map(|p| format!("reports-{p}@provider.example")).collect();
+    for (p, a) in ids.iter().zip(&addresses) {
+        signup_notification::handle(&app, batch_of(&[signup_event(p, a)])).await;
+        assert!(stored_provider(&app, p).await.is_some());
+    }
+    // SES refuses initech's address (moto, like SES, rejects an address without a domain).
+    let marketplace = std::env::var("MARKETPLACE_TABLE").expect("MARKETPLACE_TABLE");
+    dynamodb()
+        .await
+        .update_item()
+        .table_name(&marketplace)
+        .key("pk", AttributeValue::S(format!("PROVIDER#{}", ids[2])))
+        .key("sk", AttributeValue::S("PROFILE".into()))
+        .update_expression("SET contact_email = :broken")
+        .expression_attribute_values(":broken", AttributeValue::S("reports-without-domain".into()))
+        .send()
+        .await
+        .expect("break the address");
+
+    // The golden logs, in a month of their own, for this test's providers.
+    let month = "2025-08-";
+    let items: Vec<_> = std::fs::read_to_string(fixture().join("deployment-logs-export.json"))
+        .expect("fixture")
+        .lines()
+        .map(|l| {
+            let mut line = l.replace("2026-02-", month);
+            for (p, id) in PROVIDERS.iter().zip(&ids) {
+                line = line.replace(&format!("\"{p}\""), &format!("\"{id}\""));
+            }
+            parse_export_line(&line.replace("\"d-", &format!("\"d-{suffix}-"))).expect("export line")
+        })
+        .collect();
+    let aws = AwsContext::from_env().await.expect("local stack env");
+    aws.logs.load(items).await.expect("load");
+    let date: chrono::NaiveDate = format!("{month}14").parse().expect("date");
+    let out = std::env::temp_dir().join(unique("reports-recipients"));
+    let request = JobRequest {
+        plan: ReportPlan::single(date),
+        source: Source::Table,
+        partition: None,
+        out: out.clone(),
+        delivery: Delivery { store: false, send: true, resend: false },
+        parallelism: 4,
+    };
+
+    // Two runs of the same date at once, through the real delivery ledger.
+    let (a, b) = tokio::join!(run_job(&request, Some(&aws)), run_job(&request, Some(&aws)));
+    let mut sent = 0;
+    for result in [a, b] {
+        match result {
+            Err(AppError::Undelivered(summary)) => {
+                assert!(
+                    summary.failed_deliveries.iter().all(|f| f.contains(&ids[2])),
+                    "only initech is named: {:?}",
+                    summary.failed_deliveries
+                );
+                sent += summary.emails_sent;
+            }
+            // The other run may have found initech's claim taken (in doubt) and failed nothing.
+            Ok(summary) => {
+                assert_eq!(summary.failed_deliveries.len(), 0);
+                sent += summary.emails_sent;
+            }
+            Err(e) => panic!("unexpected failure: {e}"),
+        }
+    }
+    assert_eq!(sent, 3, "acme, globex and the team, once between both runs");
+    for a in &addresses[..2] {
+        let mails: Vec<_> = emails_to(a).into_iter().filter(|e| e.subject.contains(&date.to_string())).collect();
+        assert_eq!(mails.len(), 1, "{a} got its report exactly once");
+    }
+    let team = team_emails_about(&format!("summary for {date}"));
+    assert_eq!(team.len(), 1, "the team summary went out once despite initech");
+
+    // Fixed address: the next run delivers initech only (its failed claim was released).
+    dynamodb()
+        .await
+        .update_item()
+        .table_name(&marketplace)
+        .key("pk", AttributeValue::S(format!("PROVIDER#{}", ids[2])))
+        .key("sk", AttributeValue::S("PROFILE".into()))
+        .update_expression("SET contact_email = :fixed")
+        .expression_attribute_values(":fixed", AttributeValue::S(addresses[2].clone()))
+        .send()
+        .await
+        .expect("fix the address");
+    let retry = run_job(&request, Some(&aws)).await.expect("retry");
+    assert_eq!((retry.emails_sent, retry.emails_already_sent), (1, 3), "{retry:?}");
+
+    // An operator's re-send of one provider through the Lambda payload.
+    let payload: ScheduledRun =
+        serde_json::from_value(serde_json::json!({"date": date, "resend": [ids[0]]})).expect("payload");
+    let result = handle_scheduled(&payload, &aws, &out, 4).await.expect("resend run");
+    assert_eq!((result["emails_sent"].as_u64(), result["emails_already_sent"].as_u64()), (Some(1), Some(3)));
+    let acme: Vec<_> = emails_to(&addresses[0]).into_iter().filter(|e| e.subject.contains(&date.to_string())).collect();
+    assert_eq!(acme.len(), 2, "acme's report re-sent");
+    let bad = serde_json::from_value::<ScheduledRun>(serde_json::json!({"date": date, "resend": "everyone"}))
+        .expect("parses");
+    assert!(matches!(
+        handle_scheduled(&bad, &aws, &out, 4).await,
+        Err(AppError::Config(marketplace_domain::DomainError::Invalid(_)))
+    ));
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
-use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices};
+use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, Resend};
 use marketplace_domain::report::ReportPlan;
 use marketplace_domain::{DomainError, PortalConfig};
 use serde::Deserialize;
@@ -41,6 +41,9 @@ pub enum AppError {
     /// The AWS settings in the environment are incomplete (`marketplace_aws::required_env`).
     #[error("{0:#}")]
     Settings(anyhow::Error),
+    /// Some deliveries failed; every other one went out. Carries the run's summary.
+    #[error("reports not delivered to: {}", .0.failed_deliveries.join("; "))]
+    Undelivered(Box<RunSummary>),
     /// A report date that has not ended yet (UTC).
     #[error("{date} has not ended yet (today is {today} UTC): its logs are incomplete; report it from tomorrow on")]
     DayNotOver {
@@ -141,6 +144,15 @@ impl JobRequest {
 
 /// Runs one request. `aws` may be `None` when [`JobRequest::needs_aws`] is false.
 pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<RunSummary, AppError> {
+    run_job_resending(request, &Resend::from(request.delivery.resend), aws).await
+}
+
+/// [`run_job`], re-sending the deliveries `resend` covers even where the ledger has them.
+pub async fn run_job_resending(
+    request: &JobRequest,
+    resend: &Resend,
+    aws: Option<&AwsContext>,
+) -> Result<RunSummary, AppError> {
     refuse_unfinished_days(request.plan, chrono::Utc::now().date_naive())?;
     let partition = request.partition.as_ref().map(|(p, _)| *p);
     if request.partition.is_none() && request.delivery.store {
@@ -165,7 +177,7 @@ pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<R
             ..RunSummary::default()
         });
     }
-    publish(agg, &request.out, request.delivery, aws).await
+    publish_resending(agg, &request.out, request.delivery, resend, aws).await
 }
 
 /// A report of `today` (UTC) or later would report a partial day: refused.
@@ -220,8 +232,21 @@ pub async fn publish(
     delivery: Delivery,
     aws: Option<&AwsContext>,
 ) -> Result<RunSummary, AppError> {
+    publish_resending(agg, out, delivery, &Resend::from(delivery.resend), aws).await
+}
+
+/// [`publish`] with an explicit re-send selection. Fails at the end, after every other
+/// delivery went out, when some delivery failed ([`AppError::Undelivered`]).
+pub async fn publish_resending(
+    agg: Aggregator,
+    out: &std::path::Path,
+    delivery: Delivery,
+    resend: &Resend,
+    aws: Option<&AwsContext>,
+) -> Result<RunSummary, AppError> {
     let stats = agg.stats();
     let days_read = agg.days_to_read().count();
+    let groups = agg.group_count();
     if delivery.store {
         let aws = aws.ok_or(AppError::NoAws)?;
         for date in agg.plan().report_dates() {
@@ -232,6 +257,7 @@ pub async fn publish(
     write_reports(out, &reports)?;
     let mut summary = RunSummary::new(stats, &reports);
     summary.days_read = days_read;
+    summary.groups = groups;
     if delivery.store || delivery.send {
         let aws = aws.ok_or(AppError::NoAws)?;
         for report in &reports {
@@ -245,13 +271,20 @@ pub async fn publish(
                     providers: &aws.providers,
                     config: &aws.config,
                 };
-                let counts = deliver_reports(&services, report, delivery.resend).await.map_err(AwsError::from)?;
+                let counts = deliver_reports(&services, report, resend).await;
                 summary.emails_sent += counts.sent;
                 summary.emails_already_sent += counts.already_sent;
-                summary.deliveries_in_doubt += counts.in_doubt;
+                summary.deliveries_in_doubt += counts.in_doubt.len();
+                summary.in_doubt.extend(counts.in_doubt.iter().map(|to| format!("{} {to}", report.date)));
                 summary.providers_without_contact += counts.no_recipient;
+                summary
+                    .failed_deliveries
+                    .extend(counts.failed.iter().map(|(to, why)| format!("{} {to}: {why}", report.date)));
             }
         }
+    }
+    if !summary.failed_deliveries.is_empty() {
+        return Err(AppError::Undelivered(Box::new(summary)));
     }
     Ok(summary)
 }
@@ -293,6 +326,36 @@ pub struct ScheduledRun {
     /// Keys of the partial aggregates to merge.
     #[serde(default)]
     pub partials: Vec<String>,
+    /// An operator's re-send: `"all"` or a list of provider ids whose deliveries go out again
+    /// even though the ledger has them (README, "Deliveries in doubt").
+    #[serde(default)]
+    pub resend: Option<ResendPayload>,
+}
+
+/// `"resend"` of the payload: `"all"` or `["provider-id", ...]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ResendPayload {
+    /// Must be `"all"`.
+    Word(String),
+    /// Provider ids.
+    Providers(Vec<String>),
+}
+
+impl ResendPayload {
+    /// The selection it asks for.
+    pub fn selection(&self) -> Result<Resend, AppError> {
+        match self {
+            ResendPayload::Word(w) if w == "all" => Ok(Resend::All),
+            ResendPayload::Word(w) => Err(AppError::Config(DomainError::invalid(format!(
+                "resend must be \"all\" or a list of provider ids, got {w:?}"
+            )))),
+            ResendPayload::Providers(ids) if ids.is_empty() => {
+                Err(AppError::Config(DomainError::invalid("resend lists no provider ids")))
+            }
+            ResendPayload::Providers(ids) => Ok(Resend::Providers(ids.iter().cloned().collect())),
+        }
+    }
 }
 
 /// The job's Lambda modes.
@@ -342,7 +405,8 @@ pub async fn handle_scheduled(
                 delivery: everything,
                 parallelism,
             };
-            run_job(&request, Some(aws)).await?
+            let resend = run.resend.as_ref().map(ResendPayload::selection).transpose()?.unwrap_or_default();
+            run_job_resending(&request, &resend, Some(aws)).await?
         }
         Mode::Partition => {
             let run_id = run.run_id.as_deref().filter(|r| marketplace_domain::validate::is_identifier(r, 80));

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod export;
 pub mod files_sink;
 pub mod generate;
+pub mod metrics;
 pub mod partition;
 pub mod pipeline;
 pub mod rss;

@@ -110,6 +110,8 @@ pub struct RunSummary {
     pub provider_reports: usize,
     /// Report items stored in DynamoDB.
     pub items_stored: usize,
+    /// (date, group) totals held: what memory grows with.
+    pub groups: usize,
     /// Days of deployment logs read (1 on a normal night; the month so far without stored
     /// month sums).
     pub days_read: usize,
@@ -119,6 +121,10 @@ pub struct RunSummary {
     pub emails_already_sent: usize,
     /// Deliveries claimed earlier but never recorded as sent (not re-sent; see `--resend`).
     pub deliveries_in_doubt: usize,
+    /// Who those in-doubt deliveries were for (`<date> <provider id or team>`).
+    pub in_doubt: Vec<String>,
+    /// Deliveries that failed this run (`<date> <recipient>: <reason>`); the others went out.
+    pub failed_deliveries: Vec<String>,
     /// Providers with files but no provider record to email.
     pub providers_without_contact: usize,
 }

@@ -101,16 +101,52 @@ pub async fn deliver_once(
 }
 
 /// Counts of one delivery pass.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryCounts {
     /// Messages sent.
     pub sent: usize,
     /// Deliveries skipped as already sent.
     pub already_sent: usize,
-    /// Deliveries skipped as in doubt (claimed, never recorded).
-    pub in_doubt: usize,
+    /// Deliveries skipped as in doubt (claimed, never recorded): who they were for.
+    pub in_doubt: Vec<String>,
     /// Providers without a contact address in the provider store.
     pub no_recipient: usize,
+    /// Deliveries that failed (recipient, reason); the others still went out.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Which deliveries to send again even though the ledger has them (operator's re-send).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Resend {
+    /// None: the ledger decides (the nightly default).
+    #[default]
+    Nothing,
+    /// Every provider and the team.
+    All,
+    /// These providers only.
+    Providers(std::collections::BTreeSet<String>),
+}
+
+impl Resend {
+    /// Whether the delivery to `to` is sent again.
+    pub fn covers(&self, to: &Recipient) -> bool {
+        match (self, to) {
+            (Resend::Nothing, _) => false,
+            (Resend::All, _) => true,
+            (Resend::Providers(ids), Recipient::Provider(id)) => ids.contains(id),
+            (Resend::Providers(_), Recipient::Team) => false,
+        }
+    }
+}
+
+impl From<bool> for Resend {
+    fn from(all: bool) -> Self {
+        if all {
+            Resend::All
+        } else {
+            Resend::Nothing
+        }
+    }
 }
 
 /// Everything delivery needs.
@@ -125,50 +161,58 @@ pub struct DeliveryServices<'a> {
     pub config: &'a PortalConfig,
 }
 
+fn recipient_name(to: &Recipient) -> String {
+    match to {
+        Recipient::Provider(id) => id.clone(),
+        Recipient::Team => "the marketplace team".to_owned(),
+    }
+}
+
 /// Emails every provider of `report` its files and the team the summary, once per (date,
-/// recipient) unless `resend`.
-pub async fn deliver_reports(
-    services: &DeliveryServices<'_>,
-    report: &DailyReport,
-    resend: bool,
-) -> Result<DeliveryCounts, DomainError> {
+/// recipient) unless `resend` covers it. No single recipient stops the others: a failed
+/// delivery (rejected address, message too large, throttling beyond the SDK's retries, a ledger
+/// write that failed) is logged and listed in [`DeliveryCounts::failed`], and the pass goes on.
+pub async fn deliver_reports(services: &DeliveryServices<'_>, report: &DailyReport, resend: &Resend) -> DeliveryCounts {
     let mut counts = DeliveryCounts::default();
     let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
-    let tally = |d: Delivered, counts: &mut DeliveryCounts| match d {
-        Delivered::Sent(ids) => counts.sent += ids.len(),
-        Delivered::AlreadySent => counts.already_sent += 1,
-        Delivered::InDoubt => {
-            counts.in_doubt += 1;
-        }
-    };
+    let mut deliveries = Vec::new();
     for provider_id in report.providers.keys() {
-        let Some(provider) = services.providers.get_provider(provider_id).await? else {
-            tracing::warn!(provider_id, "no provider record: report not emailed");
-            counts.no_recipient += 1;
-            continue;
+        let provider = match services.providers.get_provider(provider_id).await {
+            Ok(Some(provider)) => provider,
+            Ok(None) => {
+                tracing::warn!(provider_id, "no provider record: report not emailed");
+                counts.no_recipient += 1;
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(provider_id, error = %e, "provider record unreadable: report not emailed");
+                counts.failed.push((provider_id.clone(), e.to_string()));
+                continue;
+            }
         };
-        let Some(email) = provider_report_email(
-            services.config,
-            report,
-            provider_id,
-            provider.contact_email,
-            ATTACHMENT_BUDGET_BYTES,
-        ) else {
-            continue;
-        };
-        let to = Recipient::Provider(provider_id.clone());
-        let outcome =
-            deliver_once(services.ledger, services.mailer, report.date, &to, &[email], &token, resend).await?;
-        if outcome == Delivered::InDoubt {
-            tracing::warn!(provider_id, date = %report.date, "delivery in doubt (claimed earlier, never recorded); use --resend after checking");
+        if let Some(email) =
+            provider_report_email(services.config, report, provider_id, provider.contact_email, ATTACHMENT_BUDGET_BYTES)
+        {
+            deliveries.push((Recipient::Provider(provider_id.clone()), email));
         }
-        tally(outcome, &mut counts);
     }
-    let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
-    let outcome =
-        deliver_once(services.ledger, services.mailer, report.date, &Recipient::Team, &[team], &token, resend).await?;
-    tally(outcome, &mut counts);
-    Ok(counts)
+    deliveries.push((Recipient::Team, team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES)));
+    for (to, email) in deliveries {
+        let force = resend.covers(&to);
+        match deliver_once(services.ledger, services.mailer, report.date, &to, &[email], &token, force).await {
+            Ok(Delivered::Sent(ids)) => counts.sent += ids.len(),
+            Ok(Delivered::AlreadySent) => counts.already_sent += 1,
+            Ok(Delivered::InDoubt) => {
+                tracing::warn!(recipient = ?to, date = %report.date, "delivery in doubt (claimed earlier, never recorded): check the recipient's mail, then re-send (README, \"Deliveries in doubt\")");
+                counts.in_doubt.push(recipient_name(&to));
+            }
+            Err(e) => {
+                tracing::error!(recipient = ?to, date = %report.date, error = %e, "delivery failed; the others go on");
+                counts.failed.push((recipient_name(&to), e.to_string()));
+            }
+        }
+    }
+    counts
 }
 
 #[cfg(test)]
