@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
+use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
 use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, Resend};
 use marketplace_domain::report::ReportPlan;
 use marketplace_domain::{DomainError, PortalConfig};
@@ -18,10 +19,12 @@ use serde::Deserialize;
 
 use crate::aws::{AwsError, DeploymentLogTable, PartialStore, ReportsTable};
 use crate::cli::Delivery;
+use crate::files_sink::write_report_with;
 use crate::partition::Partition;
 use crate::pipeline::{
-    aggregate_export_source, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary,
+    aggregate_export_spilling, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary,
 };
+use crate::spill::{Merged, Spill};
 
 /// Errors of a run.
 #[derive(Debug, thiserror::Error)]
@@ -158,12 +161,15 @@ pub async fn run_job_resending(
     if request.partition.is_none() && request.delivery.store {
         refuse_if_later_dates_stored(&aws.ok_or(AppError::NoAws)?.reports, request.plan).await?;
     }
+    // A whole run streams its error and reject rows out of memory; a partition keeps them for
+    // its partial aggregate.
+    let spill = if partition.is_none() { Some(Spill::new().map_err(JobError::from)?) } else { None };
     let agg = match &request.source {
-        Source::Export(path) => aggregate_export_source(path, request.plan, partition)?,
+        Source::Export(path) => aggregate_export_spilling(path, request.plan, partition, spill.as_ref())?,
         Source::Table => {
             let aws = aws.ok_or(AppError::NoAws)?;
             let start = starting_point(&aws.reports, request.plan, partition.is_none()).await?;
-            aws.logs.aggregate(start, partition, request.parallelism).await?
+            aws.logs.aggregate(start, partition, request.parallelism, spill.as_ref()).await?
         }
     };
     if let Some((_, path)) = &request.partition {
@@ -177,7 +183,7 @@ pub async fn run_job_resending(
             ..RunSummary::default()
         });
     }
-    publish_resending(agg, &request.out, request.delivery, resend, aws).await
+    publish_resending(agg, &request.out, request.delivery, resend, spill.as_ref(), aws).await
 }
 
 /// A report of `today` (UTC) or later would report a partial day: refused.
@@ -232,16 +238,19 @@ pub async fn publish(
     delivery: Delivery,
     aws: Option<&AwsContext>,
 ) -> Result<RunSummary, AppError> {
-    publish_resending(agg, out, delivery, &Resend::from(delivery.resend), aws).await
+    publish_resending(agg, out, delivery, &Resend::from(delivery.resend), None, aws).await
 }
 
-/// [`publish`] with an explicit re-send selection. Fails at the end, after every other
-/// delivery went out, when some delivery failed ([`AppError::Undelivered`]).
+/// [`publish`] with an explicit re-send selection, and the error and reject rows in `spill`
+/// when the aggregator streamed them out (they are read back one provider at a time). Fails at
+/// the end, after every other delivery went out, when some delivery failed
+/// ([`AppError::Undelivered`]).
 pub async fn publish_resending(
     agg: Aggregator,
     out: &std::path::Path,
     delivery: Delivery,
     resend: &Resend,
+    spill: Option<&Spill>,
     aws: Option<&AwsContext>,
 ) -> Result<RunSummary, AppError> {
     let stats = agg.stats();
@@ -253,8 +262,21 @@ pub async fn publish_resending(
             aws.reports.store_month_sums(date, &agg).await?;
         }
     }
-    let reports = agg.finish().map_err(JobError::from)?;
-    write_reports(out, &reports)?;
+    let mut reports = agg.finish().map_err(JobError::from)?;
+    match spill {
+        None => {
+            write_reports(out, &reports)?;
+        }
+        Some(spill) => {
+            let mut errors = ErrorsByProvider::open(spill)?;
+            for report in &mut reports {
+                report.rejected = rejects_of(spill, report.date)?;
+                let date = report.date;
+                write_report_with(out, report, Some(&mut |p: &str| errors.take(date, p))).map_err(JobError::from)?;
+            }
+        }
+    }
+    let mut errors = spill.map(ErrorsByProvider::open).transpose()?;
     let mut summary = RunSummary::new(stats, &reports);
     summary.days_read = days_read;
     summary.groups = groups;
@@ -271,7 +293,11 @@ pub async fn publish_resending(
                     providers: &aws.providers,
                     config: &aws.config,
                 };
-                let counts = deliver_reports(&services, report, resend).await;
+                let date = report.date;
+                let mut errors_of = errors.as_mut().map(|e| move |p: &str| e.take(date, p));
+                let errors_of =
+                    errors_of.as_mut().map(|f| f as &mut (dyn FnMut(&str) -> Result<Vec<ErrorRow>, String> + Send));
+                let counts = deliver_reports(&services, report, resend, errors_of).await;
                 summary.emails_sent += counts.sent;
                 summary.emails_already_sent += counts.already_sent;
                 summary.deliveries_in_doubt += counts.in_doubt.len();
@@ -287,6 +313,40 @@ pub async fn publish_resending(
         return Err(AppError::Undelivered(Box::new(summary)));
     }
     Ok(summary)
+}
+
+/// Reads a spill's error rows back for one (date, provider) after the other, in order.
+struct ErrorsByProvider {
+    merged: Merged<ErrorRow>,
+}
+
+impl ErrorsByProvider {
+    fn open(spill: &Spill) -> Result<Self, JobError> {
+        Ok(ErrorsByProvider { merged: spill.errors()? })
+    }
+
+    fn take(&mut self, date: NaiveDate, provider_id: &str) -> Result<Vec<ErrorRow>, String> {
+        let before = |r: &ErrorRow| (r.report_date, r.provider_id.as_str()) < (date, provider_id);
+        while self.merged.next_if(before).map_err(|e| e.to_string())?.is_some() {}
+        let mut rows = Vec::new();
+        let this = |r: &ErrorRow| r.report_date == date && r.provider_id == provider_id;
+        while let Some(row) = self.merged.next_if(this).map_err(|e| e.to_string())? {
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+}
+
+/// The rejects listed under `date` (its own and the undated ones), in file order.
+fn rejects_of(spill: &Spill, date: NaiveDate) -> Result<Vec<RejectRow>, JobError> {
+    let mut merged = spill.rejects()?;
+    let mut rows = Vec::new();
+    while let Some(row) = merged.next_row()? {
+        if row.report_date.is_none_or(|d| d == date) {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// The job's Lambda payload (template.yaml documents who sends which):
@@ -427,7 +487,7 @@ pub async fn handle_scheduled(
             };
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
             let start = starting_point(&aws.reports, plan, false).await?;
-            let agg = aws.logs.aggregate(start, Some(partition), parallelism).await?;
+            let agg = aws.logs.aggregate(start, Some(partition), parallelism, None).await?;
             let stats = agg.stats();
             let key = format!("partials/{run_id}/{}.json", partition.index);
             store.put(&key, encode_partial(&agg).map_err(|e| invalid(e.to_string()))?).await?;

@@ -20,3 +20,4 @@ pub mod metrics;
 pub mod partition;
 pub mod pipeline;
 pub mod rss;
+pub mod spill;

@@ -12,9 +12,10 @@ use marketplace_domain::report::aggregate::{AggregateError, Aggregator, IngestSt
 use marketplace_domain::report::{DailyReport, ReportPlan};
 use serde::Serialize;
 
-use crate::export::{aggregate_export, ExportError};
+use crate::export::{aggregate_export_parallel, ExportError};
 use crate::files_sink::{write_report, WriteError};
 use crate::partition::Partition;
+use crate::spill::{Spill, SpillError};
 
 /// Errors of the job's stages.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ pub enum JobError {
         /// What went wrong.
         message: String,
     },
+    /// Spilling or reading back error and reject rows.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
     /// No partials given to merge.
     #[error("merge needs at least one partial-aggregate file")]
     NothingToMerge,
@@ -47,9 +51,20 @@ pub fn aggregate_export_source(
     plan: ReportPlan,
     partition: Option<Partition>,
 ) -> Result<Aggregator, JobError> {
-    let mut agg = Aggregator::new(plan);
-    let files = aggregate_export(path, partition, &mut agg)?;
-    tracing::info!(files, groups = agg.group_count(), stats = ?agg.stats(), "export aggregated");
+    aggregate_export_spilling(path, plan, partition, None)
+}
+
+/// [`aggregate_export_source`] on every core, moving error and reject rows to `spill` as it goes
+/// (then [`Aggregator::finish`]'s reports lack them: the spill has them).
+pub fn aggregate_export_spilling(
+    path: &Path,
+    plan: ReportPlan,
+    partition: Option<Partition>,
+    spill: Option<&Spill>,
+) -> Result<Aggregator, JobError> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let (agg, files) = aggregate_export_parallel(path, plan, partition, workers, spill)?;
+    tracing::info!(files, workers, groups = agg.group_count(), stats = ?agg.stats(), "export aggregated");
     Ok(agg)
 }
 

@@ -355,6 +355,18 @@ impl Aggregator {
         self.stats
     }
 
+    /// Error and reject rows held (what a bounded-memory run moves out with [`Self::take_rows`]).
+    pub fn held_rows(&self) -> usize {
+        self.errors.len() + self.rejects.len()
+    }
+
+    /// Takes the error and reject rows held so far, leaving the group totals: a caller that
+    /// streams rows to files (the job's spill) keeps memory bounded by group count. The
+    /// reports [`Self::finish`] builds afterwards lack those rows.
+    pub fn take_rows(&mut self) -> (Vec<ErrorRow>, Vec<RejectRow>) {
+        (std::mem::take(&mut self.errors), std::mem::take(&mut self.rejects))
+    }
+
     /// Number of (date, group) totals held — what memory grows with.
     pub fn group_count(&self) -> usize {
         self.groups.values().map(BTreeMap::len).sum()
@@ -715,6 +727,28 @@ pub struct ProviderReport {
     pub errors: Vec<ErrorRow>,
     /// `month-to-date.csv` rows, sorted by product then currency.
     pub month_to_date: Vec<ReportRow>,
+}
+
+impl DailyReport {
+    /// The report reduced to one provider (its rows, its summary rows), with `errors` as its
+    /// error rows: what that provider's files and email need, when the error rows were streamed
+    /// out of memory (the job's spill) instead of held in the report.
+    pub fn for_provider(&self, provider_id: &str, errors: Vec<ErrorRow>) -> DailyReport {
+        let mut providers = BTreeMap::new();
+        if let Some(p) = self.providers.get(provider_id) {
+            providers.insert(
+                provider_id.to_owned(),
+                ProviderReport { deployments: p.deployments.clone(), errors, month_to_date: p.month_to_date.clone() },
+            );
+        }
+        DailyReport {
+            date: self.date,
+            month_start: self.month_start,
+            providers,
+            summary: self.summary.iter().filter(|s| s.provider_id == provider_id).cloned().collect(),
+            rejected: Vec::new(),
+        }
+    }
 }
 
 /// Everything written for one report date.

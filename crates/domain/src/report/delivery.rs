@@ -16,6 +16,7 @@
 
 use async_trait::async_trait;
 
+use super::aggregate::ErrorRow;
 use super::email::{provider_report_email, team_summary_email, ATTACHMENT_BUDGET_BYTES};
 use super::storage::Recipient;
 use super::DailyReport;
@@ -172,10 +173,18 @@ fn recipient_name(to: &Recipient) -> String {
 /// recipient) unless `resend` covers it. No single recipient stops the others: a failed
 /// delivery (rejected address, message too large, throttling beyond the SDK's retries, a ledger
 /// write that failed) is logged and listed in [`DeliveryCounts::failed`], and the pass goes on.
-pub async fn deliver_reports(services: &DeliveryServices<'_>, report: &DailyReport, resend: &Resend) -> DeliveryCounts {
+///
+/// `errors_of`, when given, supplies each provider's error rows (in provider order) for a report
+/// whose error rows were streamed out of memory; otherwise the report holds them.
+pub async fn deliver_reports(
+    services: &DeliveryServices<'_>,
+    report: &DailyReport,
+    resend: &Resend,
+    mut errors_of: Option<&mut (dyn FnMut(&str) -> Result<Vec<ErrorRow>, String> + Send)>,
+) -> DeliveryCounts {
     let mut counts = DeliveryCounts::default();
     let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
-    let mut deliveries = Vec::new();
+    // One email is composed and sent at a time: attachments never pile up in memory.
     for provider_id in report.providers.keys() {
         let provider = match services.providers.get_provider(provider_id).await {
             Ok(Some(provider)) => provider,
@@ -190,29 +199,63 @@ pub async fn deliver_reports(services: &DeliveryServices<'_>, report: &DailyRepo
                 continue;
             }
         };
-        if let Some(email) =
-            provider_report_email(services.config, report, provider_id, provider.contact_email, ATTACHMENT_BUDGET_BYTES)
-        {
-            deliveries.push((Recipient::Provider(provider_id.clone()), email));
+        let hydrated = match errors_of.as_mut() {
+            None => None,
+            Some(errors_of) => match errors_of(provider_id) {
+                Ok(errors) => Some(report.for_provider(provider_id, errors)),
+                Err(e) => {
+                    counts.failed.push((provider_id.clone(), format!("error rows unreadable: {e}")));
+                    continue;
+                }
+            },
+        };
+        let email = provider_report_email(
+            services.config,
+            hydrated.as_ref().unwrap_or(report),
+            provider_id,
+            provider.contact_email,
+            ATTACHMENT_BUDGET_BYTES,
+        );
+        if let Some(email) = email {
+            deliver_one(
+                services,
+                report.date,
+                Recipient::Provider(provider_id.clone()),
+                email,
+                &token,
+                resend,
+                &mut counts,
+            )
+            .await;
         }
     }
-    deliveries.push((Recipient::Team, team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES)));
-    for (to, email) in deliveries {
-        let force = resend.covers(&to);
-        match deliver_once(services.ledger, services.mailer, report.date, &to, &[email], &token, force).await {
-            Ok(Delivered::Sent(ids)) => counts.sent += ids.len(),
-            Ok(Delivered::AlreadySent) => counts.already_sent += 1,
-            Ok(Delivered::InDoubt) => {
-                tracing::warn!(recipient = ?to, date = %report.date, "delivery in doubt (claimed earlier, never recorded): check the recipient's mail, then re-send (README, \"Deliveries in doubt\")");
-                counts.in_doubt.push(recipient_name(&to));
-            }
-            Err(e) => {
-                tracing::error!(recipient = ?to, date = %report.date, error = %e, "delivery failed; the others go on");
-                counts.failed.push((recipient_name(&to), e.to_string()));
-            }
-        }
-    }
+    let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
+    deliver_one(services, report.date, Recipient::Team, team, &token, resend, &mut counts).await;
     counts
+}
+
+async fn deliver_one(
+    services: &DeliveryServices<'_>,
+    date: chrono::NaiveDate,
+    to: Recipient,
+    email: Email,
+    token: &str,
+    resend: &Resend,
+    counts: &mut DeliveryCounts,
+) {
+    let force = resend.covers(&to);
+    match deliver_once(services.ledger, services.mailer, date, &to, &[email], token, force).await {
+        Ok(Delivered::Sent(ids)) => counts.sent += ids.len(),
+        Ok(Delivered::AlreadySent) => counts.already_sent += 1,
+        Ok(Delivered::InDoubt) => {
+            tracing::warn!(recipient = ?to, %date, "delivery in doubt (claimed earlier, never recorded): check the recipient's mail, then re-send (README, \"Deliveries in doubt\")");
+            counts.in_doubt.push(recipient_name(&to));
+        }
+        Err(e) => {
+            tracing::error!(recipient = ?to, %date, error = %e, "delivery failed; the others go on");
+            counts.failed.push((recipient_name(&to), e.to_string()));
+        }
+    }
 }
 
 #[cfg(test)]

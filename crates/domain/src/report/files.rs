@@ -81,7 +81,10 @@ impl<'a> Row<'a> {
     }
 
     fn end(&mut self) {
-        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .buffer_capacity(256)
+            .from_writer(Vec::with_capacity(256));
         // Writing UTF-8 fields into memory cannot fail.
         writer.write_record(&self.fields).expect("CSV into memory");
         let bytes = writer.into_inner().expect("CSV into memory");
@@ -141,19 +144,29 @@ pub fn month_to_date_csv(period_start: NaiveDate, period_end: NaiveDate, rows: &
 pub fn errors_csv(rows: &[ErrorRow]) -> String {
     let mut out = with_header(ERRORS_HEADER);
     for r in rows {
-        Row::new(&mut out)
-            .raw(&date_text(r.report_date))
-            .text(&r.provider_id)
-            .text(&r.product_id)
-            .text(&r.deployment_id)
-            .text(&r.customer_alias)
-            .raw(r.deployment_status.as_str())
-            .raw(&format_instant(r.error_at))
-            .text(&r.error_code)
-            .text(&r.error_message)
-            .end();
+        push_error_row(&mut out, r);
     }
     out
+}
+
+/// The header line of `errors.csv`, for writers that stream its rows ([`push_error_row`]).
+pub fn errors_csv_header() -> String {
+    with_header(ERRORS_HEADER)
+}
+
+/// Appends one `errors.csv` row.
+pub fn push_error_row(out: &mut String, r: &ErrorRow) {
+    Row::new(out)
+        .raw(&date_text(r.report_date))
+        .text(&r.provider_id)
+        .text(&r.product_id)
+        .text(&r.deployment_id)
+        .text(&r.customer_alias)
+        .raw(r.deployment_status.as_str())
+        .raw(&format_instant(r.error_at))
+        .text(&r.error_code)
+        .text(&r.error_message)
+        .end();
 }
 
 /// `marketplace-summary.csv`.
@@ -176,9 +189,19 @@ pub fn summary_csv(date: NaiveDate, rows: &[SummaryRow]) -> String {
 pub fn rejected_csv(rows: &[RejectRow]) -> String {
     let mut out = with_header(REJECTED_HEADER);
     for r in rows {
-        Row::new(&mut out).text(&r.deployment_id).text(&r.reason).end();
+        push_reject_row(&mut out, r);
     }
     out
+}
+
+/// The header line of `rejected.csv`, for writers that stream its rows ([`push_reject_row`]).
+pub fn rejected_csv_header() -> String {
+    with_header(REJECTED_HEADER)
+}
+
+/// Appends one `rejected.csv` row.
+pub fn push_reject_row(out: &mut String, r: &RejectRow) {
+    Row::new(out).text(&r.deployment_id).text(&r.reason).end();
 }
 
 /// One output file: path relative to `<out>/<date>/` and contents.

@@ -20,6 +20,7 @@ pub mod aggregate;
 pub mod attribute;
 pub mod delivery;
 pub mod email;
+pub mod fast;
 pub mod files;
 
 pub mod record;

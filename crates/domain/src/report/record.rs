@@ -404,6 +404,126 @@ fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
     })
 }
 
+/// The contract's attributes as borrowed text (the export fast path, [`super::fast`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RawLog<'a> {
+    /// `deployment_id`.
+    pub deployment_id: &'a str,
+    /// `provider_id`.
+    pub provider_id: &'a str,
+    /// `product_id`.
+    pub product_id: &'a str,
+    /// `product_name`.
+    pub product_name: &'a str,
+    /// `customer_alias`.
+    pub customer_alias: &'a str,
+    /// `started_at` text.
+    pub started_at: &'a str,
+    /// `finished_at` text.
+    pub finished_at: &'a str,
+    /// `status` text.
+    pub status: &'a str,
+    /// `errors` entries.
+    pub errors: &'a [RawErrorEntry<'a>],
+    /// `billing_model` text.
+    pub billing_model: &'a str,
+    /// `quantity` number text.
+    pub quantity: &'a str,
+    /// `unit_price` number text.
+    pub unit_price: &'a str,
+    /// `currency` code.
+    pub currency: &'a str,
+    /// `provider_share` number text.
+    pub provider_share: &'a str,
+}
+
+/// One `errors` entry as borrowed text.
+#[derive(Debug, Clone, Copy)]
+pub struct RawErrorEntry<'a> {
+    /// `code`.
+    pub code: &'a str,
+    /// `message`.
+    pub message: &'a str,
+    /// `at` text.
+    pub at: &'a str,
+}
+
+/// The contract's value checks on attributes already known to have the right DynamoDB types:
+/// the same checks, through the same functions, as the general path.
+pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation> {
+    let deployment_id = bounded("deployment_id", raw.deployment_id)?;
+    if !is_safe_identifier(raw.provider_id) {
+        return Err(ContractViolation::UnsafeProviderId(raw.provider_id.to_owned()));
+    }
+    let product_id = bounded("product_id", raw.product_id)?;
+    let product_name = bounded("product_name", raw.product_name)?;
+    let customer_alias = bounded("customer_alias", raw.customer_alias)?;
+    let started_at = parse_instant("started_at", raw.started_at)?;
+    let finished_at = parse_instant("finished_at", raw.finished_at)?;
+    let status = match raw.status {
+        "SUCCEEDED" => DeploymentStatus::Succeeded,
+        "FAILED" => DeploymentStatus::Failed,
+        other => return Err(ContractViolation::UnknownStatus(other.to_owned())),
+    };
+    if raw.errors.len() > MAX_ERRORS {
+        return Err(ContractViolation::TooManyErrors(raw.errors.len()));
+    }
+    let errors = raw
+        .errors
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            Ok(DeploymentErrorEntry {
+                code: bounded("errors[].code", e.code)?.to_owned(),
+                message: bounded("errors[].message", e.message)?.to_owned(),
+                at: parse_instant(&format!("errors[{i}].at"), e.at)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ContractViolation>>()?;
+    let billing_model =
+        raw.billing_model.parse().map_err(|()| ContractViolation::UnknownBillingModel(raw.billing_model.to_owned()))?;
+    let number = |attribute: &'static str, text: &str| {
+        parse_dynamodb_number(text)
+            .ok_or_else(|| ContractViolation::UnparseableNumber { attribute, value: text.to_owned() })
+    };
+    let quantity = number("quantity", raw.quantity)?;
+    if quantity.is_sign_negative() && !quantity.is_zero() {
+        return Err(ContractViolation::NegativeQuantity(quantity));
+    }
+    if quantity > MAX_QUANTITY {
+        return Err(ContractViolation::OutOfRange { attribute: "quantity", value: quantity, max: MAX_QUANTITY });
+    }
+    let unit_price = number("unit_price", raw.unit_price)?;
+    if unit_price.is_sign_negative() && !unit_price.is_zero() {
+        return Err(ContractViolation::NegativeUnitPrice(unit_price));
+    }
+    if unit_price > MAX_UNIT_PRICE {
+        return Err(ContractViolation::OutOfRange { attribute: "unit_price", value: unit_price, max: MAX_UNIT_PRICE });
+    }
+    let currency =
+        raw.currency.parse::<Currency>().map_err(|_| ContractViolation::UnknownCurrency(raw.currency.to_owned()))?;
+    let provider_share = number("provider_share", raw.provider_share)?;
+    if provider_share <= Decimal::ZERO || provider_share > Decimal::ONE {
+        return Err(ContractViolation::ShareOutOfRange(provider_share));
+    }
+    Ok(DeploymentLog {
+        deployment_id: deployment_id.to_owned(),
+        provider_id: raw.provider_id.to_owned(),
+        product_id: product_id.to_owned(),
+        product_name: product_name.to_owned(),
+        customer_alias: customer_alias.to_owned(),
+        started_at,
+        finished_at,
+        status,
+        errors,
+        billing_model,
+        quantity,
+        unit_price,
+        currency,
+        provider_share,
+    })
+}
+
 /// Parses one item against the contract. `locator` names the item when it has neither a
 /// `deployment_id` nor `pk`/`sk` (e.g. `"deployments-0001.json.gz line 12"`).
 pub fn parse_deployment_log(item: &Item, locator: &dyn Fn() -> String) -> Result<DeploymentLog, Box<Rejected>> {

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{batch_put, dynamo, from_sdk, to_sdk, AwsError, SHARDS};
 use crate::partition::Partition;
+use crate::spill::{Spill, SPILL_ROWS};
 
 /// The `DeploymentLogs` table as a source.
 #[derive(Clone, Debug)]
@@ -84,6 +85,7 @@ impl DeploymentLogTable {
         agg: Aggregator,
         partition: Option<Partition>,
         parallelism: usize,
+        spill: Option<&Spill>,
     ) -> Result<Aggregator, AwsError> {
         let units = Self::units(agg.days_to_read(), partition);
         let (tx, mut rx) = mpsc::channel::<Vec<Item>>(parallelism.max(1) * 2);
@@ -105,13 +107,25 @@ impl DeploymentLogTable {
                 }
                 for item in &page {
                     if let Err(e) = agg.ingest_item(item, &|| "item without deployment_id or keys".to_owned()) {
-                        failed = Some(e);
+                        failed = Some(AwsError::from(e));
                         break;
                     }
                 }
+                if let Some(spill) = spill.filter(|_| agg.held_rows() >= SPILL_ROWS) {
+                    let (errors, rejects) = agg.take_rows();
+                    if let Err(e) = spill.add(errors, rejects) {
+                        failed = Some(AwsError::Spill(e));
+                    }
+                }
+            }
+            if let (None, Some(spill)) = (&failed, spill) {
+                let (errors, rejects) = agg.take_rows();
+                if let Err(e) = spill.add(errors, rejects) {
+                    failed = Some(AwsError::Spill(e));
+                }
             }
             match failed {
-                Some(e) => Err(AwsError::from(e)),
+                Some(e) => Err(e),
                 None => Ok(agg),
             }
         };

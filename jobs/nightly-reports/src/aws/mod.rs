@@ -58,6 +58,9 @@ pub enum AwsError {
     /// Aggregation failed.
     #[error(transparent)]
     Aggregate(#[from] AggregateError),
+    /// Spilling error and reject rows failed.
+    #[error(transparent)]
+    Spill(#[from] crate::spill::SpillError),
     /// Domain / mailer / store failure.
     #[error(transparent)]
     Domain(#[from] DomainError),
