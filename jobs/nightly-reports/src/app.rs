@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
 use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
-use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, Resend};
+use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, ErrorRowsOf, Resend};
 use marketplace_domain::report::ReportPlan;
 use marketplace_domain::{DomainError, PortalConfig};
 use serde::Deserialize;
@@ -295,8 +295,7 @@ pub async fn publish_resending(
                 };
                 let date = report.date;
                 let mut errors_of = errors.as_mut().map(|e| move |p: &str| e.take(date, p));
-                let errors_of =
-                    errors_of.as_mut().map(|f| f as &mut (dyn FnMut(&str) -> Result<Vec<ErrorRow>, String> + Send));
+                let errors_of = errors_of.as_mut().map(|f| f as ErrorRowsOf<'_>);
                 let counts = deliver_reports(&services, report, resend, errors_of).await;
                 summary.emails_sent += counts.sent;
                 summary.emails_already_sent += counts.already_sent;

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use marketplace_domain::report::ReportPlan;
 
 use crate::partition::Partition;
+use crate::progress::Progress;
 use crate::spill::{Spill, SpillError, SPILL_ROWS};
 
 /// Errors reading export files.
@@ -80,6 +81,8 @@ pub fn aggregate_export_parallel(
     spill: Option<&Spill>,
 ) -> Result<(Aggregator, usize), ExportError> {
     let files = list_export_files(path)?;
+    let total = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let mut progress = Progress::bytes(total);
     let workers = workers.max(1);
     let (tx, rx) = sync_channel::<Block>(workers * 2);
     let rx = Arc::new(Mutex::new(rx));
@@ -95,13 +98,17 @@ pub fn aggregate_export_parallel(
         for (i, file) in files.iter().enumerate() {
             if partition.is_none_or(|p| p.owns(i)) {
                 read += 1;
-                result = read_blocks(file, |block| tx.send(block).is_ok());
+                result = read_blocks(file, |block| {
+                    progress.advance(block.bytes.len() as u64);
+                    tx.send(block).is_ok()
+                });
                 if result.is_err() {
                     break;
                 }
             }
         }
         drop(tx);
+        progress.finish();
         let mut merged: Option<Aggregator> = None;
         for handle in handles {
             let agg = handle.join().map_err(|_| ExportError::Worker)??;

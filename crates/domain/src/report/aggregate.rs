@@ -416,14 +416,47 @@ impl Aggregator {
             DeploymentStatus::Failed => Some((Decimal::ZERO, Decimal::ZERO)),
         };
         let by_group = self.groups.entry(day).or_default();
+        let succeeded = log.status == DeploymentStatus::Succeeded;
+        let errors = u64::try_from(log.errors.len()).unwrap_or(u64::MAX);
+        let counts = Counts {
+            deployments: 1,
+            succeeded: u64::from(succeeded),
+            failed: u64::from(!succeeded),
+            errors_in_succeeded: if succeeded { errors } else { 0 },
+            errors_in_failed: if succeeded { 0 } else { errors },
+        };
         // A log whose amounts (or whose addition to its group) do not fit `Decimal` is rejected,
-        // never fatal: the rest of the night's reports still go out.
-        let fits = amounts.filter(|(revenue, remuneration)| {
-            by_group.get(&key).is_none_or(|t| {
-                t.revenue.checked_add(*revenue).is_some() && t.remuneration.checked_add(*remuneration).is_some()
-            })
-        });
-        let Some((revenue, remuneration)) = fits else {
+        // never fatal: the rest of the night's reports still go out. One map lookup per log.
+        let counted = match (amounts, by_group.get_mut(&key)) {
+            (None, _) => false,
+            (Some((revenue, remuneration)), Some(t)) => {
+                match (t.revenue.checked_add(revenue), t.remuneration.checked_add(remuneration)) {
+                    (Some(r), Some(m)) => {
+                        t.revenue = r;
+                        t.remuneration = m;
+                        t.counts += counts;
+                        if (log.finished_at, log.deployment_id.as_str()) > (t.named_by.0, t.named_by.1.as_str()) {
+                            t.product_name.clone_from(&log.product_name);
+                            t.named_by = (log.finished_at, log.deployment_id.clone());
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            (Some((revenue, remuneration)), None) => {
+                let totals = GroupTotals {
+                    product_name: log.product_name.clone(),
+                    named_by: (log.finished_at, log.deployment_id.clone()),
+                    counts,
+                    revenue,
+                    remuneration,
+                };
+                by_group.insert(key.clone(), totals);
+                true
+            }
+        };
+        if !counted {
             let group = format!("{}/{}/{}", key.provider_id, key.product_id, key.currency);
             self.reject(Rejected {
                 key: log.deployment_id,
@@ -431,44 +464,25 @@ impl Aggregator {
                 reason: ContractViolation::SumOverflow(group),
             });
             return Ok(());
-        };
+        }
         self.stats.items += 1;
         self.stats.counted += 1;
-        let errors = u64::try_from(log.errors.len()).unwrap_or(u64::MAX);
         if self.plan.is_report_date(day) {
-            for (position, entry) in log.errors.iter().enumerate() {
+            let DeploymentLog { deployment_id, customer_alias, status, errors, .. } = log;
+            let GroupKey { provider_id, product_id, .. } = key;
+            for (position, entry) in errors.into_iter().enumerate() {
                 self.errors.push(ErrorRow {
                     error_at: entry.at,
-                    deployment_id: log.deployment_id.clone(),
+                    deployment_id: deployment_id.clone(),
                     position: u32::try_from(position).unwrap_or(u32::MAX),
                     report_date: day,
-                    provider_id: key.provider_id.clone(),
-                    product_id: key.product_id.clone(),
-                    customer_alias: log.customer_alias.clone(),
-                    deployment_status: log.status,
-                    error_code: entry.code.clone(),
-                    error_message: entry.message.clone(),
+                    provider_id: provider_id.clone(),
+                    product_id: product_id.clone(),
+                    customer_alias: customer_alias.clone(),
+                    deployment_status: status,
+                    error_code: entry.code,
+                    error_message: entry.message,
                 });
-            }
-        }
-        let this = GroupTotals {
-            product_name: log.product_name,
-            named_by: (log.finished_at, log.deployment_id),
-            counts: Counts {
-                deployments: 1,
-                succeeded: u64::from(log.status == DeploymentStatus::Succeeded),
-                failed: u64::from(log.status == DeploymentStatus::Failed),
-                errors_in_succeeded: if log.status == DeploymentStatus::Succeeded { errors } else { 0 },
-                errors_in_failed: if log.status == DeploymentStatus::Failed { errors } else { 0 },
-            },
-            revenue,
-            remuneration,
-        };
-        let by_group = self.groups.entry(day).or_default();
-        match by_group.get_mut(&key) {
-            Some(totals) => totals.absorb(&this).ok_or_else(|| overflow(day, &key))?,
-            None => {
-                by_group.insert(key, this);
             }
         }
         Ok(())

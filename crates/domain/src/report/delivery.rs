@@ -150,6 +150,10 @@ impl From<bool> for Resend {
     }
 }
 
+/// Supplies one provider's error rows when the report does not hold them (asked in provider
+/// order; the job reads them back from its spill).
+pub type ErrorRowsOf<'a> = &'a mut (dyn FnMut(&str) -> Result<Vec<ErrorRow>, String> + Send);
+
 /// Everything delivery needs.
 pub struct DeliveryServices<'a> {
     /// Ledger.
@@ -180,7 +184,7 @@ pub async fn deliver_reports(
     services: &DeliveryServices<'_>,
     report: &DailyReport,
     resend: &Resend,
-    mut errors_of: Option<&mut (dyn FnMut(&str) -> Result<Vec<ErrorRow>, String> + Send)>,
+    mut errors_of: Option<ErrorRowsOf<'_>>,
 ) -> DeliveryCounts {
     let mut counts = DeliveryCounts::default();
     let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());

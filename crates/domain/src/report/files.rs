@@ -42,20 +42,37 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
-/// Builds one CSV row; the `csv` crate does the RFC 4180 quoting.
+/// Builds one CSV row straight into the file's text, quoting as the `csv` crate does with its
+/// default `QuoteStyle::Necessary` (a field with `,`, `"`, CR or LF is quoted, `"` doubled;
+/// `tests::quoting_matches_the_csv_crate` holds the two together) without a writer per row.
 struct Row<'a> {
     out: &'a mut String,
-    fields: Vec<String>,
+    first: bool,
 }
 
 impl<'a> Row<'a> {
     fn new(out: &'a mut String) -> Self {
-        Row { out, fields: Vec::with_capacity(16) }
+        Row { out, first: true }
     }
 
     /// A field the job formatted itself (never needs neutralising).
     fn raw(&mut self, value: &str) -> &mut Self {
-        self.fields.push(value.to_owned());
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        if value.contains([',', '"', '\n', '\r']) {
+            self.out.push('"');
+            for (k, part) in value.split('"').enumerate() {
+                if k > 0 {
+                    self.out.push_str("\"\"");
+                }
+                self.out.push_str(part);
+            }
+            self.out.push('"');
+        } else {
+            self.out.push_str(value);
+        }
         self
     }
 
@@ -65,8 +82,7 @@ impl<'a> Row<'a> {
     }
 
     fn num(&mut self, n: u64) -> &mut Self {
-        self.fields.push(n.to_string());
-        self
+        self.raw(&n.to_string())
     }
 
     fn counts(&mut self, c: &Counts) -> &mut Self {
@@ -81,14 +97,7 @@ impl<'a> Row<'a> {
     }
 
     fn end(&mut self) {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .buffer_capacity(256)
-            .from_writer(Vec::with_capacity(256));
-        // Writing UTF-8 fields into memory cannot fail.
-        writer.write_record(&self.fields).expect("CSV into memory");
-        let bytes = writer.into_inner().expect("CSV into memory");
-        self.out.push_str(&String::from_utf8_lossy(&bytes));
+        self.out.push('\n');
     }
 }
 
@@ -249,6 +258,20 @@ pub fn report_files(report: &DailyReport) -> Vec<ReportFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoting_matches_the_csv_crate() {
+        let fields = ["plain", "", "a,b", "say \"hi\"", "two\nlines", "cr\rhere", "'=neutralised", " spaced ", "ünï"];
+        let mut ours = String::new();
+        let mut row = Row::new(&mut ours);
+        for f in fields {
+            row.raw(f);
+        }
+        row.end();
+        let mut theirs = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+        theirs.write_record(fields).expect("csv");
+        assert_eq!(ours, String::from_utf8(theirs.into_inner().expect("csv")).expect("utf-8"));
+    }
 
     #[test]
     fn formula_starting_cells_get_a_leading_quote() {
