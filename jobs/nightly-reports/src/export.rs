@@ -60,8 +60,8 @@ pub enum ExportError {
     Worker,
 }
 
-/// Bytes of whole lines handed to a worker at a time.
-const BLOCK_BYTES: usize = 1 << 20;
+/// Bytes of whole lines handed to a worker at a time (a few are in flight per worker).
+const BLOCK_BYTES: usize = 512 << 10;
 
 /// A block of whole lines of one file.
 struct Block {

@@ -19,8 +19,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
 use marketplace_domain::report::record::DeploymentStatus;
 
-/// Rows a worker holds before it spills them (about 10 MiB of error rows).
-pub const SPILL_ROWS: usize = 32_768;
+/// Rows a worker holds before it spills them (about 5 MiB of error rows).
+pub const SPILL_ROWS: usize = 16_384;
 
 /// Errors of the spill files.
 #[derive(Debug, thiserror::Error)]
@@ -60,13 +60,13 @@ impl Spill {
     /// Sorts and writes one batch of rows as a run.
     pub fn add(&self, mut errors: Vec<ErrorRow>, mut rejects: Vec<RejectRow>) -> Result<(), SpillError> {
         if !errors.is_empty() {
-            errors.sort_by(error_order);
+            errors.sort_unstable_by(error_order);
             let path = self.run_path("errors");
             write_run(&path, &errors, encode_error)?;
             self.runs.lock().unwrap_or_else(|e| e.into_inner()).0.push(path);
         }
         if !rejects.is_empty() {
-            rejects.sort();
+            rejects.sort_unstable();
             let path = self.run_path("rejects");
             write_run(&path, &rejects, encode_reject)?;
             self.runs.lock().unwrap_or_else(|e| e.into_inner()).1.push(path);
