@@ -86,16 +86,24 @@ struct Log<'a> {
     provider_share: N<'a>,
 }
 
+/// One export line in the fast path's shape (borrowing from the line). Any serde JSON parser
+/// can produce it; [`parse_valid_export_line`] uses `serde_json`, the job a SIMD parser.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Line<'a> {
+pub struct ExportLineRef<'a> {
     #[serde(rename = "Item", borrow)]
     item: Log<'a>,
 }
 
 /// The log of a valid export line, or `None` when the line needs the general path.
 pub fn parse_valid_export_line(line: &str) -> Option<DeploymentLog> {
-    let Line { item: l } = serde_json::from_str(line).ok()?;
+    valid_log(serde_json::from_str(line).ok()?)
+}
+
+/// The log of a parsed export line, or `None` when it breaks the contract (the general path
+/// then names the reason).
+pub fn valid_log(line: ExportLineRef<'_>) -> Option<DeploymentLog> {
+    let l = line.item;
     let errors: Vec<RawErrorEntry<'_>> = l
         .errors
         .l
