@@ -238,9 +238,27 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     let first = run_job(&run_for(ReportPlan::single(date("13")), &out), Some(&aws)).await.expect("13th");
     assert_eq!((first.days_read, first.items), (13, 15), "{first:?}");
 
+    // A log of the 13th arrives after the 13th was reported.
+    let late = golden_logs_in(month)
+        .into_iter()
+        .find(|i| matches!(i.get("finished_at"), Some(AttributeValueD::S(s)) if s.starts_with(&format!("{month}13"))))
+        .map(|mut item| {
+            item.insert("deployment_id".into(), AttributeValueD::S("late-13".into()));
+            let sk = format!("{month}13T23:59:59Z#late-13");
+            item.insert("sk".into(), AttributeValueD::S(sk));
+            item
+        })
+        .expect("a log of the 13th");
+    let late_product = match late.get("product_id") {
+        Some(AttributeValueD::S(p)) => p.clone(),
+        _ => panic!("product id"),
+    };
+    aws.logs.load(vec![late]).await.expect("load the late log");
     // The next night reads its own day only, and its month-to-date is still right to the cent.
     let next = run_job(&run_for(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
     assert_eq!((next.days_read, next.items), (1, 14), "{next:?}");
+    // The late log is noticed (the 13th is counted again) and named, not silently dropped.
+    assert_eq!((next.late_logs.clone(), next.late_log_count), (vec![format!("{month}13: 1")], 1), "{next:?}");
     let expected = files_under(&fixture().join("expected/2026-02-14"));
     let shifted = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("2026-02-", month);
     let written = files_under(&out.join(format!("{month}14")));
@@ -259,23 +277,7 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
         other => panic!("expected a refusal naming the 14th, got {other:?}"),
     }
 
-    // A log of the 13th that arrived late, then the backfill the refusal asked for: the 14th's
-    // month-to-date includes it.
-    let late = golden_logs_in(month)
-        .into_iter()
-        .find(|i| matches!(i.get("finished_at"), Some(AttributeValueD::S(s)) if s.starts_with(&format!("{month}13"))))
-        .map(|mut item| {
-            item.insert("deployment_id".into(), AttributeValueD::S("late-13".into()));
-            let sk = format!("{month}13T23:59:59Z#late-13");
-            item.insert("sk".into(), AttributeValueD::S(sk));
-            item
-        })
-        .expect("a log of the 13th");
-    let late_product = match late.get("product_id") {
-        Some(AttributeValueD::S(p)) => p.clone(),
-        _ => panic!("product id"),
-    };
-    aws.logs.load(vec![late]).await.expect("load the late log");
+    // The backfill the refusal asked for: the 14th's month-to-date now includes the late log.
     let backfill = run_job(&run_for(ReportPlan::new(date("13"), date("14")).expect("plan"), &out), Some(&aws))
         .await
         .expect("backfill 13..14");
@@ -300,7 +302,7 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
 
     // And the night after builds on the re-derived sums: one day read, the late log still in.
     let after = run_job(&run_for(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
-    assert_eq!(after.days_read, 1);
+    assert_eq!((after.days_read, after.late_log_count), (1, 0), "{after:?}");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! settings (`SENDER_ADDRESS`, `REPLY_TO_ADDRESS`, `TEAM_INBOX`, `PORTAL_URL`, ...) and the
 //! SDK's own (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -164,13 +165,19 @@ pub async fn run_job_resending(
     // A whole run streams its error and reject rows out of memory; a partition keeps them for
     // its partial aggregate.
     let spill = if partition.is_none() { Some(Spill::new().map_err(JobError::from)?) } else { None };
-    let agg = match &request.source {
-        Source::Export(path) => aggregate_export_spilling(path, request.plan, partition, spill.as_ref())?,
+    let (agg, per_day) = match &request.source {
+        Source::Export(path) => {
+            (aggregate_export_spilling(path, request.plan, partition, spill.as_ref())?, BTreeMap::new())
+        }
         Source::Table => {
             let aws = aws.ok_or(AppError::NoAws)?;
             let start = starting_point(&aws.reports, request.plan, partition.is_none()).await?;
-            aws.logs.aggregate(start, partition, request.parallelism, spill.as_ref()).await?
+            aws.logs.aggregate_counting(start, partition, request.parallelism, spill.as_ref()).await?
         }
+    };
+    let late = match (&request.source, aws) {
+        (Source::Table, Some(aws)) if partition.is_none() => late_logs(aws, request.plan).await?,
+        _ => Vec::new(),
     };
     if let Some((_, path)) = &request.partition {
         let stats = agg.stats();
@@ -183,7 +190,44 @@ pub async fn run_job_resending(
             ..RunSummary::default()
         });
     }
-    publish_resending(agg, &request.out, request.delivery, resend, spill.as_ref(), aws).await
+    let day_items = (request.source == Source::Table).then_some(&per_day);
+    let summary = publish_resending(agg, &request.out, request.delivery, resend, spill.as_ref(), day_items, aws).await;
+    match summary {
+        Ok(mut summary) => {
+            summary.late_log_count = late.iter().map(|(_, n)| *n).sum();
+            summary.late_logs = late.iter().map(|(d, n)| format!("{d}: {n}")).collect();
+            Ok(summary)
+        }
+        Err(AppError::Undelivered(mut summary)) => {
+            summary.late_log_count = late.iter().map(|(_, n)| *n).sum();
+            summary.late_logs = late.iter().map(|(d, n)| format!("{d}: {n}")).collect();
+            Err(AppError::Undelivered(summary))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Logs that arrived after their day was reported: the day before the run's first date, when
+/// a stored run counted it, is counted again (`Select: COUNT`, one more read of that day) and
+/// compared. Each difference is logged with the re-run that includes it, and reported
+/// (`late_logs` in the summary, the `LateLogs` metric and its alarm).
+async fn late_logs(aws: &AwsContext, plan: ReportPlan) -> Result<Vec<(NaiveDate, u64)>, AppError> {
+    let Some(previous) = plan.first().pred_opt() else {
+        return Ok(Vec::new());
+    };
+    let Some(counted) = aws.reports.month_sums_mark(previous).await?.and_then(|m| m.items) else {
+        return Ok(Vec::new());
+    };
+    let now = aws.logs.count_day(previous).await?;
+    if now == counted {
+        return Ok(Vec::new());
+    }
+    let difference = now.abs_diff(counted);
+    tracing::warn!(
+        date = %previous, counted, now,
+        "deployment logs of an already reported day changed after its report; re-run it and the later dates (--dates {previous}..<latest reported date>)"
+    );
+    Ok(vec![(previous, difference)])
 }
 
 /// A report of `today` (UTC) or later would report a partial day: refused.
@@ -238,11 +282,13 @@ pub async fn publish(
     delivery: Delivery,
     aws: Option<&AwsContext>,
 ) -> Result<RunSummary, AppError> {
-    publish_resending(agg, out, delivery, &Resend::from(delivery.resend), None, aws).await
+    publish_resending(agg, out, delivery, &Resend::from(delivery.resend), None, None, aws).await
 }
 
 /// [`publish`] with an explicit re-send selection, and the error and reject rows in `spill`
-/// when the aggregator streamed them out (they are read back one provider at a time). Fails at
+/// when the aggregator streamed them out (they are read back one provider at a time).
+/// `day_items`: the DeploymentLogs items read per day (table runs), kept with the month sums so
+/// that a later night can tell logs that arrived after the report. Fails at
 /// the end, after every other delivery went out, when some delivery failed
 /// ([`AppError::Undelivered`]).
 pub async fn publish_resending(
@@ -251,6 +297,7 @@ pub async fn publish_resending(
     delivery: Delivery,
     resend: &Resend,
     spill: Option<&Spill>,
+    day_items: Option<&BTreeMap<NaiveDate, u64>>,
     aws: Option<&AwsContext>,
 ) -> Result<RunSummary, AppError> {
     let stats = agg.stats();
@@ -259,7 +306,8 @@ pub async fn publish_resending(
     if delivery.store {
         let aws = aws.ok_or(AppError::NoAws)?;
         for date in agg.plan().report_dates() {
-            aws.reports.store_month_sums(date, &agg).await?;
+            let logs_read = day_items.map(|m| m.get(&date).copied().unwrap_or(0));
+            aws.reports.store_month_sums(date, &agg, logs_read).await?;
         }
     }
     let mut reports = agg.finish().map_err(JobError::from)?;

@@ -1,6 +1,6 @@
 //! Operator metrics in CloudWatch's embedded metric format (EMF): one JSON line per Lambda run
 //! on stdout, which CloudWatch Logs turns into metrics of namespace [`NAMESPACE`] without any
-//! API call. `template.yaml` alarms on `DeliveriesInDoubt` and `DeliveriesFailed` (> 0) and on a
+//! API call. `template.yaml` alarms on `DeliveriesInDoubt`, `DeliveriesFailed` and `LateLogs` (> 0) and on a
 //! night without `SuccessfulRun` (the heartbeat).
 //!
 //! Only the Lambda entry point prints it: the CLI's stdout ends with its JSON summary.
@@ -20,6 +20,7 @@ const COUNTS: &[(&str, &str)] = &[
     ("DaysRead", "days_read"),
     ("EmailsSent", "emails_sent"),
     ("DeliveriesInDoubt", "deliveries_in_doubt"),
+    ("LateLogs", "late_log_count"),
 ];
 
 /// The EMF line for one run: `summary` is the run summary as JSON (what the handler returns,
@@ -55,7 +56,7 @@ mod tests {
 
     #[test]
     fn a_run_becomes_one_emf_record_with_every_metric_declared() {
-        let summary = json!({"items": 1000, "rejected": 2, "groups": 40, "days_read": 1, "emails_sent": 12, "deliveries_in_doubt": 1});
+        let summary = json!({"items": 1000, "rejected": 2, "groups": 40, "days_read": 1, "emails_sent": 12, "deliveries_in_doubt": 1, "late_log_count": 3});
         let line = emf_line(&summary, 1, false, Duration::from_millis(1500), 1_700_000_000_000);
         let v: Value = serde_json::from_str(&line).expect("json");
         let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
@@ -67,7 +68,8 @@ mod tests {
         for name in declared.iter() {
             assert!(v.get(*name).is_some(), "{name} has a value");
         }
-        assert_eq!(declared.len(), 9);
+        assert_eq!(declared.len(), 10);
+        assert_eq!(v["LateLogs"].as_u64(), Some(3));
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         assert_eq!((v["RecordsRead"].as_u64(), v["DeliveriesInDoubt"].as_u64()), (Some(1000), Some(1)));
         assert_eq!((v["SuccessfulRun"].as_u64(), v["DeliveriesFailed"].as_u64()), (Some(0), Some(1)));

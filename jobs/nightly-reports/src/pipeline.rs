@@ -130,6 +130,11 @@ pub struct RunSummary {
     /// Days of deployment logs read (1 on a normal night; the month so far without stored
     /// month sums).
     pub days_read: usize,
+    /// Logs of already reported days that arrived (or left) after their report
+    /// (`<date>: <count>`): re-run those dates and the later ones.
+    pub late_logs: Vec<String>,
+    /// Their number.
+    pub late_log_count: u64,
     /// Emails sent.
     pub emails_sent: usize,
     /// Emails skipped because the ledger says they were already sent.

@@ -288,17 +288,22 @@ pub struct MonthSumsMark {
     pub report_date: NaiveDate,
     /// Month-sums items stored for the date.
     pub groups: u64,
+    /// DeploymentLogs items the run read for the date (absent when it read an export): a later
+    /// count that differs shows logs that arrived (or left) after the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<u64>,
 }
 
 impl MonthSumsMark {
-    /// The mark of `date` with `groups` items.
-    pub fn new(date: NaiveDate, groups: u64) -> Self {
+    /// The mark of `date` with `groups` items, built from `items` logs.
+    pub fn new(date: NaiveDate, groups: u64, items: Option<u64>) -> Self {
         MonthSumsMark {
             pk: month_sums_pk(date),
             sk: month_sums_mark_sk(date),
             kind: "month_sums_mark".to_owned(),
             report_date: date,
             groups,
+            items,
         }
     }
 }
@@ -324,6 +329,6 @@ mod tests {
         assert_eq!(item.sk, "DAY#2026-02-14#PROVIDER#acme#PRODUCT#vault#USD");
         assert_eq!(item.revenue_exact, "1201.944999");
         assert_eq!(item.totals().expect("reads back"), (key, totals));
-        assert_eq!(MonthSumsMark::new(date, 1).sk, "DATE#2026-02-14");
+        assert_eq!(MonthSumsMark::new(date, 1, Some(3)).sk, "DATE#2026-02-14");
     }
 }

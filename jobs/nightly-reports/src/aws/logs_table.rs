@@ -3,14 +3,15 @@
 //! `LastEvaluatedKey`. Pages flow through a bounded channel into the aggregator, so memory is a
 //! few pages plus the group totals.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::AttributeValue as Av;
+use aws_sdk_dynamodb::types::{AttributeValue as Av, Select};
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::{stream, StreamExt, TryStreamExt};
 use marketplace_domain::report::aggregate::Aggregator;
 use marketplace_domain::report::attribute::Item;
+use marketplace_domain::report::record::day_of_partition_key;
 use tokio::sync::mpsc;
 
 use super::{batch_put, dynamo, from_sdk, to_sdk, AwsError, SHARDS};
@@ -87,6 +88,47 @@ impl DeploymentLogTable {
         parallelism: usize,
         spill: Option<&Spill>,
     ) -> Result<Aggregator, AwsError> {
+        Ok(self.aggregate_counting(agg, partition, parallelism, spill).await?.0)
+    }
+
+    /// How many items the day-shards of `day` hold now (`Select: COUNT`, all pages): compared
+    /// with what the day's report counted, it shows logs that arrived after the report.
+    pub async fn count_day(&self, day: NaiveDate) -> Result<u64, AwsError> {
+        let mut total = 0u64;
+        for shard in 0..SHARDS {
+            let pk = format!("DAY#{day}#{shard:02}");
+            let mut start: Option<HashMap<String, Av>> = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", Av::S(pk.clone()))
+                    .select(Select::Count)
+                    .set_exclusive_start_key(start.take())
+                    .set_limit(self.page_limit)
+                    .send()
+                    .await
+                    .map_err(dynamo("Query", &self.table))?;
+                total += u64::try_from(out.count).unwrap_or(0);
+                match out.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// [`Self::aggregate`], also returning how many items each day's shards held.
+    pub async fn aggregate_counting(
+        &self,
+        agg: Aggregator,
+        partition: Option<Partition>,
+        parallelism: usize,
+        spill: Option<&Spill>,
+    ) -> Result<(Aggregator, BTreeMap<NaiveDate, u64>), AwsError> {
         let units = Self::units(agg.days_to_read(), partition);
         let (tx, mut rx) = mpsc::channel::<Vec<Item>>(parallelism.max(1) * 2);
         let producer = async move {
@@ -101,9 +143,15 @@ impl DeploymentLogTable {
         let consumer = async {
             let mut agg = agg;
             let mut failed = None;
+            let mut per_day: BTreeMap<NaiveDate, u64> = BTreeMap::new();
             while let Some(page) = rx.recv().await {
                 if failed.is_some() {
                     continue;
+                }
+                for item in &page {
+                    if let Some(day) = day_of_partition_key(item) {
+                        *per_day.entry(day).or_default() += 1;
+                    }
                 }
                 for item in &page {
                     if let Err(e) = agg.ingest_item(item, &|| "item without deployment_id or keys".to_owned()) {
@@ -126,14 +174,14 @@ impl DeploymentLogTable {
             }
             match failed {
                 Some(e) => Err(e),
-                None => Ok(agg),
+                None => Ok((agg, per_day)),
             }
         };
         let (produced, consumed) = tokio::join!(producer, consumer);
         produced?;
-        let agg = consumed?;
+        let (agg, per_day) = consumed?;
         tracing::info!(groups = agg.group_count(), stats = ?agg.stats(), "DeploymentLogs aggregated");
-        Ok(agg)
+        Ok((agg, per_day))
     }
 
     /// Loads items (e.g. from the generator) into the table.

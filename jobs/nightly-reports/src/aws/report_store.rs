@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use marketplace_aws::attributes::{from_item, to_item};
 use marketplace_domain::report::aggregate::{Aggregator, GroupKey, GroupTotals};
 use marketplace_domain::report::storage::{
-    month_sums_pk, month_sums_prefix, report_items, MonthSumsItem, MonthSumsMark, BY_DATE_INDEX, MONTH_SUMS_MARK_PREFIX,
+    month_sums_mark_sk, month_sums_pk, month_sums_prefix, report_items, MonthSumsItem, MonthSumsMark, BY_DATE_INDEX,
+    MONTH_SUMS_MARK_PREFIX,
 };
 use marketplace_domain::report::DailyReport;
 use marketplace_domain::DomainError;
@@ -76,8 +77,14 @@ impl ReportsTable {
     }
 
     /// Stores the exact month sums as of `date` (every group of the month so far), replacing
-    /// what an earlier run stored for that date, and marks the date complete last.
-    pub async fn store_month_sums(&self, date: NaiveDate, agg: &Aggregator) -> Result<usize, AwsError> {
+    /// what an earlier run stored for that date, and marks the date complete last (with the
+    /// number of DeploymentLogs items read for it, when known).
+    pub async fn store_month_sums(
+        &self,
+        date: NaiveDate,
+        agg: &Aggregator,
+        logs_read: Option<u64>,
+    ) -> Result<usize, AwsError> {
         let month = agg.month_to_date(date)?;
         let day: HashMap<&GroupKey, &GroupTotals> = agg.day_totals(date).collect();
         let items = month
@@ -86,7 +93,7 @@ impl ReportsTable {
             .collect::<Result<Vec<_>, DomainError>>()?;
         let stored = self.keys(KeyQuery::on("pk", month_sums_pk(date)).sk_prefix(month_sums_prefix(date))).await?;
         let written = self.replace(stored, items).await?;
-        let mark = to_item(&MonthSumsMark::new(date, month.len() as u64))?;
+        let mark = to_item(&MonthSumsMark::new(date, month.len() as u64, logs_read))?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -95,6 +102,20 @@ impl ReportsTable {
             .await
             .map_err(dynamo("PutItem", &self.table))?;
         Ok(written + 1)
+    }
+
+    /// The mark of `date`'s month sums, if the date was stored.
+    pub async fn month_sums_mark(&self, date: NaiveDate) -> Result<Option<MonthSumsMark>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Av::S(month_sums_pk(date)))
+            .key("sk", Av::S(month_sums_mark_sk(date)))
+            .send()
+            .await
+            .map_err(dynamo("GetItem", &self.table))?;
+        Ok(out.item.as_ref().map(from_item).transpose()?)
     }
 
     /// Dates of `month`'s month whose month sums are complete, ascending.
