@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_domain::report::attribute::parse_export_line;
+use marketplace_domain::report::AttributeValue as AttributeValueD;
 use marketplace_domain::report::ReportPlan;
 use marketplace_tests::*;
-use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
+use nightly_reports::app::{handle_scheduled, run_job, AppError, AwsContext, JobRequest, ScheduledRun, Source};
 use nightly_reports::cli::Delivery;
 
 fn fixture() -> PathBuf {
@@ -154,7 +155,11 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     );
     let by_date = query(&reports_table, Some("ByDate"), "gsi1pk", "DAY#2026-02-14").await;
     assert_eq!(by_date.len(), 4);
-    let stored_before = (query(&reports_table, None, "pk", "PROVIDER#initech").await, summary_items);
+    let initech_on_the_14th = || async {
+        let items = query(&reports_table, None, "pk", "PROVIDER#initech").await;
+        items.into_iter().filter(|i| attr_s(i, "sk").starts_with("DAY#2026-02-14#")).collect::<Vec<_>>()
+    };
+    let stored_before = (initech_on_the_14th().await, summary_items);
 
     // Emails: one per provider with its three CSVs attached, one summary to the team.
     for ((p, a), n) in PROVIDERS.iter().zip(&addresses).zip(&before) {
@@ -163,7 +168,10 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
         let mail = &mails[*n];
         let names: Vec<_> = mail.attachments.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["2026-02-14-deployments.csv", "2026-02-14-errors.csv", "2026-02-14-month-to-date.csv"]);
-        assert_eq!(mail.attachments[0].1, expected[&format!("providers/{p}/deployments.csv")], "{p} attachment");
+        // The error rows left memory during the run (spill) and came back for the attachment.
+        for (k, file) in ["deployments.csv", "errors.csv", "month-to-date.csv"].iter().enumerate() {
+            assert_eq!(mail.attachments[k].1, expected[&format!("providers/{p}/{file}")], "{p} {file} attachment");
+        }
         assert!(!mail.html.is_empty() && !mail.text.is_empty());
     }
     let acme_mail = &report_emails(&addresses[0])[before[0]];
@@ -179,10 +187,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     let again = run_job(&request, Some(&aws)).await.expect("second run");
     assert_eq!((again.emails_sent, again.emails_already_sent), (0, 4));
     assert_eq!(files_under(&out.join("2026-02-14")), written);
-    let stored_after = (
-        query(&reports_table, None, "pk", "PROVIDER#initech").await,
-        query(&reports_table, None, "pk", "SUMMARY#2026-02-14").await,
-    );
+    let stored_after = (initech_on_the_14th().await, query(&reports_table, None, "pk", "SUMMARY#2026-02-14").await);
     assert_eq!(stored_after, stored_before);
     for (a, n) in addresses.iter().zip(&before) {
         assert_eq!(report_emails(a).len(), n + 1, "nothing sent twice");
@@ -193,4 +198,218 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     let resend = JobRequest { delivery: Delivery { store: false, send: true, resend: true }, ..request.clone() };
     assert_eq!(run_job(&resend, Some(&aws)).await.expect("resend").emails_sent, 4);
     assert_eq!(report_emails(&addresses[0]).len(), before[0] + 2);
+}
+
+/// The golden logs moved to another month, so this test has the month (its month sums and
+/// report rows) to itself on a shared emulator.
+fn golden_logs_in(month: &str) -> Vec<marketplace_domain::report::Item> {
+    std::fs::read_to_string(fixture().join("deployment-logs-export.json"))
+        .expect("fixture")
+        .lines()
+        .map(|l| parse_export_line(&l.replace("2026-02-", month)).expect("export line"))
+        .collect()
+}
+
+fn run_for(plan: ReportPlan, out: &Path) -> JobRequest {
+    JobRequest {
+        plan,
+        source: Source::Table,
+        partition: None,
+        out: out.to_owned(),
+        delivery: Delivery { store: true, send: false, resend: false },
+        parallelism: 4,
+    }
+}
+
+#[tokio::test]
+async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() {
+    moto_endpoint();
+    let mut aws = AwsContext::from_env().await.expect("local stack env");
+    // Pages of two items: every paged read (day shards, month sums, marks, stale keys) crosses
+    // page boundaries.
+    aws.logs = aws.logs.clone().with_page_limit(2);
+    aws.reports = aws.reports.clone().with_page_limit(2);
+    let month = "2025-07-";
+    assert_eq!(aws.logs.load(golden_logs_in(month)).await.expect("load"), 34);
+    let date = |d: &str| format!("{month}{d}").parse::<chrono::NaiveDate>().expect("date");
+    let out = std::env::temp_dir().join(unique("reports-mtd"));
+
+    // The first night ever: no stored month sums, so it reads the month so far (13 days).
+    let first = run_job(&run_for(ReportPlan::single(date("13")), &out), Some(&aws)).await.expect("13th");
+    assert_eq!((first.days_read, first.items), (13, 15), "{first:?}");
+
+    // A log of the 13th arrives after the 13th was reported.
+    let late = golden_logs_in(month)
+        .into_iter()
+        .find(|i| matches!(i.get("finished_at"), Some(AttributeValueD::S(s)) if s.starts_with(&format!("{month}13"))))
+        .map(|mut item| {
+            item.insert("deployment_id".into(), AttributeValueD::S("late-13".into()));
+            let sk = format!("{month}13T23:59:59Z#late-13");
+            item.insert("sk".into(), AttributeValueD::S(sk));
+            item
+        })
+        .expect("a log of the 13th");
+    let late_product = match late.get("product_id") {
+        Some(AttributeValueD::S(p)) => p.clone(),
+        _ => panic!("product id"),
+    };
+    aws.logs.load(vec![late]).await.expect("load the late log");
+    // The next night reads its own day only, and its month-to-date is still right to the cent.
+    let next = run_job(&run_for(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
+    assert_eq!((next.days_read, next.items), (1, 14), "{next:?}");
+    // The late log is noticed (the 13th is counted again) and named, not silently dropped.
+    assert_eq!((next.late_logs.clone(), next.late_log_count), (vec![format!("{month}13: 1")], 1), "{next:?}");
+    let expected = files_under(&fixture().join("expected/2026-02-14"));
+    let shifted = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("2026-02-", month);
+    let written = files_under(&out.join(format!("{month}14")));
+    for (path, bytes) in &expected {
+        if path != "rejected.csv" {
+            assert_eq!(String::from_utf8_lossy(&written[path]), shifted(bytes), "{path}");
+        }
+    }
+
+    // Re-running the 13th alone would leave the 14th's month-to-date stale: refused, naming it.
+    let refused = run_job(&run_for(ReportPlan::single(date("13")), &out), Some(&aws)).await;
+    match refused {
+        Err(AppError::LaterDatesReported { later, through, .. }) => {
+            assert_eq!((later, through), (vec![date("14")], date("14")))
+        }
+        other => panic!("expected a refusal naming the 14th, got {other:?}"),
+    }
+
+    // The backfill the refusal asked for: the 14th's month-to-date now includes the late log.
+    let backfill = run_job(&run_for(ReportPlan::new(date("13"), date("14")).expect("plan"), &out), Some(&aws))
+        .await
+        .expect("backfill 13..14");
+    assert_eq!(backfill.days_read, 14, "no month sums before the 13th: the month so far, through the 14th");
+    let mtd = |dir: &str| -> u64 {
+        let tree = files_under(&out.join(format!("{month}{dir}")));
+        tree.iter()
+            .filter(|(p, _)| p.ends_with("month-to-date.csv"))
+            .flat_map(|(_, b)| String::from_utf8_lossy(b).lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+            .filter(|l| l.contains(&format!(",{late_product},")))
+            .map(|l| l.split(',').nth(6).and_then(|n| n.parse::<u64>().ok()).expect("deployments column"))
+            .sum()
+    };
+    let expected_mtd: u64 = expected
+        .iter()
+        .filter(|(p, _)| p.ends_with("month-to-date.csv"))
+        .flat_map(|(_, b)| String::from_utf8_lossy(b).lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| l.contains(&format!(",{late_product},")))
+        .map(|l| l.split(',').nth(6).and_then(|n| n.parse::<u64>().ok()).expect("deployments column"))
+        .sum();
+    assert_eq!(mtd("14"), expected_mtd + 1, "the late log counts in the 14th's month to date");
+
+    // And the night after builds on the re-derived sums: one day read, the late log still in.
+    let after = run_job(&run_for(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
+    assert_eq!((after.days_read, after.late_log_count), (1, 0), "{after:?}");
+}
+
+#[tokio::test]
+async fn a_rejected_address_stops_no_other_delivery_and_concurrent_runs_send_each_report_once() {
+    let app = app().await;
+    let suffix = unique("r").replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let ids: Vec<String> = PROVIDERS.iter().map(|p| format!("{p}-{suffix}")).collect();
+    let addresses: Vec<String> = ids.iter().map(|p| format!("reports-{p}@provider.example")).collect();
+    for (p, a) in ids.iter().zip(&addresses) {
+        signup_notification::handle(&app, batch_of(&[signup_event(p, a)])).await;
+        assert!(stored_provider(&app, p).await.is_some());
+    }
+    // SES refuses initech's address (moto, like SES, rejects an address without a domain).
+    let marketplace = std::env::var("MARKETPLACE_TABLE").expect("MARKETPLACE_TABLE");
+    dynamodb()
+        .await
+        .update_item()
+        .table_name(&marketplace)
+        .key("pk", AttributeValue::S(format!("PROVIDER#{}", ids[2])))
+        .key("sk", AttributeValue::S("PROFILE".into()))
+        .update_expression("SET contact_email = :broken")
+        .expression_attribute_values(":broken", AttributeValue::S("reports-without-domain".into()))
+        .send()
+        .await
+        .expect("break the address");
+
+    // The golden logs, in a month of their own, for this test's providers.
+    let month = "2025-08-";
+    let items: Vec<_> = std::fs::read_to_string(fixture().join("deployment-logs-export.json"))
+        .expect("fixture")
+        .lines()
+        .map(|l| {
+            let mut line = l.replace("2026-02-", month);
+            for (p, id) in PROVIDERS.iter().zip(&ids) {
+                line = line.replace(&format!("\"{p}\""), &format!("\"{id}\""));
+            }
+            parse_export_line(&line.replace("\"d-", &format!("\"d-{suffix}-"))).expect("export line")
+        })
+        .collect();
+    let aws = AwsContext::from_env().await.expect("local stack env");
+    aws.logs.load(items).await.expect("load");
+    let date: chrono::NaiveDate = format!("{month}14").parse().expect("date");
+    let out = std::env::temp_dir().join(unique("reports-recipients"));
+    let request = JobRequest {
+        plan: ReportPlan::single(date),
+        source: Source::Table,
+        partition: None,
+        out: out.clone(),
+        delivery: Delivery { store: false, send: true, resend: false },
+        parallelism: 4,
+    };
+
+    // Two runs of the same date at once, through the real delivery ledger.
+    let (a, b) = tokio::join!(run_job(&request, Some(&aws)), run_job(&request, Some(&aws)));
+    let mut sent = 0;
+    for result in [a, b] {
+        match result {
+            Err(AppError::Undelivered(summary)) => {
+                assert!(
+                    summary.failed_deliveries.iter().all(|f| f.contains(&ids[2])),
+                    "only initech is named: {:?}",
+                    summary.failed_deliveries
+                );
+                sent += summary.emails_sent;
+            }
+            // The other run may have found initech's claim taken (in doubt) and failed nothing.
+            Ok(summary) => {
+                assert_eq!(summary.failed_deliveries.len(), 0);
+                sent += summary.emails_sent;
+            }
+            Err(e) => panic!("unexpected failure: {e}"),
+        }
+    }
+    assert_eq!(sent, 3, "acme, globex and the team, once between both runs");
+    for a in &addresses[..2] {
+        let mails: Vec<_> = emails_to(a).into_iter().filter(|e| e.subject.contains(&date.to_string())).collect();
+        assert_eq!(mails.len(), 1, "{a} got its report exactly once");
+    }
+    let team = team_emails_about(&format!("summary for {date}"));
+    assert_eq!(team.len(), 1, "the team summary went out once despite initech");
+
+    // Fixed address: the next run delivers initech only (its failed claim was released).
+    dynamodb()
+        .await
+        .update_item()
+        .table_name(&marketplace)
+        .key("pk", AttributeValue::S(format!("PROVIDER#{}", ids[2])))
+        .key("sk", AttributeValue::S("PROFILE".into()))
+        .update_expression("SET contact_email = :fixed")
+        .expression_attribute_values(":fixed", AttributeValue::S(addresses[2].clone()))
+        .send()
+        .await
+        .expect("fix the address");
+    let retry = run_job(&request, Some(&aws)).await.expect("retry");
+    assert_eq!((retry.emails_sent, retry.emails_already_sent), (1, 3), "{retry:?}");
+
+    // An operator's re-send of one provider through the Lambda payload.
+    let payload: ScheduledRun =
+        serde_json::from_value(serde_json::json!({"date": date, "resend": [ids[0]]})).expect("payload");
+    let result = handle_scheduled(&payload, &aws, &out, 4).await.expect("resend run");
+    assert_eq!((result["emails_sent"].as_u64(), result["emails_already_sent"].as_u64()), (Some(1), Some(3)));
+    let acme: Vec<_> = emails_to(&addresses[0]).into_iter().filter(|e| e.subject.contains(&date.to_string())).collect();
+    assert_eq!(acme.len(), 2, "acme's report re-sent");
+    let bad = serde_json::from_value::<ScheduledRun>(serde_json::json!({"date": date, "resend": "everyone"}))
+        .expect("parses");
+    assert!(matches!(
+        handle_scheduled(&bad, &aws, &out, 4).await,
+        Err(AppError::Config(marketplace_domain::DomainError::Invalid(_)))
+    ));
 }

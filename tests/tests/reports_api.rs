@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::NaiveDate;
+use marketplace_domain::money::format_money;
 use marketplace_domain::report::aggregate::ReportRow;
-use marketplace_domain::report::money::format_money;
 use marketplace_domain::report::storage::report_items;
 use marketplace_domain::report::{Aggregator, DailyReport, ReportPlan};
 use marketplace_tests::lambda_watch::{event_file, LambdaWatch, RecordingProxy};

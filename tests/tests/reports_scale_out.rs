@@ -5,8 +5,11 @@
 use std::path::Path;
 
 use marketplace_domain::report::attribute::parse_export_line;
+use marketplace_domain::DomainError;
 use marketplace_tests::*;
-use nightly_reports::app::{handle_scheduled, AwsContext, ScheduledRun};
+use nightly_reports::app::{handle_scheduled, AppError, AwsContext, ScheduledRun};
+use nightly_reports::aws::AwsError;
+use nightly_reports::pipeline::JobError;
 use serde_json::json;
 
 fn payload(value: serde_json::Value) -> ScheduledRun {
@@ -65,20 +68,30 @@ async fn malformed_scale_out_payloads_are_refused() {
     moto_endpoint();
     let aws = AwsContext::from_env().await.expect("local stack env");
     let out = std::env::temp_dir().join(unique("refused"));
-    for (name, body) in [
-        ("no run id", json!({"mode": "partition", "date": "2026-02-14", "partition": 0, "partitions": 16})),
+    let invalid = |e: &AppError| matches!(e, AppError::Config(DomainError::Invalid(_)));
+    let nothing = |e: &AppError| matches!(e, AppError::Job(JobError::NothingToMerge));
+    let s3 = |e: &AppError| matches!(e, AppError::Aws(AwsError::S3 { operation: "GetObject", .. }));
+    type Expected<'a> = &'a dyn Fn(&AppError) -> bool;
+    let cases: [(&str, serde_json::Value, Expected); 5] = [
+        ("no run id", json!({"mode": "partition", "date": "2026-02-14", "partition": 0, "partitions": 16}), &invalid),
         (
             "run id with a path",
             json!({"mode": "partition", "date": "2026-02-14", "run_id": "../x", "partition": 0, "partitions": 16}),
+            &invalid,
         ),
         (
             "partition out of range",
             json!({"mode": "partition", "date": "2026-02-14", "run_id": "r", "partition": 16, "partitions": 16}),
+            &invalid,
         ),
-        ("nothing to merge", json!({"mode": "merge", "date": "2026-02-14", "partials": []})),
-        ("missing partial", json!({"mode": "merge", "date": "2026-02-14", "partials": ["partials/none/0.json"]})),
-    ] {
-        assert!(handle_scheduled(&payload(body), &aws, &out, 4).await.is_err(), "{name}");
+        ("nothing to merge", json!({"mode": "merge", "date": "2026-02-14", "partials": []}), &nothing),
+        ("missing partial", json!({"mode": "merge", "date": "2026-02-14", "partials": ["partials/none/0.json"]}), &s3),
+    ];
+    for (name, body, expected) in cases {
+        match handle_scheduled(&payload(body), &aws, &out, 4).await {
+            Err(e) => assert!(expected(&e), "{name}: unexpected error {e:?}"),
+            Ok(v) => panic!("{name}: accepted ({v})"),
+        }
     }
     assert!(serde_json::from_value::<ScheduledRun>(json!({"mode": "explode"})).is_err(), "unknown modes are refused");
     assert!(!out.exists(), "nothing written");

@@ -1,8 +1,17 @@
-//! Currencies and money: ISO 4217 codes with their minor units, and decimal amounts.
+//! Money, one module: ISO 4217 currencies with their minor units ([`Currency`]), half-even
+//! rounding to minor units ([`round_to_minor_units`]), formatting ([`format_money`]) and the two
+//! text forms amounts arrive in — a listing's plain decimal ([`parse_decimal`], no exponents)
+//! and a DynamoDB number ([`parse_dynamodb_number`], exponents allowed).
 //!
-//! Money is always `rust_decimal::Decimal` — never floating point.
+//! Money is always `rust_decimal::Decimal` — never floating point. Reports round once per row
+//! (see `report::aggregate`) and print exactly the currency's minor-unit places, `.` as the
+//! separator and no grouping.
+
+use std::fmt;
+use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
 
 /// Active ISO 4217 currency codes with their number of minor-unit digits.
 const CURRENCIES: &[(&str, u32)] = &[
@@ -170,23 +179,94 @@ pub fn minor_units(code: &str) -> Option<u32> {
     CURRENCIES.binary_search_by(|(c, _)| c.cmp(&code)).ok().map(|i| CURRENCIES[i].1)
 }
 
+/// Whether `code` is a supported ISO 4217 code.
 pub fn is_currency(code: &str) -> bool {
     minor_units(code).is_some()
 }
 
-/// Rounds to the currency's minor units, half to even (banker's rounding).
-pub fn round_to_minor_units(amount: Decimal, minor_units: u32) -> Decimal {
-    amount.round_dp_with_strategy(minor_units, RoundingStrategy::MidpointNearestEven)
+/// A supported ISO 4217 currency (the table above). Ordered by its code.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency {
+    code: [u8; 3],
+    minor_units: u8,
 }
 
-/// Formats an amount with exactly `minor_units` decimal places, `.` separator, no grouping.
-pub fn format_amount(amount: Decimal, minor_units: u32) -> String {
-    let mut rounded = round_to_minor_units(amount, minor_units);
-    rounded.rescale(minor_units);
-    rounded.to_string()
+/// The code is not in the supported-currency table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported currency `{0}`")]
+pub struct UnknownCurrency(pub String);
+
+impl Currency {
+    /// The three-letter ISO 4217 code.
+    pub fn code(&self) -> &str {
+        // Only ever built from three ASCII uppercase letters.
+        std::str::from_utf8(&self.code).unwrap_or("???")
+    }
+
+    /// Number of decimal places of the currency's minor unit (2 for USD, 0 for JPY, 3 for BHD).
+    pub fn minor_units(self) -> u32 {
+        u32::from(self.minor_units)
+    }
 }
 
-/// Parses a decimal from its text form, refusing exponents, signs other than `-`, and garbage.
+impl FromStr for Currency {
+    type Err = UnknownCurrency;
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        let unknown = || UnknownCurrency(code.to_owned());
+        let bytes: [u8; 3] = code.as_bytes().try_into().map_err(|_| unknown())?;
+        if !bytes.iter().all(u8::is_ascii_uppercase) {
+            return Err(unknown());
+        }
+        let minor_units = minor_units(code).and_then(|m| u8::try_from(m).ok()).ok_or_else(unknown)?;
+        Ok(Currency { code: bytes, minor_units })
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = UnknownCurrency;
+    fn try_from(code: String) -> Result<Self, Self::Error> {
+        code.parse()
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.code().to_owned()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Rounds an exact amount half-to-even to the currency's minor units and fixes the scale to
+/// exactly that many places (so `1200` USD becomes `1200.00`). A zero result is never negative.
+pub fn round_to_minor_units(amount: Decimal, currency: Currency) -> Decimal {
+    let places = currency.minor_units();
+    let mut rounded = amount.round_dp_with_strategy(places, RoundingStrategy::MidpointNearestEven);
+    rounded.rescale(places);
+    if rounded.is_zero() {
+        rounded.set_sign_positive(true);
+    }
+    rounded
+}
+
+/// Prints a rounded amount with exactly the currency's minor-unit places.
+pub fn format_money(amount: Decimal, currency: Currency) -> String {
+    round_to_minor_units(amount, currency).to_string()
+}
+
+/// Parses a decimal from its text form, refusing exponents, signs other than `-`, and garbage
+/// (listing prices, typed by providers).
 pub fn parse_decimal(text: &str) -> Option<Decimal> {
     let t = text.trim();
     if t.is_empty() || t.contains(['e', 'E', '_', ' ', '+']) {
@@ -195,10 +275,22 @@ pub fn parse_decimal(text: &str) -> Option<Decimal> {
     t.parse::<Decimal>().ok()
 }
 
+/// Exact decimal from a DynamoDB number's text (`N`): plain or scientific notation, as DynamoDB
+/// accepts both. `None` when it does not fit `Decimal` exactly.
+pub fn parse_dynamodb_number(text: &str) -> Option<Decimal> {
+    let t = text.trim();
+    Decimal::from_str_exact(t).ok().or_else(|| {
+        if t.contains(['e', 'E']) {
+            Decimal::from_scientific(t).ok()
+        } else {
+            None
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
 
     #[test]
     fn currency_table_is_sorted_for_binary_search() {
@@ -215,22 +307,67 @@ mod tests {
     }
 
     #[test]
-    fn rounds_half_to_even_and_formats_exact_places() {
-        let d = |s| Decimal::from_str(s).unwrap();
-        assert_eq!(format_amount(d("0.125"), 2), "0.12");
-        assert_eq!(format_amount(d("0.135"), 2), "0.14");
-        assert_eq!(format_amount(d("2.5"), 0), "2");
-        assert_eq!(format_amount(d("3.5"), 0), "4");
-        assert_eq!(format_amount(d("10"), 2), "10.00");
-        assert_eq!(format_amount(d("1.0005"), 3), "1.000");
-    }
-
-    #[test]
     fn parses_only_plain_decimals() {
-        assert_eq!(parse_decimal("0.000125"), Some(Decimal::from_str("0.000125").unwrap()));
+        assert_eq!(parse_decimal("0.000125"), Some(dec("0.000125")));
         assert_eq!(parse_decimal("-1"), Some(Decimal::from(-1)));
         for bad in ["", "1e3", "abc", "1,5", "+1", "1 000"] {
             assert_eq!(parse_decimal(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn dynamodb_numbers_may_use_exponents() {
+        assert_eq!(parse_dynamodb_number("1.5E2"), Some(dec("150")));
+        assert_eq!(parse_dynamodb_number("0.000125"), Some(dec("0.000125")));
+        assert_eq!(parse_dynamodb_number("abc"), None);
+        assert_eq!(parse_dynamodb_number("1e400"), None);
+    }
+
+    fn dec(s: &str) -> Decimal {
+        s.parse().expect("test decimal")
+    }
+
+    #[test]
+    fn currencies_order_by_code() {
+        let usd: Currency = "USD".parse().expect("usd");
+        let eur: Currency = "EUR".parse().expect("eur");
+        assert!(eur < usd);
+    }
+
+    #[test]
+    fn minor_units_follow_iso_4217() {
+        let units = |c: &str| c.parse::<Currency>().expect("supported").minor_units();
+        assert_eq!(units("USD"), 2);
+        assert_eq!(units("JPY"), 0);
+        assert_eq!(units("KRW"), 0);
+        assert_eq!(units("BHD"), 3);
+        assert_eq!(units("KWD"), 3);
+    }
+
+    #[test]
+    fn unknown_and_lowercase_codes_are_rejected() {
+        assert!("usd".parse::<Currency>().is_err());
+        assert!("XYZ".parse::<Currency>().is_err());
+        assert!("".parse::<Currency>().is_err());
+    }
+
+    #[test]
+    fn ties_round_to_even_minor_unit() {
+        let usd: Currency = "USD".parse().expect("usd");
+        assert_eq!(format_money(dec("0.125"), usd), "0.12");
+        assert_eq!(format_money(dec("0.135"), usd), "0.14");
+        assert_eq!(format_money(dec("0.1250001"), usd), "0.13");
+        assert_eq!(format_money(dec("2.5"), "JPY".parse().expect("jpy")), "2");
+        assert_eq!(format_money(dec("3.5"), "JPY".parse().expect("jpy")), "4");
+        assert_eq!(format_money(dec("1.0005"), "BHD".parse().expect("bhd")), "1.000");
+    }
+
+    #[test]
+    fn amounts_print_with_exactly_the_minor_unit_places() {
+        let usd: Currency = "USD".parse().expect("usd");
+        assert_eq!(format_money(dec("1200"), usd), "1200.00");
+        assert_eq!(format_money(dec("0"), usd), "0.00");
+        assert_eq!(format_money(dec("-0.001"), usd), "0.00");
+        assert_eq!(format_money(dec("1234567.5"), "JPY".parse().expect("jpy")), "1234568");
     }
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
-use crate::money::{is_currency, parse_decimal};
+use crate::money::{parse_decimal, Currency};
 use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
 use crate::provider::{MpaStatus, Provider};
@@ -84,7 +84,7 @@ pub struct Plan {
     /// Up to 6 decimal places: sub-cent hourly and usage rates are normal.
     pub unit_price: Decimal,
     /// ISO 4217.
-    pub currency: String,
+    pub currency: Currency,
 }
 
 /// A valid product listing.
@@ -211,8 +211,10 @@ fn validate_plan(i: usize, plan: &serde_json::Value, p: &mut Problems) -> Option
     }
     let unit = text("unit");
     p.line(&format!("{at}.unit"), &unit, 32);
-    let currency = text("currency");
-    if !is_currency(&currency) {
+    let currency_text = text("currency");
+    let currency = currency_text.parse::<Currency>().ok();
+    if currency.is_none() {
+        let currency = currency_text;
         p.push(format!("{at}.currency must be an ISO 4217 currency code such as USD or EUR (got {currency:?})"));
     }
     let unit_price = decimal_field(obj.get("unit_price"));
@@ -227,7 +229,7 @@ fn validate_plan(i: usize, plan: &serde_json::Value, p: &mut Problems) -> Option
     if p.len() != before {
         return None;
     }
-    Some(Plan { model: model?, unit, unit_price: unit_price?, currency })
+    Some(Plan { model: model?, unit, unit_price: unit_price?, currency: currency? })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -574,7 +576,7 @@ fn plan_rows(listing: &Listing) -> Vec<Vec<String>> {
     listing
         .pricing
         .iter()
-        .map(|p| vec![p.model.as_str().to_string(), p.unit.clone(), p.unit_price.to_string(), p.currency.clone()])
+        .map(|p| vec![p.model.as_str().to_string(), p.unit.clone(), p.unit_price.to_string(), p.currency.to_string()])
         .collect()
 }
 

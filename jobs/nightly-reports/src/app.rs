@@ -6,20 +6,26 @@
 //! settings (`SENDER_ADDRESS`, `REPLY_TO_ADDRESS`, `TEAM_INBOX`, `PORTAL_URL`, ...) and the
 //! SDK's own (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
+use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
+use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, ErrorRowsOf, Resend};
 use marketplace_domain::report::ReportPlan;
 use marketplace_domain::{DomainError, PortalConfig};
 use serde::Deserialize;
 
-use crate::aws::{deliver_reports, AwsError, DeliveryServices, DeploymentLogTable, ReportsTable};
+use crate::aws::{AwsError, DeploymentLogTable, PartialStore, ReportsTable};
 use crate::cli::Delivery;
+use crate::files_sink::write_report_with;
 use crate::partition::Partition;
 use crate::pipeline::{
-    aggregate_export_source, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary,
+    aggregate_export_spilling, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary,
 };
+use crate::spill::{Merged, Spill};
 
 /// Errors of a run.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +42,35 @@ pub enum AppError {
     /// A required environment variable is missing.
     #[error("environment variable {0} is not set")]
     MissingEnv(&'static str),
+    /// The AWS settings in the environment are incomplete (`marketplace_aws::required_env`).
+    #[error("{0:#}")]
+    Settings(anyhow::Error),
+    /// Some deliveries failed; every other one went out. Carries the run's summary.
+    #[error("reports not delivered to: {}", .0.failed_deliveries.join("; "))]
+    Undelivered(Box<RunSummary>),
+    /// A report date that has not ended yet (UTC).
+    #[error("{date} has not ended yet (today is {today} UTC): its logs are incomplete; report it from tomorrow on")]
+    DayNotOver {
+        /// The date asked for.
+        date: NaiveDate,
+        /// Today (UTC).
+        today: NaiveDate,
+    },
+    /// Later dates of the month were stored after the first date of this run.
+    #[error(
+        "report dates {later:?} were stored after {last} and their month-to-date figures build on it: \
+         re-run {first}..{through} together (--dates {first}..{through}, or {{\"dates\": \"{first}..{through}\"}})"
+    )]
+    LaterDatesReported {
+        /// First date asked for.
+        first: NaiveDate,
+        /// Last date asked for.
+        last: NaiveDate,
+        /// Later dates of the month with stored figures.
+        later: Vec<NaiveDate>,
+        /// The latest of them.
+        through: NaiveDate,
+    },
     /// The run needs AWS but has no context.
     #[error("this run reads the DeploymentLogs table or stores/sends, which needs AWS settings")]
     NoAws,
@@ -84,15 +119,12 @@ pub struct AwsContext {
     pub partials: Option<PartialStore>,
 }
 
-fn env(name: &'static str) -> Result<String, AppError> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(AppError::MissingEnv(name))
-}
-
 impl AwsContext {
     /// Builds clients from the environment (see module docs).
     pub async fn from_env() -> Result<Self, AppError> {
         let sdk = marketplace_aws::batch_sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let env = |name| marketplace_aws::required_env(name).map_err(AppError::Settings);
         Ok(AwsContext {
             logs: DeploymentLogTable::new(dynamodb.clone(), env("DEPLOYMENT_LOGS_TABLE")?),
             reports: ReportsTable::new(dynamodb.clone(), env("REPORTS_TABLE")?),
@@ -116,12 +148,36 @@ impl JobRequest {
 
 /// Runs one request. `aws` may be `None` when [`JobRequest::needs_aws`] is false.
 pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<RunSummary, AppError> {
+    run_job_resending(request, &Resend::from(request.delivery.resend), aws).await
+}
+
+/// [`run_job`], re-sending the deliveries `resend` covers even where the ledger has them.
+pub async fn run_job_resending(
+    request: &JobRequest,
+    resend: &Resend,
+    aws: Option<&AwsContext>,
+) -> Result<RunSummary, AppError> {
+    refuse_unfinished_days(request.plan, chrono::Utc::now().date_naive())?;
     let partition = request.partition.as_ref().map(|(p, _)| *p);
-    let agg = match &request.source {
-        Source::Export(path) => aggregate_export_source(path, request.plan, partition)?,
-        Source::Table => {
-            aws.ok_or(AppError::NoAws)?.logs.aggregate(request.plan, partition, request.parallelism).await?
+    if request.partition.is_none() && request.delivery.store {
+        refuse_if_later_dates_stored(&aws.ok_or(AppError::NoAws)?.reports, request.plan).await?;
+    }
+    // A whole run streams its error and reject rows out of memory; a partition keeps them for
+    // its partial aggregate.
+    let spill = if partition.is_none() { Some(Spill::new().map_err(JobError::from)?) } else { None };
+    let (agg, per_day) = match &request.source {
+        Source::Export(path) => {
+            (aggregate_export_spilling(path, request.plan, partition, spill.as_ref())?, BTreeMap::new())
         }
+        Source::Table => {
+            let aws = aws.ok_or(AppError::NoAws)?;
+            let start = starting_point(&aws.reports, request.plan, partition.is_none()).await?;
+            aws.logs.aggregate_counting(start, partition, request.parallelism, spill.as_ref()).await?
+        }
+    };
+    let late = match (&request.source, aws) {
+        (Source::Table, Some(aws)) if partition.is_none() => late_logs(aws, request.plan).await?,
+        _ => Vec::new(),
     };
     if let Some((_, path)) = &request.partition {
         let stats = agg.stats();
@@ -134,7 +190,89 @@ pub async fn run_job(request: &JobRequest, aws: Option<&AwsContext>) -> Result<R
             ..RunSummary::default()
         });
     }
-    publish(agg, &request.out, request.delivery, aws).await
+    let day_items = (request.source == Source::Table).then_some(&per_day);
+    let summary = publish_resending(agg, &request.out, request.delivery, resend, spill.as_ref(), day_items, aws).await;
+    match summary {
+        Ok(mut summary) => {
+            summary.late_log_count = late.iter().map(|(_, n)| *n).sum();
+            summary.late_logs = late.iter().map(|(d, n)| format!("{d}: {n}")).collect();
+            Ok(summary)
+        }
+        Err(AppError::Undelivered(mut summary)) => {
+            summary.late_log_count = late.iter().map(|(_, n)| *n).sum();
+            summary.late_logs = late.iter().map(|(d, n)| format!("{d}: {n}")).collect();
+            Err(AppError::Undelivered(summary))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Logs that arrived after their day was reported: the day before the run's first date, when
+/// a stored run counted it, is counted again (`Select: COUNT`, one more read of that day) and
+/// compared. Each difference is logged with the re-run that includes it, and reported
+/// (`late_logs` in the summary, the `LateLogs` metric and its alarm).
+async fn late_logs(aws: &AwsContext, plan: ReportPlan) -> Result<Vec<(NaiveDate, u64)>, AppError> {
+    let Some(previous) = plan.first().pred_opt() else {
+        return Ok(Vec::new());
+    };
+    let Some(counted) = aws.reports.month_sums_mark(previous).await?.and_then(|m| m.items) else {
+        return Ok(Vec::new());
+    };
+    let now = aws.logs.count_day(previous).await?;
+    if now == counted {
+        return Ok(Vec::new());
+    }
+    let difference = now.abs_diff(counted);
+    tracing::warn!(
+        date = %previous, counted, now,
+        "deployment logs of an already reported day changed after its report; re-run it and the later dates (--dates {previous}..<latest reported date>)"
+    );
+    Ok(vec![(previous, difference)])
+}
+
+/// A report of `today` (UTC) or later would report a partial day: refused.
+pub fn refuse_unfinished_days(plan: ReportPlan, today: NaiveDate) -> Result<(), AppError> {
+    if plan.last() >= today {
+        return Err(AppError::DayNotOver { date: plan.last(), today });
+    }
+    Ok(())
+}
+
+/// A stored run for `plan` would leave the month-to-date figures of later dates of its last
+/// month built on the old figures: refuse it, naming the dates to re-run together with it.
+pub async fn refuse_if_later_dates_stored(reports: &ReportsTable, plan: ReportPlan) -> Result<(), AppError> {
+    let later: Vec<NaiveDate> =
+        reports.month_sums_dates(plan.last()).await?.into_iter().filter(|d| *d > plan.last()).collect();
+    match later.last() {
+        None => Ok(()),
+        Some(&through) => Err(AppError::LaterDatesReported { first: plan.first(), last: plan.last(), later, through }),
+    }
+}
+
+/// The aggregator a table run starts from. Month-to-date comes from the exact month sums an
+/// earlier night stored (the latest marked date of the first report date's month before it), so
+/// only the days after that date are read: on a normal night, one day. Without stored sums
+/// (the first night, or after a gap) the days since the month's start are read. `with_sums`:
+/// load the sums (a partition leaves them to the merge, which adds them once).
+pub async fn starting_point(reports: &ReportsTable, plan: ReportPlan, with_sums: bool) -> Result<Aggregator, AppError> {
+    let first = plan.first();
+    let through = reports.month_sums_dates(first).await?.into_iter().filter(|d| *d < first).max();
+    let Some(through) = through else {
+        return Ok(Aggregator::new(plan));
+    };
+    let sums = if with_sums { reports.month_sums(through).await? } else { Vec::new() };
+    tracing::info!(%through, groups = sums.len(), "month-to-date builds on stored month sums");
+    Ok(Aggregator::seeded(plan, through, sums).map_err(JobError::from)?)
+}
+
+/// Adds the stored month sums a merged set of table partitions was built on (once).
+pub async fn add_stored_sums(reports: &ReportsTable, mut merged: Aggregator) -> Result<Aggregator, AppError> {
+    let plan = merged.plan();
+    if let Some(through) = merged.read_from().pred_opt().filter(|d| *d >= plan.read_from()) {
+        let seed = Aggregator::seeded(plan, through, reports.month_sums(through).await?).map_err(JobError::from)?;
+        merged.merge(seed).map_err(JobError::from)?;
+    }
+    Ok(merged)
 }
 
 /// The sinks: CSV files always; report items and emails when asked.
@@ -144,10 +282,52 @@ pub async fn publish(
     delivery: Delivery,
     aws: Option<&AwsContext>,
 ) -> Result<RunSummary, AppError> {
+    publish_resending(agg, out, delivery, &Resend::from(delivery.resend), None, None, aws).await
+}
+
+/// [`publish`] with an explicit re-send selection, and the error and reject rows in `spill`
+/// when the aggregator streamed them out (they are read back one provider at a time).
+/// `day_items`: the DeploymentLogs items read per day (table runs), kept with the month sums so
+/// that a later night can tell logs that arrived after the report. Fails at
+/// the end, after every other delivery went out, when some delivery failed
+/// ([`AppError::Undelivered`]).
+pub async fn publish_resending(
+    agg: Aggregator,
+    out: &std::path::Path,
+    delivery: Delivery,
+    resend: &Resend,
+    spill: Option<&Spill>,
+    day_items: Option<&BTreeMap<NaiveDate, u64>>,
+    aws: Option<&AwsContext>,
+) -> Result<RunSummary, AppError> {
     let stats = agg.stats();
-    let reports = agg.finish().map_err(JobError::from)?;
-    write_reports(out, &reports)?;
+    let days_read = agg.days_to_read().count();
+    let groups = agg.group_count();
+    if delivery.store {
+        let aws = aws.ok_or(AppError::NoAws)?;
+        for date in agg.plan().report_dates() {
+            let logs_read = day_items.map(|m| m.get(&date).copied().unwrap_or(0));
+            aws.reports.store_month_sums(date, &agg, logs_read).await?;
+        }
+    }
+    let mut reports = agg.finish().map_err(JobError::from)?;
+    match spill {
+        None => {
+            write_reports(out, &reports)?;
+        }
+        Some(spill) => {
+            let mut errors = ErrorsByProvider::open(spill)?;
+            for report in &mut reports {
+                report.rejected = rejects_of(spill, report.date)?;
+                let date = report.date;
+                write_report_with(out, report, Some(&mut |p: &str| errors.take(date, p))).map_err(JobError::from)?;
+            }
+        }
+    }
+    let mut errors = spill.map(ErrorsByProvider::open).transpose()?;
     let mut summary = RunSummary::new(stats, &reports);
+    summary.days_read = days_read;
+    summary.groups = groups;
     if delivery.store || delivery.send {
         let aws = aws.ok_or(AppError::NoAws)?;
         for report in &reports {
@@ -161,15 +341,59 @@ pub async fn publish(
                     providers: &aws.providers,
                     config: &aws.config,
                 };
-                let counts = deliver_reports(&services, report, delivery.resend).await?;
+                let date = report.date;
+                let mut errors_of = errors.as_mut().map(|e| move |p: &str| e.take(date, p));
+                let errors_of = errors_of.as_mut().map(|f| f as ErrorRowsOf<'_>);
+                let counts = deliver_reports(&services, report, resend, errors_of).await;
                 summary.emails_sent += counts.sent;
                 summary.emails_already_sent += counts.already_sent;
-                summary.deliveries_in_doubt += counts.in_doubt;
+                summary.deliveries_in_doubt += counts.in_doubt.len();
+                summary.in_doubt.extend(counts.in_doubt.iter().map(|to| format!("{} {to}", report.date)));
                 summary.providers_without_contact += counts.no_recipient;
+                summary
+                    .failed_deliveries
+                    .extend(counts.failed.iter().map(|(to, why)| format!("{} {to}: {why}", report.date)));
             }
         }
     }
+    if !summary.failed_deliveries.is_empty() {
+        return Err(AppError::Undelivered(Box::new(summary)));
+    }
     Ok(summary)
+}
+
+/// Reads a spill's error rows back for one (date, provider) after the other, in order.
+struct ErrorsByProvider {
+    merged: Merged<ErrorRow>,
+}
+
+impl ErrorsByProvider {
+    fn open(spill: &Spill) -> Result<Self, JobError> {
+        Ok(ErrorsByProvider { merged: spill.errors()? })
+    }
+
+    fn take(&mut self, date: NaiveDate, provider_id: &str) -> Result<Vec<ErrorRow>, String> {
+        let before = |r: &ErrorRow| (r.report_date, r.provider_id.as_str()) < (date, provider_id);
+        while self.merged.next_if(before).map_err(|e| e.to_string())?.is_some() {}
+        let mut rows = Vec::new();
+        let this = |r: &ErrorRow| r.report_date == date && r.provider_id == provider_id;
+        while let Some(row) = self.merged.next_if(this).map_err(|e| e.to_string())? {
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+}
+
+/// The rejects listed under `date` (its own and the undated ones), in file order.
+fn rejects_of(spill: &Spill, date: NaiveDate) -> Result<Vec<RejectRow>, JobError> {
+    let mut merged = spill.rejects()?;
+    let mut rows = Vec::new();
+    while let Some(row) = merged.next_row()? {
+        if row.report_date.is_none_or(|d| d == date) {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// The job's Lambda payload (template.yaml documents who sends which):
@@ -209,6 +433,36 @@ pub struct ScheduledRun {
     /// Keys of the partial aggregates to merge.
     #[serde(default)]
     pub partials: Vec<String>,
+    /// An operator's re-send: `"all"` or a list of provider ids whose deliveries go out again
+    /// even though the ledger has them (README, "Deliveries in doubt").
+    #[serde(default)]
+    pub resend: Option<ResendPayload>,
+}
+
+/// `"resend"` of the payload: `"all"` or `["provider-id", ...]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ResendPayload {
+    /// Must be `"all"`.
+    Word(String),
+    /// Provider ids.
+    Providers(Vec<String>),
+}
+
+impl ResendPayload {
+    /// The selection it asks for.
+    pub fn selection(&self) -> Result<Resend, AppError> {
+        match self {
+            ResendPayload::Word(w) if w == "all" => Ok(Resend::All),
+            ResendPayload::Word(w) => Err(AppError::Config(DomainError::invalid(format!(
+                "resend must be \"all\" or a list of provider ids, got {w:?}"
+            )))),
+            ResendPayload::Providers(ids) if ids.is_empty() => {
+                Err(AppError::Config(DomainError::invalid("resend lists no provider ids")))
+            }
+            ResendPayload::Providers(ids) => Ok(Resend::Providers(ids.iter().cloned().collect())),
+        }
+    }
 }
 
 /// The job's Lambda modes.
@@ -245,6 +499,7 @@ pub async fn handle_scheduled(
     parallelism: usize,
 ) -> Result<serde_json::Value, AppError> {
     let plan = run.plan()?;
+    refuse_unfinished_days(plan, chrono::Utc::now().date_naive())?;
     let everything = Delivery { store: true, send: true, resend: false };
     let invalid = |m: String| AppError::Config(DomainError::invalid(m));
     let summary = match run.mode {
@@ -257,7 +512,8 @@ pub async fn handle_scheduled(
                 delivery: everything,
                 parallelism,
             };
-            run_job(&request, Some(aws)).await?
+            let resend = run.resend.as_ref().map(ResendPayload::selection).transpose()?.unwrap_or_default();
+            run_job_resending(&request, &resend, Some(aws)).await?
         }
         Mode::Partition => {
             let run_id = run.run_id.as_deref().filter(|r| marketplace_domain::validate::is_identifier(r, 80));
@@ -277,7 +533,8 @@ pub async fn handle_scheduled(
                 }
             };
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
-            let agg = aws.logs.aggregate(plan, Some(partition), parallelism).await?;
+            let start = starting_point(&aws.reports, plan, false).await?;
+            let agg = aws.logs.aggregate(start, Some(partition), parallelism, None).await?;
             let stats = agg.stats();
             let key = format!("partials/{run_id}/{}.json", partition.index);
             store.put(&key, encode_partial(&agg).map_err(|e| invalid(e.to_string()))?).await?;
@@ -299,65 +556,40 @@ pub async fn handle_scheduled(
                 }
             }
             let merged = merged.ok_or(AppError::Job(JobError::NothingToMerge))?;
-            publish(merged, out, everything, Some(aws)).await?
+            refuse_if_later_dates_stored(&aws.reports, plan).await?;
+            publish(add_stored_sums(&aws.reports, merged).await?, out, everything, Some(aws)).await?
         }
     };
     serde_json::to_value(&summary).map_err(|e| invalid(e.to_string()))
 }
 
-/// Partial aggregates in S3 (the scale-out path's hand-over between partitions and merge).
-#[derive(Clone, Debug)]
-pub struct PartialStore {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl PartialStore {
-    /// Path-style addressing works on AWS and on local emulators alike.
-    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
-        PartialStore { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into() }
-    }
-
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), AwsError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(bytes.into())
-            .send()
-            .await
-            .map_err(|e| s3_error("PutObject", &self.bucket, e))?;
-        Ok(())
-    }
-
-    async fn get(&self, key: &str) -> Result<Vec<u8>, AwsError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| s3_error("GetObject", &self.bucket, e))?;
-        let body = out.body.collect().await.map_err(|e| AwsError::S3 {
-            operation: "GetObject",
-            bucket: self.bucket.clone(),
-            message: e.to_string(),
-        })?;
-        Ok(body.into_bytes().to_vec())
-    }
-}
-
-fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    operation: &'static str,
-    bucket: &str,
-    e: aws_sdk_s3::error::SdkError<E, R>,
-) -> AwsError {
-    AwsError::S3 {
-        operation,
-        bucket: bucket.to_owned(),
-        message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+    #[tokio::test]
+    async fn today_and_later_are_refused_as_partial_days() {
+        let today = chrono::Utc::now().date_naive();
+        let yesterday = today.pred_opt().expect("a day before");
+        let tomorrow = today.succ_opt().expect("a day after");
+        let request = |plan| JobRequest {
+            plan,
+            source: Source::Export(PathBuf::from("does-not-matter.json")),
+            partition: None,
+            out: std::env::temp_dir().join("never-written"),
+            delivery: Delivery { store: false, send: false, resend: false },
+            parallelism: 1,
+        };
+        for plan in
+            [ReportPlan::single(today), ReportPlan::single(tomorrow), ReportPlan::new(yesterday, today).expect("plan")]
+        {
+            match run_job(&request(plan), None).await {
+                Err(AppError::DayNotOver { date, today: t }) => assert_eq!((date, t), (plan.last(), today)),
+                other => panic!("{plan:?}: expected a refusal, got {other:?}"),
+            }
+        }
+        assert!(refuse_unfinished_days(ReportPlan::single(yesterday), today).is_ok());
+        let payload = ScheduledRun { date: Some(today), ..ScheduledRun::default() };
+        assert_eq!(payload.plan().expect("plan").last(), today, "the payload parses; the run refuses it");
     }
 }

@@ -20,8 +20,8 @@ use std::fmt::Write as _;
 
 use chrono::{Days, NaiveDate};
 use marketplace_domain::email::escape_html;
+use marketplace_domain::money::format_money;
 use marketplace_domain::report::aggregate::ReportRow;
-use marketplace_domain::report::money::format_money;
 use marketplace_domain::report::Currency;
 use rust_decimal::Decimal;
 

@@ -1,14 +1,17 @@
 //! The nightly deployment reports job (issue 4): a pipeline
 //! **source → aggregate → sinks**.
 //!
-//! * Sources: DynamoDB table-export files ([`export`]) or the `DeploymentLogs` table
-//!   (16 day-shards queried concurrently, see the AWS module once wired).
-//! * Aggregate: pure, streaming, in `marketplace_domain::report`.
-//! * Sinks: CSV files ([`files_sink`]), report items in DynamoDB and emails (AWS).
+//! * Sources: DynamoDB table-export files ([`export`], parsed on every core) or the
+//!   `DeploymentLogs` table ([`aws::logs_table`]: 16 day-shard queries per day read; month-to-date
+//!   builds on the exact month sums earlier nights stored, so a night reads only its day).
+//! * Aggregate: pure, streaming, in `marketplace_domain::report`; error and reject rows leave
+//!   memory through [`spill`].
+//! * Sinks: CSV files ([`files_sink`]), report items in DynamoDB and emails ([`aws`],
+//!   `marketplace_domain::report::delivery`), metrics ([`metrics`]).
 //!
 //! Scale-out: `--partition i/N` writes a partial aggregate, `merge` folds partials and writes
 //! outputs byte-identical to a single run ([`partition`]). A seeded generator of synthetic logs
-//! is in [`generate`]; the `bench` binary measures throughput on it.
+//! is in [`generate`]; `./dev bench-reports` measures the job against DuckDB on it.
 
 pub mod app;
 pub mod aws;
@@ -17,6 +20,8 @@ pub mod cli;
 pub mod export;
 pub mod files_sink;
 pub mod generate;
+pub mod metrics;
 pub mod partition;
 pub mod pipeline;
-pub mod rss;
+pub mod progress;
+pub mod spill;

@@ -12,9 +12,13 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
 use marketplace_domain::report::ReportPlan;
-use nightly_reports::app::{handle_scheduled, publish, run_job, AwsContext, JobRequest, ScheduledRun, Source};
+use nightly_reports::app::{
+    add_stored_sums, handle_scheduled, publish, refuse_if_later_dates_stored, run_job, AppError, AwsContext,
+    JobRequest, Mode, ScheduledRun, Source,
+};
 use nightly_reports::cli::{Cli, Command, GenerateArgs};
 use nightly_reports::generate::{generate, write_export, GeneratorConfig};
+use nightly_reports::metrics::emf_line;
 use nightly_reports::pipeline::merge_partials;
 
 const DEFAULT_PARALLELISM: usize = 8;
@@ -51,7 +55,21 @@ async fn lambda() -> Result<(), lambda_runtime::Error> {
     let out = &out;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let payload: ScheduledRun = serde_json::from_value(event.payload).context("the job's payload is malformed")?;
-        let result = handle_scheduled(&payload, aws, out, DEFAULT_PARALLELISM).await?;
+        let started = std::time::Instant::now();
+        let result = handle_scheduled(&payload, aws, out, DEFAULT_PARALLELISM).await;
+        // One embedded-metric-format record per run (nightly_reports::metrics), success or not.
+        let (summary, failed) = match &result {
+            Ok(summary) => (summary.clone(), 0),
+            Err(AppError::Undelivered(summary)) => {
+                (serde_json::to_value(summary.as_ref()).unwrap_or_default(), summary.failed_deliveries.len())
+            }
+            Err(_) => (serde_json::Value::Null, 0),
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        // A partition alone is not a night's run: only whole runs and merges beat the heartbeat.
+        let whole_run = result.is_ok() && payload.mode != Mode::Partition;
+        println!("{}", emf_line(&summary, failed, whole_run, started.elapsed(), now_ms));
+        let result = result?;
         tracing::info!(mode = ?payload.mode, %result, "nightly reports done");
         Ok::<serde_json::Value, lambda_runtime::Error>(result)
     }))
@@ -71,7 +89,20 @@ async fn cli(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Merge(args)) => {
             let delivery = args.delivery.resolve(false);
             let aws = aws_if(delivery.store || delivery.send).await?;
-            let agg = merge_partials(&args.partials)?;
+            let mut agg = merge_partials(&args.partials)?;
+            if agg.read_from() > agg.plan().read_from() {
+                // Table partitions built on stored month sums: the merge adds them once.
+                let aws = match &aws {
+                    Some(aws) => aws,
+                    None => &AwsContext::from_env().await.context("these partials build on stored month sums")?,
+                };
+                agg = add_stored_sums(&aws.reports, agg).await?;
+            }
+            if delivery.store {
+                if let Some(aws) = &aws {
+                    refuse_if_later_dates_stored(&aws.reports, agg.plan()).await?;
+                }
+            }
             (publish(agg, &args.out, delivery, aws.as_ref()).await?, args.delivery.rejects_ok)
         }
         None => {

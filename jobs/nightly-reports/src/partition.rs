@@ -58,6 +58,12 @@ mod tests {
     fn partitions_parse_and_split_work_round_robin() {
         let p: Partition = "1/3".parse().expect("valid");
         assert_eq!((0..7).filter(|k| p.owns(*k)).collect::<Vec<_>>(), [1, 4]);
+        for count in 1..=5 {
+            for k in 0..50 {
+                let owners = (0..count).filter(|&index| Partition { index, count }.owns(k)).count();
+                assert_eq!(owners, 1, "unit {k} of {count} partitions has exactly one owner");
+            }
+        }
         for bad in ["3/3", "1", "a/2", "0/0"] {
             assert!(bad.parse::<Partition>().is_err(), "{bad}");
         }

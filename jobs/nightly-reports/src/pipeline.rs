@@ -12,9 +12,10 @@ use marketplace_domain::report::aggregate::{AggregateError, Aggregator, IngestSt
 use marketplace_domain::report::{DailyReport, ReportPlan};
 use serde::Serialize;
 
-use crate::export::{aggregate_export, ExportError};
+use crate::export::{aggregate_export_parallel, ExportError};
 use crate::files_sink::{write_report, WriteError};
 use crate::partition::Partition;
+use crate::spill::{Spill, SpillError};
 
 /// Errors of the job's stages.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ pub enum JobError {
         /// What went wrong.
         message: String,
     },
+    /// Spilling or reading back error and reject rows.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
     /// No partials given to merge.
     #[error("merge needs at least one partial-aggregate file")]
     NothingToMerge,
@@ -47,9 +51,20 @@ pub fn aggregate_export_source(
     plan: ReportPlan,
     partition: Option<Partition>,
 ) -> Result<Aggregator, JobError> {
-    let mut agg = Aggregator::new(plan);
-    let files = aggregate_export(path, partition, &mut agg)?;
-    tracing::info!(files, groups = agg.group_count(), stats = ?agg.stats(), "export aggregated");
+    aggregate_export_spilling(path, plan, partition, None)
+}
+
+/// [`aggregate_export_source`] on every core, moving error and reject rows to `spill` as it goes
+/// (then [`Aggregator::finish`]'s reports lack them: the spill has them).
+pub fn aggregate_export_spilling(
+    path: &Path,
+    plan: ReportPlan,
+    partition: Option<Partition>,
+    spill: Option<&Spill>,
+) -> Result<Aggregator, JobError> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let (agg, files) = aggregate_export_parallel(path, plan, partition, workers, spill)?;
+    tracing::info!(files, workers, groups = agg.group_count(), stats = ?agg.stats(), "export aggregated");
     Ok(agg)
 }
 
@@ -110,12 +125,26 @@ pub struct RunSummary {
     pub provider_reports: usize,
     /// Report items stored in DynamoDB.
     pub items_stored: usize,
+    /// (date, group) totals held: what memory grows with.
+    pub groups: usize,
+    /// Days of deployment logs read (1 on a normal night; the month so far without stored
+    /// month sums).
+    pub days_read: usize,
+    /// Logs of already reported days that arrived (or left) after their report
+    /// (`<date>: <count>`): re-run those dates and the later ones.
+    pub late_logs: Vec<String>,
+    /// Their number.
+    pub late_log_count: u64,
     /// Emails sent.
     pub emails_sent: usize,
     /// Emails skipped because the ledger says they were already sent.
     pub emails_already_sent: usize,
     /// Deliveries claimed earlier but never recorded as sent (not re-sent; see `--resend`).
     pub deliveries_in_doubt: usize,
+    /// Who those in-doubt deliveries were for (`<date> <provider id or team>`).
+    pub in_doubt: Vec<String>,
+    /// Deliveries that failed this run (`<date> <recipient>: <reason>`); the others went out.
+    pub failed_deliveries: Vec<String>,
     /// Providers with files but no provider record to email.
     pub providers_without_contact: usize,
 }

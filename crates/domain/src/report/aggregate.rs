@@ -31,8 +31,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::Item;
-use super::money::{round_to_minor_units, Currency};
-use super::record::{parse_deployment_log, DeploymentLog, DeploymentStatus, Rejected};
+use super::record::{parse_deployment_log, ContractViolation, DeploymentLog, DeploymentStatus, Rejected};
+use crate::money::{round_to_minor_units, Currency};
 
 /// Which report dates a run produces. Reading covers the first report date's month start up to
 /// the last report date, because month-to-date needs the whole month so far.
@@ -64,6 +64,14 @@ pub enum AggregateError {
         product_id: String,
         /// Currency.
         currency: Currency,
+    },
+    /// Stored month sums must be as of a day of the first report date's month before it.
+    #[error("month sums as of {through} cannot seed a run whose first report date is {first}")]
+    SeedOutsideMonth {
+        /// Day the sums are as of.
+        through: NaiveDate,
+        /// First report date.
+        first: NaiveDate,
     },
     /// Partials of different plans cannot be merged.
     #[error("cannot merge partial aggregates of different plans ({0:?} vs {1:?})")]
@@ -97,6 +105,16 @@ impl ReportPlan {
         month_start(self.first)
     }
 
+    /// First report date.
+    pub fn first(&self) -> NaiveDate {
+        self.first
+    }
+
+    /// Last report date.
+    pub fn last(&self) -> NaiveDate {
+        self.last
+    }
+
     /// Last day whose logs must be read.
     pub fn read_to(&self) -> NaiveDate {
         self.last
@@ -116,6 +134,15 @@ impl ReportPlan {
     /// Whether `day` is one of the report dates.
     pub fn is_report_date(&self, day: NaiveDate) -> bool {
         (self.first..=self.last).contains(&day)
+    }
+}
+
+fn overflow(date: NaiveDate, key: &GroupKey) -> AggregateError {
+    AggregateError::Overflow {
+        date,
+        provider_id: key.provider_id.clone(),
+        product_id: key.product_id.clone(),
+        currency: key.currency,
     }
 }
 
@@ -143,16 +170,9 @@ pub struct GroupTotals {
     /// `(finished_at, deployment_id)` of the deployment that named the product; keeps the name
     /// choice independent of input order, so partial runs merge deterministically.
     pub named_by: (DateTime<Utc>, String),
-    /// Succeeded + failed.
-    pub deployments: u64,
-    /// Succeeded deployments.
-    pub succeeded: u64,
-    /// Failed deployments.
-    pub failed: u64,
-    /// Error entries on succeeded deployments.
-    pub errors_in_succeeded: u64,
-    /// Error entries on failed deployments.
-    pub errors_in_failed: u64,
+    /// Deployment and error counts (flattened: the partial-aggregate format is unchanged).
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Exact Σ quantity × unit_price over succeeded deployments.
     pub revenue: Decimal,
     /// Exact Σ quantity × unit_price × provider_share over succeeded deployments.
@@ -165,11 +185,7 @@ impl GroupTotals {
             self.product_name.clone_from(&other.product_name);
             self.named_by.clone_from(&other.named_by);
         }
-        self.deployments += other.deployments;
-        self.succeeded += other.succeeded;
-        self.failed += other.failed;
-        self.errors_in_succeeded += other.errors_in_succeeded;
-        self.errors_in_failed += other.errors_in_failed;
+        self.counts += other.counts;
         self.revenue = self.revenue.checked_add(other.revenue)?;
         self.remuneration = self.remuneration.checked_add(other.remuneration)?;
         Some(())
@@ -234,6 +250,9 @@ pub struct PartialAggregate {
     pub version: u32,
     /// The plan the partial was built for.
     pub plan: ReportPlan,
+    /// First day counted (absent: the plan's month start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_from: Option<NaiveDate>,
     /// Group totals, sorted by date then group.
     pub groups: Vec<(NaiveDate, GroupKey, GroupTotals)>,
     /// Error rows of the report dates.
@@ -250,6 +269,9 @@ const PARTIAL_VERSION: u32 = 1;
 #[derive(Debug, Clone)]
 pub struct Aggregator {
     plan: ReportPlan,
+    /// First day whose logs this aggregator counts (the plan's month start, or the day after
+    /// the stored month sums it was seeded with).
+    read_from: NaiveDate,
     groups: BTreeMap<NaiveDate, BTreeMap<GroupKey, GroupTotals>>,
     errors: Vec<ErrorRow>,
     rejects: Vec<RejectRow>,
@@ -261,6 +283,7 @@ impl Aggregator {
     pub fn new(plan: ReportPlan) -> Self {
         Aggregator {
             plan,
+            read_from: plan.read_from(),
             groups: BTreeMap::new(),
             errors: Vec::new(),
             rejects: Vec::new(),
@@ -273,9 +296,75 @@ impl Aggregator {
         self.plan
     }
 
+    /// An aggregator that builds on stored month sums: `seed` holds the exact month-to-date
+    /// sums of the plan's first month as of `through` (a day before the first report date), so
+    /// only logs from the day after `through` are counted.
+    pub fn seeded(
+        plan: ReportPlan,
+        through: NaiveDate,
+        seed: impl IntoIterator<Item = (GroupKey, GroupTotals)>,
+    ) -> Result<Self, AggregateError> {
+        if through >= plan.first || through < plan.read_from() {
+            return Err(AggregateError::SeedOutsideMonth { through, first: plan.first });
+        }
+        let mut agg = Aggregator::new(plan);
+        agg.read_from = through.succ_opt().unwrap_or(through);
+        agg.groups.insert(through, seed.into_iter().collect());
+        Ok(agg)
+    }
+
+    /// First day whose logs are counted (the table source reads from here).
+    pub fn read_from(&self) -> NaiveDate {
+        self.read_from
+    }
+
+    /// Days whose logs are counted, ascending.
+    pub fn days_to_read(&self) -> impl Iterator<Item = NaiveDate> {
+        let last = self.plan.last;
+        self.read_from.iter_days().take_while(move |d| *d <= last)
+    }
+
+    fn counts_day(&self, day: NaiveDate) -> bool {
+        (self.read_from..=self.plan.last).contains(&day)
+    }
+
+    /// The group totals of one day (exact; empty when nothing happened).
+    pub fn day_totals(&self, date: NaiveDate) -> impl Iterator<Item = (&GroupKey, &GroupTotals)> {
+        self.groups.get(&date).into_iter().flatten()
+    }
+
+    /// Exact month-to-date totals of every group of `date`'s month up to `date` (inclusive):
+    /// what a later night builds on (`storage::MonthSumsItem`).
+    pub fn month_to_date(&self, date: NaiveDate) -> Result<BTreeMap<GroupKey, GroupTotals>, AggregateError> {
+        let mut month: BTreeMap<GroupKey, GroupTotals> = BTreeMap::new();
+        for (_, g) in self.groups.range(month_start(date)..=date) {
+            for (key, totals) in g {
+                match month.get_mut(key) {
+                    Some(sum) => sum.absorb(totals).ok_or_else(|| overflow(date, key))?,
+                    None => {
+                        month.insert(key.clone(), totals.clone());
+                    }
+                }
+            }
+        }
+        Ok(month)
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> IngestStats {
         self.stats
+    }
+
+    /// Error and reject rows held (what a bounded-memory run moves out with [`Self::take_rows`]).
+    pub fn held_rows(&self) -> usize {
+        self.errors.len() + self.rejects.len()
+    }
+
+    /// Takes the error and reject rows held so far, leaving the group totals: a caller that
+    /// streams rows to files (the job's spill) keeps memory bounded by group count. The
+    /// reports [`Self::finish`] builds afterwards lack those rows.
+    pub fn take_rows(&mut self) -> (Vec<ErrorRow>, Vec<RejectRow>) {
+        (std::mem::take(&mut self.errors), std::mem::take(&mut self.rejects))
     }
 
     /// Number of (date, group) totals held — what memory grows with.
@@ -312,61 +401,88 @@ impl Aggregator {
 
     /// Counts a valid deployment log into its group.
     pub fn add(&mut self, log: DeploymentLog) -> Result<(), AggregateError> {
-        self.stats.items += 1;
         let day = log.report_date();
-        if !self.plan.reads(day) {
+        if !self.counts_day(day) {
+            self.stats.items += 1;
             self.stats.outside_window += 1;
             return Ok(());
         }
-        self.stats.counted += 1;
+        let key = GroupKey { provider_id: log.provider_id, product_id: log.product_id, currency: log.currency };
+        let amounts = match log.status {
+            DeploymentStatus::Succeeded => log
+                .quantity
+                .checked_mul(log.unit_price)
+                .and_then(|revenue| Some((revenue, revenue.checked_mul(log.provider_share)?))),
+            DeploymentStatus::Failed => Some((Decimal::ZERO, Decimal::ZERO)),
+        };
+        let by_group = self.groups.entry(day).or_default();
+        let succeeded = log.status == DeploymentStatus::Succeeded;
         let errors = u64::try_from(log.errors.len()).unwrap_or(u64::MAX);
+        let counts = Counts {
+            deployments: 1,
+            succeeded: u64::from(succeeded),
+            failed: u64::from(!succeeded),
+            errors_in_succeeded: if succeeded { errors } else { 0 },
+            errors_in_failed: if succeeded { 0 } else { errors },
+        };
+        // A log whose amounts (or whose addition to its group) do not fit `Decimal` is rejected,
+        // never fatal: the rest of the night's reports still go out. One map lookup per log.
+        let counted = match (amounts, by_group.get_mut(&key)) {
+            (None, _) => false,
+            (Some((revenue, remuneration)), Some(t)) => {
+                match (t.revenue.checked_add(revenue), t.remuneration.checked_add(remuneration)) {
+                    (Some(r), Some(m)) => {
+                        t.revenue = r;
+                        t.remuneration = m;
+                        t.counts += counts;
+                        if (log.finished_at, log.deployment_id.as_str()) > (t.named_by.0, t.named_by.1.as_str()) {
+                            t.product_name.clone_from(&log.product_name);
+                            t.named_by = (log.finished_at, log.deployment_id.clone());
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            (Some((revenue, remuneration)), None) => {
+                let totals = GroupTotals {
+                    product_name: log.product_name.clone(),
+                    named_by: (log.finished_at, log.deployment_id.clone()),
+                    counts,
+                    revenue,
+                    remuneration,
+                };
+                by_group.insert(key.clone(), totals);
+                true
+            }
+        };
+        if !counted {
+            let group = format!("{}/{}/{}", key.provider_id, key.product_id, key.currency);
+            self.reject(Rejected {
+                key: log.deployment_id,
+                report_date: Some(day),
+                reason: ContractViolation::SumOverflow(group),
+            });
+            return Ok(());
+        }
+        self.stats.items += 1;
+        self.stats.counted += 1;
         if self.plan.is_report_date(day) {
-            for (position, entry) in log.errors.iter().enumerate() {
+            let DeploymentLog { deployment_id, customer_alias, status, errors, .. } = log;
+            let GroupKey { provider_id, product_id, .. } = key;
+            for (position, entry) in errors.into_iter().enumerate() {
                 self.errors.push(ErrorRow {
                     error_at: entry.at,
-                    deployment_id: log.deployment_id.clone(),
+                    deployment_id: deployment_id.clone(),
                     position: u32::try_from(position).unwrap_or(u32::MAX),
                     report_date: day,
-                    provider_id: log.provider_id.clone(),
-                    product_id: log.product_id.clone(),
-                    customer_alias: log.customer_alias.clone(),
-                    deployment_status: log.status,
-                    error_code: entry.code.clone(),
-                    error_message: entry.message.clone(),
+                    provider_id: provider_id.clone(),
+                    product_id: product_id.clone(),
+                    customer_alias: customer_alias.clone(),
+                    deployment_status: status,
+                    error_code: entry.code,
+                    error_message: entry.message,
                 });
-            }
-        }
-        let key = GroupKey { provider_id: log.provider_id, product_id: log.product_id, currency: log.currency };
-        let by_group = self.groups.entry(day).or_default();
-        let overflow = |key: &GroupKey| AggregateError::Overflow {
-            date: day,
-            provider_id: key.provider_id.clone(),
-            product_id: key.product_id.clone(),
-            currency: key.currency,
-        };
-        let (revenue, remuneration) = match log.status {
-            DeploymentStatus::Succeeded => {
-                let revenue = log.quantity.checked_mul(log.unit_price).ok_or_else(|| overflow(&key))?;
-                let remuneration = revenue.checked_mul(log.provider_share).ok_or_else(|| overflow(&key))?;
-                (revenue, remuneration)
-            }
-            DeploymentStatus::Failed => (Decimal::ZERO, Decimal::ZERO),
-        };
-        let this = GroupTotals {
-            product_name: log.product_name,
-            named_by: (log.finished_at, log.deployment_id),
-            deployments: 1,
-            succeeded: u64::from(log.status == DeploymentStatus::Succeeded),
-            failed: u64::from(log.status == DeploymentStatus::Failed),
-            errors_in_succeeded: if log.status == DeploymentStatus::Succeeded { errors } else { 0 },
-            errors_in_failed: if log.status == DeploymentStatus::Failed { errors } else { 0 },
-            revenue,
-            remuneration,
-        };
-        match by_group.get_mut(&key) {
-            Some(totals) => totals.absorb(&this).ok_or_else(|| overflow(&key))?,
-            None => {
-                by_group.insert(key, this);
             }
         }
         Ok(())
@@ -374,7 +490,7 @@ impl Aggregator {
 
     /// Folds another aggregator (built from disjoint input, same plan) into this one.
     pub fn merge(&mut self, other: Aggregator) -> Result<(), AggregateError> {
-        if self.plan != other.plan {
+        if self.plan != other.plan || self.read_from != other.read_from {
             return Err(AggregateError::PlanMismatch(self.plan, other.plan));
         }
         for (day, groups) in other.groups {
@@ -411,6 +527,7 @@ impl Aggregator {
         PartialAggregate {
             version: PARTIAL_VERSION,
             plan: self.plan,
+            read_from: Some(self.read_from),
             groups: self
                 .groups
                 .iter()
@@ -430,6 +547,7 @@ impl Aggregator {
         }
         Aggregator {
             plan: partial.plan,
+            read_from: partial.read_from.unwrap_or_else(|| partial.plan.read_from()),
             groups,
             errors: partial.errors,
             rejects: partial.rejects,
@@ -520,6 +638,18 @@ pub struct Counts {
     pub errors_in_failed: u64,
 }
 
+impl std::ops::AddAssign for Counts {
+    /// Counts of disjoint sets of deployments add field by field (saturating: a `u64` of
+    /// deployments cannot realistically overflow, and a report must never panic).
+    fn add_assign(&mut self, other: Counts) {
+        self.deployments = self.deployments.saturating_add(other.deployments);
+        self.succeeded = self.succeeded.saturating_add(other.succeeded);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.errors_in_succeeded = self.errors_in_succeeded.saturating_add(other.errors_in_succeeded);
+        self.errors_in_failed = self.errors_in_failed.saturating_add(other.errors_in_failed);
+    }
+}
+
 /// Rounded money of one row; `marketplace_fee = billable_revenue − remuneration_value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowMoney {
@@ -557,13 +687,7 @@ impl ReportRow {
             product_id: key.product_id.clone(),
             product_name: t.product_name.clone(),
             currency: key.currency,
-            counts: Counts {
-                deployments: t.deployments,
-                succeeded: t.succeeded,
-                failed: t.failed,
-                errors_in_succeeded: t.errors_in_succeeded,
-                errors_in_failed: t.errors_in_failed,
-            },
+            counts: t.counts,
             money: RowMoney {
                 billable_revenue,
                 remuneration_value,
@@ -598,12 +722,7 @@ impl SummaryRow {
     }
 
     fn add(&mut self, row: &ReportRow) {
-        let c = &mut self.counts;
-        c.deployments += row.counts.deployments;
-        c.succeeded += row.counts.succeeded;
-        c.failed += row.counts.failed;
-        c.errors_in_succeeded += row.counts.errors_in_succeeded;
-        c.errors_in_failed += row.counts.errors_in_failed;
+        self.counts += row.counts;
         // Rounded amounts are small multiples of a minor unit; they cannot realistically overflow
         // 28 digits after the exact group sums fitted, so saturating is a defensive no-op.
         let m = &mut self.money;
@@ -622,6 +741,28 @@ pub struct ProviderReport {
     pub errors: Vec<ErrorRow>,
     /// `month-to-date.csv` rows, sorted by product then currency.
     pub month_to_date: Vec<ReportRow>,
+}
+
+impl DailyReport {
+    /// The report reduced to one provider (its rows, its summary rows), with `errors` as its
+    /// error rows: what that provider's files and email need, when the error rows were streamed
+    /// out of memory (the job's spill) instead of held in the report.
+    pub fn for_provider(&self, provider_id: &str, errors: Vec<ErrorRow>) -> DailyReport {
+        let mut providers = BTreeMap::new();
+        if let Some(p) = self.providers.get(provider_id) {
+            providers.insert(
+                provider_id.to_owned(),
+                ProviderReport { deployments: p.deployments.clone(), errors, month_to_date: p.month_to_date.clone() },
+            );
+        }
+        DailyReport {
+            date: self.date,
+            month_start: self.month_start,
+            providers,
+            summary: self.summary.iter().filter(|s| s.provider_id == provider_id).cloned().collect(),
+            rejected: Vec::new(),
+        }
+    }
 }
 
 /// Everything written for one report date.

@@ -16,10 +16,13 @@
 
 use async_trait::async_trait;
 
+use super::aggregate::ErrorRow;
+use super::email::{provider_report_email, team_summary_email, ATTACHMENT_BUDGET_BYTES};
 use super::storage::Recipient;
+use super::DailyReport;
 use crate::email::Email;
-use crate::ports::Mailer;
-use crate::DomainError;
+use crate::ports::{Mailer, ProviderStore};
+use crate::{DomainError, PortalConfig};
 
 /// What the ledger held when a claim was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +99,167 @@ pub async fn deliver_once(
     }
     ledger.record_sent(date, to, token, &ids).await?;
     Ok(Delivered::Sent(ids))
+}
+
+/// Counts of one delivery pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Messages sent.
+    pub sent: usize,
+    /// Deliveries skipped as already sent.
+    pub already_sent: usize,
+    /// Deliveries skipped as in doubt (claimed, never recorded): who they were for.
+    pub in_doubt: Vec<String>,
+    /// Providers without a contact address in the provider store.
+    pub no_recipient: usize,
+    /// Deliveries that failed (recipient, reason); the others still went out.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Which deliveries to send again even though the ledger has them (operator's re-send).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Resend {
+    /// None: the ledger decides (the nightly default).
+    #[default]
+    Nothing,
+    /// Every provider and the team.
+    All,
+    /// These providers only.
+    Providers(std::collections::BTreeSet<String>),
+}
+
+impl Resend {
+    /// Whether the delivery to `to` is sent again.
+    pub fn covers(&self, to: &Recipient) -> bool {
+        match (self, to) {
+            (Resend::Nothing, _) => false,
+            (Resend::All, _) => true,
+            (Resend::Providers(ids), Recipient::Provider(id)) => ids.contains(id),
+            (Resend::Providers(_), Recipient::Team) => false,
+        }
+    }
+}
+
+impl From<bool> for Resend {
+    fn from(all: bool) -> Self {
+        if all {
+            Resend::All
+        } else {
+            Resend::Nothing
+        }
+    }
+}
+
+/// Supplies one provider's error rows when the report does not hold them (asked in provider
+/// order; the job reads them back from its spill).
+pub type ErrorRowsOf<'a> = &'a mut (dyn FnMut(&str) -> Result<Vec<ErrorRow>, String> + Send);
+
+/// Everything delivery needs.
+pub struct DeliveryServices<'a> {
+    /// Ledger.
+    pub ledger: &'a dyn DeliveryLedger,
+    /// Mailer (SES).
+    pub mailer: &'a dyn Mailer,
+    /// Provider contact addresses.
+    pub providers: &'a dyn ProviderStore,
+    /// Sender, reply-to, team inbox, portal URL.
+    pub config: &'a PortalConfig,
+}
+
+fn recipient_name(to: &Recipient) -> String {
+    match to {
+        Recipient::Provider(id) => id.clone(),
+        Recipient::Team => "the marketplace team".to_owned(),
+    }
+}
+
+/// Emails every provider of `report` its files and the team the summary, once per (date,
+/// recipient) unless `resend` covers it. No single recipient stops the others: a failed
+/// delivery (rejected address, message too large, throttling beyond the SDK's retries, a ledger
+/// write that failed) is logged and listed in [`DeliveryCounts::failed`], and the pass goes on.
+///
+/// `errors_of`, when given, supplies each provider's error rows (in provider order) for a report
+/// whose error rows were streamed out of memory; otherwise the report holds them.
+pub async fn deliver_reports(
+    services: &DeliveryServices<'_>,
+    report: &DailyReport,
+    resend: &Resend,
+    mut errors_of: Option<ErrorRowsOf<'_>>,
+) -> DeliveryCounts {
+    let mut counts = DeliveryCounts::default();
+    let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    // One email is composed and sent at a time: attachments never pile up in memory.
+    for provider_id in report.providers.keys() {
+        let provider = match services.providers.get_provider(provider_id).await {
+            Ok(Some(provider)) => provider,
+            Ok(None) => {
+                tracing::warn!(provider_id, "no provider record: report not emailed");
+                counts.no_recipient += 1;
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(provider_id, error = %e, "provider record unreadable: report not emailed");
+                counts.failed.push((provider_id.clone(), e.to_string()));
+                continue;
+            }
+        };
+        let hydrated = match errors_of.as_mut() {
+            None => None,
+            Some(errors_of) => match errors_of(provider_id) {
+                Ok(errors) => Some(report.for_provider(provider_id, errors)),
+                Err(e) => {
+                    counts.failed.push((provider_id.clone(), format!("error rows unreadable: {e}")));
+                    continue;
+                }
+            },
+        };
+        let email = provider_report_email(
+            services.config,
+            hydrated.as_ref().unwrap_or(report),
+            provider_id,
+            provider.contact_email,
+            ATTACHMENT_BUDGET_BYTES,
+        );
+        if let Some(email) = email {
+            deliver_one(
+                services,
+                report.date,
+                Recipient::Provider(provider_id.clone()),
+                email,
+                &token,
+                resend,
+                &mut counts,
+            )
+            .await;
+        }
+    }
+    let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
+    deliver_one(services, report.date, Recipient::Team, team, &token, resend, &mut counts).await;
+    counts
+}
+
+async fn deliver_one(
+    services: &DeliveryServices<'_>,
+    date: chrono::NaiveDate,
+    to: Recipient,
+    email: Email,
+    token: &str,
+    resend: &Resend,
+    counts: &mut DeliveryCounts,
+) {
+    let force = resend.covers(&to);
+    match deliver_once(services.ledger, services.mailer, date, &to, &[email], token, force).await {
+        Ok(Delivered::Sent(ids)) => counts.sent += ids.len(),
+        Ok(Delivered::AlreadySent) => counts.already_sent += 1,
+        Ok(Delivered::InDoubt) => {
+            tracing::warn!(recipient = ?to, %date, "delivery in doubt (claimed earlier, never recorded): check the recipient's mail, then re-send (README, \"Deliveries in doubt\")");
+            counts.in_doubt.push(recipient_name(&to));
+        }
+        Err(e) => {
+            tracing::error!(recipient = ?to, %date, error = %e, "delivery failed; the others go on");
+            counts.failed.push((recipient_name(&to), e.to_string()));
+        }
+    }
 }
 
 #[cfg(test)]

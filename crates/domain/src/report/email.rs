@@ -14,7 +14,7 @@ use crate::email::{compose, Attachment, Email, Message};
 
 use super::aggregate::{DailyReport, RowMoney};
 use super::files::{provider_files, team_files, ReportFile};
-use super::money::{format_money, Currency};
+use crate::money::{format_money, Currency};
 
 /// Raw bytes of attachments per email (see module docs).
 pub const ATTACHMENT_BUDGET_BYTES: usize = 7 * 1024 * 1024;
@@ -190,8 +190,10 @@ mod tests {
         }
     }
 
+    const GOOD_LINE: &str = r#"{"Item":{"deployment_id":{"S":"d-1"},"provider_id":{"S":"acme"},"product_id":{"S":"vault"},"product_name":{"S":"Vault <Pro>"},"customer_alias":{"S":"C"},"started_at":{"S":"2026-02-14T01:00:00Z"},"finished_at":{"S":"2026-02-14T02:00:00Z"},"status":{"S":"SUCCEEDED"},"errors":{"L":[]},"billing_model":{"S":"monthly"},"quantity":{"N":"1"},"unit_price":{"N":"49.99"},"currency":{"S":"USD"},"provider_share":{"N":"0.8"}}}"#;
+
     fn report() -> DailyReport {
-        let line = r#"{"Item":{"deployment_id":{"S":"d-1"},"provider_id":{"S":"acme"},"product_id":{"S":"vault"},"product_name":{"S":"Vault <Pro>"},"customer_alias":{"S":"C"},"started_at":{"S":"2026-02-14T01:00:00Z"},"finished_at":{"S":"2026-02-14T02:00:00Z"},"status":{"S":"SUCCEEDED"},"errors":{"L":[]},"billing_model":{"S":"monthly"},"quantity":{"N":"1"},"unit_price":{"N":"49.99"},"currency":{"S":"USD"},"provider_share":{"N":"0.8"}}}"#;
+        let line = GOOD_LINE;
         let mut agg =
             Aggregator::new(ReportPlan::single(chrono::NaiveDate::from_ymd_opt(2026, 2, 14).unwrap_or_default()));
         agg.ingest_item(&parse_export_line(line).expect("line"), &String::new).expect("ok");
@@ -222,9 +224,21 @@ mod tests {
 
     #[test]
     fn team_email_carries_summary_and_rejects() {
-        let email = team_summary_email(&config(), &report(), ATTACHMENT_BUDGET_BYTES);
+        let bad = r#"{"Item":{"deployment_id":{"S":"d-bad"},"provider_id":{"S":"acme"},"finished_at":{"S":"2026-02-14T03:00:00Z"},"status":{"S":"LOST"}}}"#;
+        let mut agg =
+            Aggregator::new(ReportPlan::single(chrono::NaiveDate::from_ymd_opt(2026, 2, 14).unwrap_or_default()));
+        for line in [GOOD_LINE, bad] {
+            agg.ingest_item(&parse_export_line(line).expect("line"), &String::new).expect("ok");
+        }
+        let report = agg.finish().expect("ok").remove(0);
+        assert_eq!(report.rejected.len(), 1, "the fixture has a reject");
+        let email = team_summary_email(&config(), &report, ATTACHMENT_BUDGET_BYTES);
         assert_eq!(email.to, ["team@m.example"]);
-        assert_eq!(email.attachments.len(), 2);
+        let names: Vec<_> = email.attachments.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(names, ["2026-02-14-marketplace-summary.csv", "2026-02-14-rejected.csv"]);
         assert!(email.text.contains("acme"));
+        assert!(email.text.contains("1 deployment log item(s) broke the contract"), "{}", email.text);
+        let rejected = String::from_utf8_lossy(&email.attachments[1].data);
+        assert!(rejected.contains("d-bad,missing attribute `product_id`"), "{rejected}");
     }
 }

@@ -20,8 +20,8 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 
 use super::aggregate::{Counts, DailyReport, ErrorRow, RejectRow, ReportRow, RowMoney, SummaryRow};
-use super::money::Currency;
 use super::record::format_instant;
+use crate::money::Currency;
 
 /// Header of `deployments.csv`.
 pub const DEPLOYMENTS_HEADER: &str = "report_date,provider_id,product_id,product_name,currency,deployments,succeeded,failed,errors_in_succeeded,errors_in_failed,billable_revenue,remuneration_value,marketplace_fee";
@@ -42,20 +42,37 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
-/// Builds one CSV row; the `csv` crate does the RFC 4180 quoting.
+/// Builds one CSV row straight into the file's text, quoting as the `csv` crate does with its
+/// default `QuoteStyle::Necessary` (a field with `,`, `"`, CR or LF is quoted, `"` doubled;
+/// `tests::quoting_matches_the_csv_crate` holds the two together) without a writer per row.
 struct Row<'a> {
     out: &'a mut String,
-    fields: Vec<String>,
+    first: bool,
 }
 
 impl<'a> Row<'a> {
     fn new(out: &'a mut String) -> Self {
-        Row { out, fields: Vec::with_capacity(16) }
+        Row { out, first: true }
     }
 
     /// A field the job formatted itself (never needs neutralising).
     fn raw(&mut self, value: &str) -> &mut Self {
-        self.fields.push(value.to_owned());
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        if value.contains([',', '"', '\n', '\r']) {
+            self.out.push('"');
+            for (k, part) in value.split('"').enumerate() {
+                if k > 0 {
+                    self.out.push_str("\"\"");
+                }
+                self.out.push_str(part);
+            }
+            self.out.push('"');
+        } else {
+            self.out.push_str(value);
+        }
         self
     }
 
@@ -65,8 +82,7 @@ impl<'a> Row<'a> {
     }
 
     fn num(&mut self, n: u64) -> &mut Self {
-        self.fields.push(n.to_string());
-        self
+        self.raw(&n.to_string())
     }
 
     fn counts(&mut self, c: &Counts) -> &mut Self {
@@ -74,18 +90,14 @@ impl<'a> Row<'a> {
     }
 
     fn money(&mut self, m: &RowMoney, currency: Currency) -> &mut Self {
-        use super::money::format_money;
+        use crate::money::format_money;
         self.raw(&format_money(m.billable_revenue, currency))
             .raw(&format_money(m.remuneration_value, currency))
             .raw(&format_money(m.marketplace_fee, currency))
     }
 
     fn end(&mut self) {
-        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-        // Writing UTF-8 fields into memory cannot fail.
-        writer.write_record(&self.fields).expect("CSV into memory");
-        let bytes = writer.into_inner().expect("CSV into memory");
-        self.out.push_str(&String::from_utf8_lossy(&bytes));
+        self.out.push('\n');
     }
 }
 
@@ -141,19 +153,29 @@ pub fn month_to_date_csv(period_start: NaiveDate, period_end: NaiveDate, rows: &
 pub fn errors_csv(rows: &[ErrorRow]) -> String {
     let mut out = with_header(ERRORS_HEADER);
     for r in rows {
-        Row::new(&mut out)
-            .raw(&date_text(r.report_date))
-            .text(&r.provider_id)
-            .text(&r.product_id)
-            .text(&r.deployment_id)
-            .text(&r.customer_alias)
-            .raw(r.deployment_status.as_str())
-            .raw(&format_instant(r.error_at))
-            .text(&r.error_code)
-            .text(&r.error_message)
-            .end();
+        push_error_row(&mut out, r);
     }
     out
+}
+
+/// The header line of `errors.csv`, for writers that stream its rows ([`push_error_row`]).
+pub fn errors_csv_header() -> String {
+    with_header(ERRORS_HEADER)
+}
+
+/// Appends one `errors.csv` row.
+pub fn push_error_row(out: &mut String, r: &ErrorRow) {
+    Row::new(out)
+        .raw(&date_text(r.report_date))
+        .text(&r.provider_id)
+        .text(&r.product_id)
+        .text(&r.deployment_id)
+        .text(&r.customer_alias)
+        .raw(r.deployment_status.as_str())
+        .raw(&format_instant(r.error_at))
+        .text(&r.error_code)
+        .text(&r.error_message)
+        .end();
 }
 
 /// `marketplace-summary.csv`.
@@ -176,9 +198,19 @@ pub fn summary_csv(date: NaiveDate, rows: &[SummaryRow]) -> String {
 pub fn rejected_csv(rows: &[RejectRow]) -> String {
     let mut out = with_header(REJECTED_HEADER);
     for r in rows {
-        Row::new(&mut out).text(&r.deployment_id).text(&r.reason).end();
+        push_reject_row(&mut out, r);
     }
     out
+}
+
+/// The header line of `rejected.csv`, for writers that stream its rows ([`push_reject_row`]).
+pub fn rejected_csv_header() -> String {
+    with_header(REJECTED_HEADER)
+}
+
+/// Appends one `rejected.csv` row.
+pub fn push_reject_row(out: &mut String, r: &RejectRow) {
+    Row::new(out).text(&r.deployment_id).text(&r.reason).end();
 }
 
 /// One output file: path relative to `<out>/<date>/` and contents.
@@ -226,6 +258,20 @@ pub fn report_files(report: &DailyReport) -> Vec<ReportFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoting_matches_the_csv_crate() {
+        let fields = ["plain", "", "a,b", "say \"hi\"", "two\nlines", "cr\rhere", "'=neutralised", " spaced ", "ünï"];
+        let mut ours = String::new();
+        let mut row = Row::new(&mut ours);
+        for f in fields {
+            row.raw(f);
+        }
+        row.end();
+        let mut theirs = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+        theirs.write_record(fields).expect("csv");
+        assert_eq!(ours, String::from_utf8(theirs.into_inner().expect("csv")).expect("utf-8"));
+    }
 
     #[test]
     fn formula_starting_cells_get_a_leading_quote() {

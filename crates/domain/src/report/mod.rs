@@ -5,7 +5,7 @@
 //! 2. [`record`] — the deployment-log contract: an item becomes a typed
 //!    [`record::DeploymentLog`] or a [`record::Rejected`] with its reason;
 //! 3. [`aggregate`] — streaming totals per (date, provider, product, currency) with exact
-//!    decimals and half-even rounding once per output row ([`money`]); partial aggregates
+//!    decimals and half-even rounding once per output row ([`crate::money`]); partial aggregates
 //!    merge for scaled-out runs;
 //! 4. [`files`] — the CSV files byte for byte, with formula-injection neutralisation;
 //! 5. [`email`] — the provider and marketplace-team emails (bodies with totals, CSV attachments
@@ -20,8 +20,9 @@ pub mod aggregate;
 pub mod attribute;
 pub mod delivery;
 pub mod email;
+pub mod fast;
 pub mod files;
-pub mod money;
+
 pub mod record;
 pub mod statement;
 pub mod storage;
@@ -29,7 +30,7 @@ pub mod storage;
 #[cfg(test)]
 mod tests;
 
+pub use crate::money::Currency;
 pub use aggregate::{Aggregator, DailyReport, PartialAggregate, ReportPlan};
 pub use attribute::{AttributeValue, Item};
 pub use files::{report_files, ReportFile};
-pub use money::Currency;

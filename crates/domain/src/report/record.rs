@@ -5,10 +5,17 @@
 //! `product_name`, `customer_alias`, `started_at`, `finished_at` (RFC 3339), `status`
 //! (`SUCCEEDED` | `FAILED`), `errors` (list of maps `{code, message, at}`), `billing_model`
 //! (`hourly` | `monthly` | `one_time` | `usage`), `quantity` ≥ 0, `unit_price` ≥ 0, `currency`
-//! (a supported ISO 4217 code, see [`super::money`]), `provider_share` in (0, 1].
+//! (a supported ISO 4217 code, see [`crate::money`]), `provider_share` in (0, 1].
 //!
-//! One extra rule protects the job itself: `provider_id` names a directory of the output, so it
-//! must be a safe path segment (`[A-Za-z0-9._-]`, at most 128 characters, not `.` or `..`).
+//! Extra rules protect the job itself, so that no single log can stop a night:
+//! * `provider_id` names a directory of the output, so it must be a safe path segment
+//!   (`[A-Za-z0-9._-]`, at most 128 characters, not `.` or `..`);
+//! * every text field is bounded ([`TEXT_LIMITS`], in bytes): ids end up in DynamoDB keys of the
+//!   `Reports` table (at most 1,024 bytes per sort key) and every field in CSV rows and emails;
+//! * at most [`MAX_ERRORS`] error entries per deployment;
+//! * `quantity` ≤ [`MAX_QUANTITY`] and `unit_price` ≤ [`MAX_UNIT_PRICE`], so that
+//!   `quantity × unit_price` and any realistic sum of them fit `Decimal`; a sum that still does
+//!   not fit rejects the log that would overflow it (see `aggregate`).
 
 use std::fmt;
 
@@ -17,7 +24,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::{AttributeValue, Item};
-use super::money::Currency;
+use crate::money::{parse_dynamodb_number, Currency};
 
 /// Outcome of a finished deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -154,9 +161,66 @@ pub enum ContractViolation {
     /// `provider_id` cannot be used as a directory name.
     #[error("provider id `{0}` is not a safe identifier ([A-Za-z0-9._-], 1..=128 chars)")]
     UnsafeProviderId(String),
+    /// A text field is longer than the contract allows.
+    #[error("attribute `{attribute}` is {length} bytes long (at most {max})")]
+    TooLong {
+        /// Attribute name.
+        attribute: &'static str,
+        /// Its limit in bytes.
+        max: usize,
+        /// Its length in bytes.
+        length: usize,
+    },
+    /// More error entries than the contract allows.
+    #[error("{0} error entries (at most 100)")]
+    TooManyErrors(usize),
+    /// `quantity` or `unit_price` above its bound.
+    #[error("attribute `{attribute}` is {value}, above its bound {max}")]
+    OutOfRange {
+        /// Attribute name.
+        attribute: &'static str,
+        /// Value.
+        value: Decimal,
+        /// Bound.
+        max: Decimal,
+    },
+    /// Counting the log would overflow its group's exact sum.
+    #[error("amounts overflow the exact sum of {0} on its day")]
+    SumOverflow(String),
     /// The source could not even read an item (e.g. a malformed export line).
     #[error("not a DynamoDB-JSON item: {0}")]
     Unreadable(String),
+}
+
+/// Byte limits of the contract's text fields.
+pub const TEXT_LIMITS: &[(&str, usize)] = &[
+    ("deployment_id", 128),
+    ("product_id", 128),
+    ("product_name", 256),
+    ("customer_alias", 256),
+    ("errors[].code", 128),
+    ("errors[].message", 2048),
+];
+
+/// Most error entries one deployment may carry.
+pub const MAX_ERRORS: usize = 100;
+
+/// Largest `quantity` accepted.
+pub const MAX_QUANTITY: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0); // 10^12
+
+/// Largest `unit_price` accepted.
+pub const MAX_UNIT_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0); // 10^9
+
+fn limit(attribute: &str) -> usize {
+    TEXT_LIMITS.iter().find(|(a, _)| *a == attribute).map_or(usize::MAX, |(_, n)| *n)
+}
+
+fn bounded<'a>(attribute: &'static str, text: &'a str) -> Result<&'a str, ContractViolation> {
+    let max = limit(attribute);
+    if text.len() > max {
+        return Err(ContractViolation::TooLong { attribute, max, length: text.len() });
+    }
+    Ok(text)
 }
 
 /// An item that was not counted, with enough to find it again.
@@ -193,19 +257,8 @@ fn number_attr(item: &Item, name: &'static str) -> Result<Decimal, ContractViola
             })
         }
     };
-    parse_decimal(text).ok_or_else(|| ContractViolation::UnparseableNumber { attribute: name, value: text.clone() })
-}
-
-/// Exact decimal from DynamoDB number text (plain or scientific notation).
-fn parse_decimal(text: &str) -> Option<Decimal> {
-    let t = text.trim();
-    Decimal::from_str_exact(t).ok().or_else(|| {
-        if t.contains(['e', 'E']) {
-            Decimal::from_scientific(t).ok()
-        } else {
-            None
-        }
-    })
+    parse_dynamodb_number(text)
+        .ok_or_else(|| ContractViolation::UnparseableNumber { attribute: name, value: text.clone() })
 }
 
 fn parse_instant(attribute: &str, text: &str) -> Result<DateTime<Utc>, ContractViolation> {
@@ -237,6 +290,9 @@ fn parse_errors(item: &Item) -> Result<Vec<DeploymentErrorEntry>, ContractViolat
             })
         }
     };
+    if list.len() > MAX_ERRORS {
+        return Err(ContractViolation::TooManyErrors(list.len()));
+    }
     list.iter()
         .enumerate()
         .map(|(i, entry)| {
@@ -261,8 +317,8 @@ fn parse_errors(item: &Item) -> Result<Vec<DeploymentErrorEntry>, ContractViolat
                 })
             };
             Ok(DeploymentErrorEntry {
-                code: field("code")?.to_owned(),
-                message: field("message")?.to_owned(),
+                code: bounded("errors[].code", field("code")?)?.to_owned(),
+                message: bounded("errors[].message", field("message")?)?.to_owned(),
                 at: parse_instant(&format!("errors[{i}].at"), field("at")?)?,
             })
         })
@@ -291,14 +347,14 @@ fn reject_key(item: &Item, locator: &dyn Fn() -> String) -> String {
 }
 
 fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
-    let deployment_id = string_attr(item, "deployment_id")?;
+    let deployment_id = bounded("deployment_id", string_attr(item, "deployment_id")?)?;
     let provider_id = string_attr(item, "provider_id")?;
     if !is_safe_identifier(provider_id) {
         return Err(ContractViolation::UnsafeProviderId(provider_id.to_owned()));
     }
-    let product_id = string_attr(item, "product_id")?;
-    let product_name = string_attr(item, "product_name")?;
-    let customer_alias = string_attr(item, "customer_alias")?;
+    let product_id = bounded("product_id", string_attr(item, "product_id")?)?;
+    let product_name = bounded("product_name", string_attr(item, "product_name")?)?;
+    let customer_alias = bounded("customer_alias", string_attr(item, "customer_alias")?)?;
     let started_at = date_attr(item, "started_at")?;
     let finished_at = date_attr(item, "finished_at")?;
     let status = match string_attr(item, "status")? {
@@ -314,9 +370,15 @@ fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
     if quantity.is_sign_negative() && !quantity.is_zero() {
         return Err(ContractViolation::NegativeQuantity(quantity));
     }
+    if quantity > MAX_QUANTITY {
+        return Err(ContractViolation::OutOfRange { attribute: "quantity", value: quantity, max: MAX_QUANTITY });
+    }
     let unit_price = number_attr(item, "unit_price")?;
     if unit_price.is_sign_negative() && !unit_price.is_zero() {
         return Err(ContractViolation::NegativeUnitPrice(unit_price));
+    }
+    if unit_price > MAX_UNIT_PRICE {
+        return Err(ContractViolation::OutOfRange { attribute: "unit_price", value: unit_price, max: MAX_UNIT_PRICE });
     }
     let currency = string_attr(item, "currency")?;
     let currency = currency.parse::<Currency>().map_err(|_| ContractViolation::UnknownCurrency(currency.to_owned()))?;
@@ -327,6 +389,126 @@ fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
     Ok(DeploymentLog {
         deployment_id: deployment_id.to_owned(),
         provider_id: provider_id.to_owned(),
+        product_id: product_id.to_owned(),
+        product_name: product_name.to_owned(),
+        customer_alias: customer_alias.to_owned(),
+        started_at,
+        finished_at,
+        status,
+        errors,
+        billing_model,
+        quantity,
+        unit_price,
+        currency,
+        provider_share,
+    })
+}
+
+/// The contract's attributes as borrowed text (the export fast path, [`super::fast`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RawLog<'a> {
+    /// `deployment_id`.
+    pub deployment_id: &'a str,
+    /// `provider_id`.
+    pub provider_id: &'a str,
+    /// `product_id`.
+    pub product_id: &'a str,
+    /// `product_name`.
+    pub product_name: &'a str,
+    /// `customer_alias`.
+    pub customer_alias: &'a str,
+    /// `started_at` text.
+    pub started_at: &'a str,
+    /// `finished_at` text.
+    pub finished_at: &'a str,
+    /// `status` text.
+    pub status: &'a str,
+    /// `errors` entries.
+    pub errors: &'a [RawErrorEntry<'a>],
+    /// `billing_model` text.
+    pub billing_model: &'a str,
+    /// `quantity` number text.
+    pub quantity: &'a str,
+    /// `unit_price` number text.
+    pub unit_price: &'a str,
+    /// `currency` code.
+    pub currency: &'a str,
+    /// `provider_share` number text.
+    pub provider_share: &'a str,
+}
+
+/// One `errors` entry as borrowed text.
+#[derive(Debug, Clone, Copy)]
+pub struct RawErrorEntry<'a> {
+    /// `code`.
+    pub code: &'a str,
+    /// `message`.
+    pub message: &'a str,
+    /// `at` text.
+    pub at: &'a str,
+}
+
+/// The contract's value checks on attributes already known to have the right DynamoDB types:
+/// the same checks, through the same functions, as the general path.
+pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation> {
+    let deployment_id = bounded("deployment_id", raw.deployment_id)?;
+    if !is_safe_identifier(raw.provider_id) {
+        return Err(ContractViolation::UnsafeProviderId(raw.provider_id.to_owned()));
+    }
+    let product_id = bounded("product_id", raw.product_id)?;
+    let product_name = bounded("product_name", raw.product_name)?;
+    let customer_alias = bounded("customer_alias", raw.customer_alias)?;
+    let started_at = parse_instant("started_at", raw.started_at)?;
+    let finished_at = parse_instant("finished_at", raw.finished_at)?;
+    let status = match raw.status {
+        "SUCCEEDED" => DeploymentStatus::Succeeded,
+        "FAILED" => DeploymentStatus::Failed,
+        other => return Err(ContractViolation::UnknownStatus(other.to_owned())),
+    };
+    if raw.errors.len() > MAX_ERRORS {
+        return Err(ContractViolation::TooManyErrors(raw.errors.len()));
+    }
+    let errors = raw
+        .errors
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            Ok(DeploymentErrorEntry {
+                code: bounded("errors[].code", e.code)?.to_owned(),
+                message: bounded("errors[].message", e.message)?.to_owned(),
+                at: parse_instant(&format!("errors[{i}].at"), e.at)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ContractViolation>>()?;
+    let billing_model =
+        raw.billing_model.parse().map_err(|()| ContractViolation::UnknownBillingModel(raw.billing_model.to_owned()))?;
+    let number = |attribute: &'static str, text: &str| {
+        parse_dynamodb_number(text)
+            .ok_or_else(|| ContractViolation::UnparseableNumber { attribute, value: text.to_owned() })
+    };
+    let quantity = number("quantity", raw.quantity)?;
+    if quantity.is_sign_negative() && !quantity.is_zero() {
+        return Err(ContractViolation::NegativeQuantity(quantity));
+    }
+    if quantity > MAX_QUANTITY {
+        return Err(ContractViolation::OutOfRange { attribute: "quantity", value: quantity, max: MAX_QUANTITY });
+    }
+    let unit_price = number("unit_price", raw.unit_price)?;
+    if unit_price.is_sign_negative() && !unit_price.is_zero() {
+        return Err(ContractViolation::NegativeUnitPrice(unit_price));
+    }
+    if unit_price > MAX_UNIT_PRICE {
+        return Err(ContractViolation::OutOfRange { attribute: "unit_price", value: unit_price, max: MAX_UNIT_PRICE });
+    }
+    let currency =
+        raw.currency.parse::<Currency>().map_err(|_| ContractViolation::UnknownCurrency(raw.currency.to_owned()))?;
+    let provider_share = number("provider_share", raw.provider_share)?;
+    if provider_share <= Decimal::ZERO || provider_share > Decimal::ONE {
+        return Err(ContractViolation::ShareOutOfRange(provider_share));
+    }
+    Ok(DeploymentLog {
+        deployment_id: deployment_id.to_owned(),
+        provider_id: raw.provider_id.to_owned(),
         product_id: product_id.to_owned(),
         product_name: product_name.to_owned(),
         customer_alias: customer_alias.to_owned(),
@@ -515,6 +697,41 @@ mod tests {
             reason(&with("billing_model", AttributeValue::S("weekly".into()))),
             ContractViolation::UnknownBillingModel(_)
         ));
+    }
+
+    #[test]
+    fn oversized_text_too_many_errors_and_out_of_range_amounts_are_rejected() {
+        let long = |n: usize| AttributeValue::S("x".repeat(n));
+        assert_eq!(
+            reason(&with("product_id", long(129))),
+            ContractViolation::TooLong { attribute: "product_id", max: 128, length: 129 }
+        );
+        assert!(parse_deployment_log(&with("product_id", long(128)), &String::new).is_ok());
+        assert!(matches!(reason(&with("deployment_id", long(200))), ContractViolation::TooLong { .. }));
+        assert!(matches!(reason(&with("product_name", long(300))), ContractViolation::TooLong { .. }));
+        assert!(matches!(reason(&with("customer_alias", long(300))), ContractViolation::TooLong { .. }));
+        let entry = |message: AttributeValue| {
+            AttributeValue::M(Item::from([
+                ("code".to_owned(), AttributeValue::S("X".into())),
+                ("message".to_owned(), message),
+                ("at".to_owned(), AttributeValue::S("2026-02-14T21:52:10Z".into())),
+            ]))
+        };
+        assert!(matches!(
+            reason(&with("errors", AttributeValue::L(vec![entry(long(2049))]))),
+            ContractViolation::TooLong { attribute: "errors[].message", .. }
+        ));
+        let many = AttributeValue::L(vec![entry(AttributeValue::S("m".into())); 101]);
+        assert_eq!(reason(&with("errors", many)), ContractViolation::TooManyErrors(101));
+        assert!(matches!(
+            reason(&with("quantity", AttributeValue::N("1000000000001".into()))),
+            ContractViolation::OutOfRange { attribute: "quantity", .. }
+        ));
+        assert!(matches!(
+            reason(&with("unit_price", AttributeValue::N("1e10".into()))),
+            ContractViolation::OutOfRange { attribute: "unit_price", .. }
+        ));
+        assert_eq!(MAX_QUANTITY, Decimal::from(1_000_000_000_000u64));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::aggregate::{Counts, RowMoney};
 use super::attribute::{AttributeValue, Item};
-use super::money::Currency;
+use crate::money::Currency;
 
 /// A calendar month, `YYYY-MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

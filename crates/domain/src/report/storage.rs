@@ -7,7 +7,15 @@
 //! | report row      | `PROVIDER#<provider>`   | `DAY#<date>#PRODUCT#<product>#<currency>`   | `DAY#<date>` | `PROVIDER#<provider>#PRODUCT#<product>#<currency>` |
 //! | summary row     | `SUMMARY#<date>`        | `PROVIDER#<provider>#<currency>`            | —            | — |
 //! | delivery ledger | `DELIVERY#<date>`       | `PROVIDER#<provider>` or `TEAM`             | —            | — |
+//! | month sums      | `SUMS#<yyyy-mm>`        | `DAY#<date>#PROVIDER#<provider>#PRODUCT#<product>#<currency>` | — | — |
+//! | month-sums mark | `SUMS#<yyyy-mm>`        | `DATE#<date>`                               | —            | — |
 //!
+//! * **Month sums** (issue 9) make a night read only its own day: for every group of the month
+//!   so far, the exact (unrounded) month-to-date sums as of a report date, plus that day's own
+//!   exact sums when the group had deployments on it. The next night's month-to-date is these
+//!   sums plus its own day. The mark is written after all of a date's sums, so a date without a
+//!   mark is one whose sums cannot be trusted (never stored, or a crash while storing); the job
+//!   then reads the logs of the days since the last marked date instead.
 //! * The portal reads one provider's figures for a date range with one `Query`:
 //!   `pk = PROVIDER#p AND sk BETWEEN "DAY#<from>" AND "DAY#<to>~"` (`~` sorts after `#`).
 //! * The marketplace team reads a date's summary with `Query pk = SUMMARY#<date>`, and every
@@ -17,10 +25,12 @@
 //!   CSV's text; DynamoDB numbers would drop trailing zeros), counts as numbers.
 //! * Ledger items are written only by the delivery protocol ([`super::delivery`]).
 
-use serde::Serialize;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
-use super::aggregate::{Counts, DailyReport, RowMoney};
-use super::money::{format_money, Currency};
+use super::aggregate::{Counts, DailyReport, GroupKey, GroupTotals, RowMoney};
+use crate::money::{format_money, parse_dynamodb_number, Currency};
 
 /// Name of the by-date GSI.
 pub const BY_DATE_INDEX: &str = "ByDate";
@@ -140,4 +150,185 @@ pub fn delivery_key(date: chrono::NaiveDate, recipient: &Recipient) -> (String, 
         Recipient::Team => "TEAM".to_owned(),
     };
     (format!("DELIVERY#{date}"), sk)
+}
+
+/// Partition key of a month's sums: `SUMS#<yyyy-mm>`.
+pub fn month_sums_pk(date: NaiveDate) -> String {
+    format!("SUMS#{}", date.format("%Y-%m"))
+}
+
+/// Sort-key prefix of one date's month sums: `DAY#<date>#`.
+pub fn month_sums_prefix(date: NaiveDate) -> String {
+    format!("DAY#{date}#")
+}
+
+/// Sort key of a date's month-sums mark: `DATE#<date>`.
+pub fn month_sums_mark_sk(date: NaiveDate) -> String {
+    format!("DATE#{date}")
+}
+
+/// Sort-key prefix of every month-sums mark: `DATE#`.
+pub const MONTH_SUMS_MARK_PREFIX: &str = "DATE#";
+
+/// One group's exact month-to-date sums as of `report_date` (see the module docs). Money is the
+/// exact decimal text, never rounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthSumsItem {
+    /// `SUMS#<yyyy-mm>`.
+    pub pk: String,
+    /// `DAY#<date>#PROVIDER#<provider>#PRODUCT#<product>#<currency>`.
+    pub sk: String,
+    /// Always `month_sums`.
+    pub kind: String,
+    /// The report date the sums are as of (inclusive).
+    pub report_date: NaiveDate,
+    /// Provider.
+    pub provider_id: String,
+    /// Product.
+    pub product_id: String,
+    /// Name of the latest deployment of the month so far (see `GroupTotals::named_by`).
+    pub product_name: String,
+    /// Currency code.
+    pub currency: Currency,
+    /// `finished_at` of the deployment that named the product.
+    pub named_at: DateTime<Utc>,
+    /// Deployment that named the product.
+    pub named_by: String,
+    /// Month-to-date counts.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Exact month-to-date Σ quantity × unit_price.
+    pub revenue_exact: String,
+    /// Exact month-to-date Σ quantity × unit_price × provider_share.
+    pub remuneration_exact: String,
+    /// That day's own deployments, when the group had any on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_deployments: Option<u64>,
+    /// That day's exact revenue, when the group had deployments on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_revenue_exact: Option<String>,
+    /// That day's exact remuneration, when the group had deployments on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_remuneration_exact: Option<String>,
+}
+
+/// A stored month-sums item that does not read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("month-sums item {sk}: {reason}")]
+pub struct BadMonthSums {
+    /// Its sort key.
+    pub sk: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl MonthSumsItem {
+    /// The item for one group: month-to-date `mtd`, and `day` when the group had deployments on
+    /// `date`.
+    pub fn new(date: NaiveDate, key: &GroupKey, mtd: &GroupTotals, day: Option<&GroupTotals>) -> Self {
+        MonthSumsItem {
+            pk: month_sums_pk(date),
+            sk: format!(
+                "{}PROVIDER#{}#PRODUCT#{}#{}",
+                month_sums_prefix(date),
+                key.provider_id,
+                key.product_id,
+                key.currency
+            ),
+            kind: "month_sums".to_owned(),
+            report_date: date,
+            provider_id: key.provider_id.clone(),
+            product_id: key.product_id.clone(),
+            product_name: mtd.product_name.clone(),
+            currency: key.currency,
+            named_at: mtd.named_by.0,
+            named_by: mtd.named_by.1.clone(),
+            counts: mtd.counts,
+            revenue_exact: mtd.revenue.to_string(),
+            remuneration_exact: mtd.remuneration.to_string(),
+            day_deployments: day.map(|d| d.counts.deployments),
+            day_revenue_exact: day.map(|d| d.revenue.to_string()),
+            day_remuneration_exact: day.map(|d| d.remuneration.to_string()),
+        }
+    }
+
+    /// The group and its exact month-to-date totals.
+    pub fn totals(&self) -> Result<(GroupKey, GroupTotals), BadMonthSums> {
+        let exact = |text: &str| -> Result<Decimal, BadMonthSums> {
+            parse_dynamodb_number(text)
+                .ok_or_else(|| BadMonthSums { sk: self.sk.clone(), reason: format!("`{text}` is not a decimal") })
+        };
+        Ok((
+            GroupKey {
+                provider_id: self.provider_id.clone(),
+                product_id: self.product_id.clone(),
+                currency: self.currency,
+            },
+            GroupTotals {
+                product_name: self.product_name.clone(),
+                named_by: (self.named_at, self.named_by.clone()),
+                counts: self.counts,
+                revenue: exact(&self.revenue_exact)?,
+                remuneration: exact(&self.remuneration_exact)?,
+            },
+        ))
+    }
+}
+
+/// The mark that a date's month sums are complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthSumsMark {
+    /// `SUMS#<yyyy-mm>`.
+    pub pk: String,
+    /// `DATE#<date>`.
+    pub sk: String,
+    /// Always `month_sums_mark`.
+    pub kind: String,
+    /// The report date.
+    pub report_date: NaiveDate,
+    /// Month-sums items stored for the date.
+    pub groups: u64,
+    /// DeploymentLogs items the run read for the date (absent when it read an export): a later
+    /// count that differs shows logs that arrived (or left) after the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<u64>,
+}
+
+impl MonthSumsMark {
+    /// The mark of `date` with `groups` items, built from `items` logs.
+    pub fn new(date: NaiveDate, groups: u64, items: Option<u64>) -> Self {
+        MonthSumsMark {
+            pk: month_sums_pk(date),
+            sk: month_sums_mark_sk(date),
+            kind: "month_sums_mark".to_owned(),
+            report_date: date,
+            groups,
+            items,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_sums_keep_exact_decimals_and_read_back() {
+        let date: NaiveDate = "2026-02-14".parse().expect("date");
+        let key =
+            GroupKey { provider_id: "acme".into(), product_id: "vault".into(), currency: "USD".parse().expect("usd") };
+        let totals = GroupTotals {
+            product_name: "Vault".into(),
+            named_by: ("2026-02-14T02:00:00Z".parse().expect("instant"), "d-9".into()),
+            counts: Counts { deployments: 3, succeeded: 2, failed: 1, errors_in_succeeded: 0, errors_in_failed: 2 },
+            revenue: "1201.944999".parse().expect("dec"),
+            remuneration: "840.5350000001".parse().expect("dec"),
+        };
+        let item = MonthSumsItem::new(date, &key, &totals, None);
+        assert_eq!(item.pk, "SUMS#2026-02");
+        assert_eq!(item.sk, "DAY#2026-02-14#PROVIDER#acme#PRODUCT#vault#USD");
+        assert_eq!(item.revenue_exact, "1201.944999");
+        assert_eq!(item.totals().expect("reads back"), (key, totals));
+        assert_eq!(MonthSumsMark::new(date, 1, Some(3)).sk, "DATE#2026-02-14");
+    }
 }

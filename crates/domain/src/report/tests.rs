@@ -340,3 +340,34 @@ fn plan_reads_from_the_first_of_the_month() {
     assert_eq!(plan.report_dates().count(), 2);
     assert!(ReportPlan::new(date("2026-03-03"), date("2026-03-02")).is_err());
 }
+
+#[test]
+fn a_log_that_would_overflow_its_group_sum_is_rejected_and_the_rest_is_reported() {
+    use super::record::parse_deployment_log;
+    use rust_decimal::Decimal;
+    let parse = |log: Log| parse_deployment_log(&log.0, &String::new).expect("valid");
+    let mut agg = Aggregator::new(ReportPlan::single(date(D)));
+    let mut huge = parse(Log::new("huge-1", "2026-02-14T01:00:00Z"));
+    huge.quantity = Decimal::MAX;
+    huge.unit_price = Decimal::ONE;
+    huge.provider_share = Decimal::ONE;
+    agg.add(huge.clone()).expect("first fits");
+    huge.deployment_id = "huge-2".into();
+    agg.add(huge.clone()).expect("a sum overflow is a reject, not an error");
+    huge.deployment_id = "huge-3".into();
+    huge.unit_price = Decimal::TWO;
+    agg.add(huge).expect("a product overflow is a reject, not an error");
+    agg.add(parse(Log::new("fine", "2026-02-14T02:00:00Z").s("product_id", "other"))).expect("fine");
+    let stats = agg.stats();
+    assert_eq!((stats.items, stats.counted, stats.rejected), (4, 2, 2));
+    let report = agg.finish().expect("finishes").remove(0);
+    let rejected: Vec<_> = report.rejected.iter().map(|r| (r.deployment_id.as_str(), r.reason.as_str())).collect();
+    assert_eq!(
+        rejected,
+        [
+            ("huge-2", "amounts overflow the exact sum of acme/vault/USD on its day"),
+            ("huge-3", "amounts overflow the exact sum of acme/vault/USD on its day")
+        ]
+    );
+    assert_eq!(report.providers["acme"].deployments.len(), 2, "both groups reported");
+}

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 
 use super::text::{self, Align, Label};
 use super::{total_deployments, total_revenue, ChartError, DailySeries, DAYS, HEIGHT, WIDTH};
-use marketplace_domain::report::money::format_money;
+use marketplace_domain::money::format_money;
 use marketplace_domain::report::Currency;
 
 const BAR: RGBColor = RGBColor(0x5b, 0x7f, 0xa6);

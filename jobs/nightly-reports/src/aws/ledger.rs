@@ -1,0 +1,112 @@
+//! The delivery ledger in the `Reports` table (`DELIVERY#<date>` items): conditional claim,
+//! record and release for `marketplace_domain::report::delivery`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue as Av;
+use chrono::NaiveDate;
+use marketplace_domain::report::delivery::{ClaimRefused, DeliveryLedger};
+use marketplace_domain::report::storage::{delivery_key, Recipient};
+use marketplace_domain::DomainError;
+
+use super::ReportsTable;
+
+impl ReportsTable {
+    fn key(date: NaiveDate, to: &Recipient) -> HashMap<String, Av> {
+        let (pk, sk) = delivery_key(date, to);
+        HashMap::from([("pk".to_owned(), Av::S(pk)), ("sk".to_owned(), Av::S(sk))])
+    }
+}
+
+fn infra<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+) -> impl FnOnce(SdkError<E, R>) -> DomainError {
+    move |e| DomainError::infra(operation, DisplayErrorContext(e))
+}
+
+#[async_trait]
+impl DeliveryLedger for ReportsTable {
+    async fn claim(
+        &self,
+        date: NaiveDate,
+        to: &Recipient,
+        token: &str,
+        force: bool,
+    ) -> Result<Result<(), ClaimRefused>, DomainError> {
+        let mut item = Self::key(date, to);
+        item.insert("state".into(), Av::S("SENDING".into()));
+        item.insert("token".into(), Av::S(token.into()));
+        item.insert("claimed_at".into(), Av::S(chrono::Utc::now().to_rfc3339()));
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        if !force {
+            put = put.condition_expression("attribute_not_exists(pk)");
+        }
+        match put.send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                let existing = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key(date, to)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(infra("GetItem delivery ledger"))?;
+                let sent = existing
+                    .item
+                    .as_ref()
+                    .and_then(|i| i.get("state"))
+                    .and_then(|s| s.as_s().ok())
+                    .is_some_and(|s| s == "SENT");
+                Ok(Err(if sent { ClaimRefused::AlreadySent } else { ClaimRefused::InDoubt }))
+            }
+            Err(e) => Err(infra("PutItem delivery ledger")(e)),
+        }
+    }
+
+    async fn record_sent(
+        &self,
+        date: NaiveDate,
+        to: &Recipient,
+        token: &str,
+        message_ids: &[String],
+    ) -> Result<(), DomainError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(date, to)))
+            .update_expression("SET #state = :sent, message_ids = :ids, sent_at = :at")
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":sent", Av::S("SENT".into()))
+            .expression_attribute_values(":ids", Av::L(message_ids.iter().cloned().map(Av::S).collect()))
+            .expression_attribute_values(":at", Av::S(chrono::Utc::now().to_rfc3339()))
+            .expression_attribute_values(":token", Av::S(token.into()))
+            .send()
+            .await
+            .map_err(infra("UpdateItem delivery ledger"))?;
+        Ok(())
+    }
+
+    async fn release(&self, date: NaiveDate, to: &Recipient, token: &str) -> Result<(), DomainError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(date, to)))
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":token", Av::S(token.into()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(infra("DeleteItem delivery ledger")(e)),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Operator metrics in CloudWatch's embedded metric format (EMF): one JSON line per Lambda run
+//! on stdout, which CloudWatch Logs turns into metrics of namespace [`NAMESPACE`] without any
+//! API call. `template.yaml` alarms on `DeliveriesInDoubt`, `DeliveriesFailed` and `LateLogs` (> 0) and on a
+//! night without `SuccessfulRun` (the heartbeat).
+//!
+//! Only the Lambda entry point prints it: the CLI's stdout ends with its JSON summary.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+/// CloudWatch namespace of the job's metrics.
+pub const NAMESPACE: &str = "Marketplace/NightlyReports";
+
+/// (metric, field of the run summary) pairs, all `Count`.
+const COUNTS: &[(&str, &str)] = &[
+    ("RecordsRead", "items"),
+    ("RecordsRejected", "rejected"),
+    ("Groups", "groups"),
+    ("DaysRead", "days_read"),
+    ("EmailsSent", "emails_sent"),
+    ("DeliveriesInDoubt", "deliveries_in_doubt"),
+    ("LateLogs", "late_log_count"),
+];
+
+/// The EMF line for one run: `summary` is the run summary as JSON (what the handler returns,
+/// or what a failed delivery carried), `failed_deliveries` how many deliveries failed,
+/// `succeeded` whether the run as a whole succeeded (the heartbeat), `now_ms` the timestamp.
+pub fn emf_line(summary: &Value, failed_deliveries: usize, succeeded: bool, duration: Duration, now_ms: i64) -> String {
+    let mut metrics = vec![json!({"Name": "DurationMs", "Unit": "Milliseconds"})];
+    let mut record = Map::new();
+    for (metric, field) in COUNTS {
+        if let Some(n) = summary.get(field).and_then(Value::as_u64) {
+            metrics.push(json!({"Name": metric, "Unit": "Count"}));
+            record.insert((*metric).to_owned(), json!(n));
+        }
+    }
+    for (metric, value) in [("DeliveriesFailed", failed_deliveries as u64), ("SuccessfulRun", u64::from(succeeded))] {
+        metrics.push(json!({"Name": metric, "Unit": "Count"}));
+        record.insert(metric.to_owned(), json!(value));
+    }
+    record.insert("DurationMs".to_owned(), json!(duration.as_millis() as u64));
+    record.insert(
+        "_aws".to_owned(),
+        json!({
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [[]], "Metrics": metrics}]
+        }),
+    );
+    Value::Object(record).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_becomes_one_emf_record_with_every_metric_declared() {
+        let summary = json!({"items": 1000, "rejected": 2, "groups": 40, "days_read": 1, "emails_sent": 12, "deliveries_in_doubt": 1, "late_log_count": 3});
+        let line = emf_line(&summary, 1, false, Duration::from_millis(1500), 1_700_000_000_000);
+        let v: Value = serde_json::from_str(&line).expect("json");
+        let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .filter_map(|m| m["Name"].as_str())
+            .collect();
+        for name in declared.iter() {
+            assert!(v.get(*name).is_some(), "{name} has a value");
+        }
+        assert_eq!(declared.len(), 10);
+        assert_eq!(v["LateLogs"].as_u64(), Some(3));
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!((v["RecordsRead"].as_u64(), v["DeliveriesInDoubt"].as_u64()), (Some(1000), Some(1)));
+        assert_eq!((v["SuccessfulRun"].as_u64(), v["DeliveriesFailed"].as_u64()), (Some(0), Some(1)));
+        assert_eq!(v["DurationMs"].as_u64(), Some(1500));
+        assert_eq!(v["_aws"]["Timestamp"].as_i64(), Some(1_700_000_000_000));
+    }
+}

@@ -1,0 +1,331 @@
+//! Bounded memory for error and reject rows: an external sort.
+//!
+//! The aggregator's error rows (one per error entry of a report date) and rejects are output
+//! rows themselves, so a night with millions of them cannot hold them all. Workers hand them
+//! over in batches ([`Spill::add`]); each batch is sorted in the files' order and written as one
+//! run to a temporary directory in a compact binary form. Writing the files then merges the
+//! runs ([`Spill::errors`], [`Spill::rejects`]): memory is one batch per worker plus one
+//! buffered reader per run, whatever the number of rows.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
+use marketplace_domain::report::record::DeploymentStatus;
+
+/// Rows a worker holds before it spills them (about 5 MiB of error rows).
+pub const SPILL_ROWS: usize = 16_384;
+
+/// Errors of the spill files.
+#[derive(Debug, thiserror::Error)]
+#[error("spill file {path}: {source}")]
+pub struct SpillError {
+    /// File or directory.
+    pub path: PathBuf,
+    /// Cause.
+    pub source: io::Error,
+}
+
+fn at(path: &Path) -> impl FnOnce(io::Error) -> SpillError + '_ {
+    move |source| SpillError { path: path.to_owned(), source }
+}
+
+/// Sorted runs of error and reject rows in a temporary directory (removed on drop).
+#[derive(Debug)]
+pub struct Spill {
+    dir: PathBuf,
+    next: AtomicUsize,
+    runs: Mutex<(Vec<PathBuf>, Vec<PathBuf>)>,
+}
+
+impl Spill {
+    /// A spill under the system's temporary directory.
+    pub fn new() -> Result<Self, SpillError> {
+        static RUN: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "nightly-reports-spill-{}-{}",
+            std::process::id(),
+            RUN.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&dir).map_err(at(&dir))?;
+        Ok(Spill { dir, next: AtomicUsize::new(0), runs: Mutex::new((Vec::new(), Vec::new())) })
+    }
+
+    /// Sorts and writes one batch of rows as a run.
+    pub fn add(&self, mut errors: Vec<ErrorRow>, mut rejects: Vec<RejectRow>) -> Result<(), SpillError> {
+        if !errors.is_empty() {
+            errors.sort_unstable_by(error_order);
+            let path = self.run_path("errors");
+            write_run(&path, &errors, encode_error)?;
+            self.runs.lock().unwrap_or_else(|e| e.into_inner()).0.push(path);
+        }
+        if !rejects.is_empty() {
+            rejects.sort_unstable();
+            let path = self.run_path("rejects");
+            write_run(&path, &rejects, encode_reject)?;
+            self.runs.lock().unwrap_or_else(|e| e.into_inner()).1.push(path);
+        }
+        Ok(())
+    }
+
+    fn run_path(&self, kind: &str) -> PathBuf {
+        self.dir.join(format!("{kind}-{:06}.bin", self.next.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Every error row, in (report date, provider, `errors.csv`) order.
+    pub fn errors(&self) -> Result<Merged<ErrorRow>, SpillError> {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner()).0.clone();
+        Merged::open(&runs, decode_error, error_order)
+    }
+
+    /// Every reject, in `rejected.csv` order.
+    pub fn rejects(&self) -> Result<Merged<RejectRow>, SpillError> {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner()).1.clone();
+        Merged::open(&runs, decode_reject, RejectRow::cmp)
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The order error rows are merged in: by report date and provider (one `errors.csv` after the
+/// other), then as the file is sorted.
+pub fn error_order(a: &ErrorRow, b: &ErrorRow) -> std::cmp::Ordering {
+    (a.report_date, &a.provider_id).cmp(&(b.report_date, &b.provider_id)).then_with(|| a.cmp(b))
+}
+
+fn write_run<T>(path: &Path, rows: &[T], encode: fn(&mut Vec<u8>, &T)) -> Result<(), SpillError> {
+    let mut out = BufWriter::with_capacity(1 << 16, File::create(path).map_err(at(path))?);
+    let mut buf = Vec::with_capacity(256);
+    for row in rows {
+        buf.clear();
+        encode(&mut buf, row);
+        out.write_all(&(buf.len() as u32).to_le_bytes()).map_err(at(path))?;
+        out.write_all(&buf).map_err(at(path))?;
+    }
+    out.flush().map_err(at(path))
+}
+
+/// A k-way merge of sorted runs.
+pub struct Merged<T> {
+    readers: Vec<(PathBuf, BufReader<File>)>,
+    heap: BinaryHeap<Reverse<Entry<T>>>,
+    decode: fn(&[u8]) -> Option<T>,
+    order: fn(&T, &T) -> std::cmp::Ordering,
+    buf: Vec<u8>,
+}
+
+struct Entry<T> {
+    row: T,
+    run: usize,
+    order: fn(&T, &T) -> std::cmp::Ordering,
+}
+
+impl<T> PartialEq for Entry<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl<T> Eq for Entry<T> {}
+impl<T> PartialOrd for Entry<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Entry<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.order)(&self.row, &other.row).then(self.run.cmp(&other.run))
+    }
+}
+
+impl<T> Merged<T> {
+    fn open(
+        runs: &[PathBuf],
+        decode: fn(&[u8]) -> Option<T>,
+        order: fn(&T, &T) -> std::cmp::Ordering,
+    ) -> Result<Self, SpillError> {
+        let mut merged = Merged { readers: Vec::new(), heap: BinaryHeap::new(), decode, order, buf: Vec::new() };
+        for path in runs {
+            let file = File::open(path).map_err(at(path))?;
+            merged.readers.push((path.clone(), BufReader::with_capacity(1 << 15, file)));
+            let run = merged.readers.len() - 1;
+            merged.refill(run)?;
+        }
+        Ok(merged)
+    }
+
+    fn refill(&mut self, run: usize) -> Result<(), SpillError> {
+        let (path, reader) = &mut self.readers[run];
+        let mut len = [0u8; 4];
+        match reader.read_exact(&mut len) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            other => other.map_err(at(path))?,
+        }
+        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
+        reader.read_exact(&mut self.buf).map_err(at(path))?;
+        let row = (self.decode)(&self.buf).ok_or_else(|| SpillError {
+            path: path.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidData, "unreadable spilled row"),
+        })?;
+        self.heap.push(Reverse(Entry { row, run, order: self.order }));
+        Ok(())
+    }
+
+    /// The next row in order.
+    pub fn next_row(&mut self) -> Result<Option<T>, SpillError> {
+        let Some(Reverse(Entry { row, run, .. })) = self.heap.pop() else {
+            return Ok(None);
+        };
+        self.refill(run)?;
+        Ok(Some(row))
+    }
+
+    /// The next row, if `keep` says it belongs to the current file (it stays queued otherwise).
+    pub fn next_if(&mut self, keep: impl Fn(&T) -> bool) -> Result<Option<T>, SpillError> {
+        match self.heap.peek() {
+            Some(Reverse(entry)) if keep(&entry.row) => self.next_row(),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_date(out: &mut Vec<u8>, d: NaiveDate) {
+    out.extend_from_slice(&chrono::Datelike::num_days_from_ce(&d).to_le_bytes());
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+    fn date(&mut self) -> Option<NaiveDate> {
+        NaiveDate::from_num_days_from_ce_opt(self.i32()?)
+    }
+}
+
+fn encode_error(out: &mut Vec<u8>, r: &ErrorRow) {
+    out.extend_from_slice(&r.error_at.timestamp().to_le_bytes());
+    out.extend_from_slice(&r.error_at.timestamp_subsec_nanos().to_le_bytes());
+    put_str(out, &r.deployment_id);
+    out.extend_from_slice(&r.position.to_le_bytes());
+    put_date(out, r.report_date);
+    put_str(out, &r.provider_id);
+    put_str(out, &r.product_id);
+    put_str(out, &r.customer_alias);
+    out.push(u8::from(r.deployment_status == DeploymentStatus::Failed));
+    put_str(out, &r.error_code);
+    put_str(out, &r.error_message);
+}
+
+fn decode_error(bytes: &[u8]) -> Option<ErrorRow> {
+    let mut c = Cursor(bytes);
+    let secs = c.i64()?;
+    let nanos = c.u32()?;
+    Some(ErrorRow {
+        error_at: DateTime::<Utc>::from_timestamp(secs, nanos)?,
+        deployment_id: c.string()?,
+        position: c.u32()?,
+        report_date: c.date()?,
+        provider_id: c.string()?,
+        product_id: c.string()?,
+        customer_alias: c.string()?,
+        deployment_status: if c.take(1)?[0] == 1 { DeploymentStatus::Failed } else { DeploymentStatus::Succeeded },
+        error_code: c.string()?,
+        error_message: c.string()?,
+    })
+}
+
+fn encode_reject(out: &mut Vec<u8>, r: &RejectRow) {
+    put_str(out, &r.deployment_id);
+    put_str(out, &r.reason);
+    match r.report_date {
+        Some(d) => {
+            out.push(1);
+            put_date(out, d);
+        }
+        None => out.push(0),
+    }
+}
+
+fn decode_reject(bytes: &[u8]) -> Option<RejectRow> {
+    let mut c = Cursor(bytes);
+    let deployment_id = c.string()?;
+    let reason = c.string()?;
+    let report_date = if c.take(1)?[0] == 1 { Some(c.date()?) } else { None };
+    Some(RejectRow { deployment_id, reason, report_date })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(provider: &str, at: &str, id: &str, position: u32) -> ErrorRow {
+        ErrorRow {
+            error_at: at.parse().expect("instant"),
+            deployment_id: id.into(),
+            position,
+            report_date: "2026-02-14".parse().expect("date"),
+            provider_id: provider.into(),
+            product_id: "p".into(),
+            customer_alias: "C, \"1\"".into(),
+            deployment_status: DeploymentStatus::Failed,
+            error_code: "X".into(),
+            error_message: "ünïcode\nline".into(),
+        }
+    }
+
+    #[test]
+    fn runs_merge_back_in_file_order_and_rows_round_trip() {
+        let spill = Spill::new().expect("spill");
+        let a = vec![row("b", "2026-02-14T01:00:00.5Z", "d2", 0), row("a", "2026-02-14T03:00:00Z", "d1", 1)];
+        let b = vec![row("a", "2026-02-14T02:00:00Z", "d9", 0), row("b", "2026-02-14T00:00:00Z", "d3", 0)];
+        spill
+            .add(a.clone(), vec![RejectRow { deployment_id: "z".into(), reason: "r".into(), report_date: None }])
+            .expect("run");
+        spill.add(b.clone(), vec![]).expect("run");
+        let mut merged = spill.errors().expect("merge");
+        let mut out = Vec::new();
+        while let Some(r) = merged.next_row().expect("row") {
+            out.push(r);
+        }
+        let mut expected: Vec<ErrorRow> = a.into_iter().chain(b).collect();
+        expected.sort_by(error_order);
+        assert_eq!(out, expected);
+        assert_eq!(out.iter().map(|r| r.deployment_id.as_str()).collect::<Vec<_>>(), ["d9", "d1", "d3", "d2"]);
+        let mut rejects = spill.rejects().expect("rejects");
+        assert_eq!(rejects.next_row().expect("row").map(|r| r.deployment_id), Some("z".into()));
+        let dir = spill.dir.clone();
+        drop(spill);
+        assert!(!dir.exists(), "the spill cleans up after itself");
+    }
+}
