@@ -630,7 +630,9 @@ mod tests {
         assert_eq!(all.len(), 4);
         for (kind, email) in all {
             assert!(
-                email.text.contains("The Marketplace Provider Agreement, version 2026-01: https://marketplace.example.com/legal/mpa"),
+                email.text.contains(
+                    "The Marketplace Provider Agreement, version 2026-01: https://marketplace.example.com/legal/mpa"
+                ),
                 "{kind}: {}",
                 email.text
             );

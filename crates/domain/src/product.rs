@@ -158,10 +158,9 @@ pub fn validate_listing(raw: Option<&serde_json::Value>) -> Result<Listing, Vec<
     let provider_share = decimal_field(raw.get("provider_share"));
     match provider_share {
         Some(share) if share > Decimal::ZERO && share <= Decimal::ONE => {}
-        Some(share) => p.push(format!(
-            "Your share of revenue must be more than 0% and at most 100% (got {})",
-            percent(share)
-        )),
+        Some(share) => {
+            p.push(format!("Your share of revenue must be more than 0% and at most 100% (got {})", percent(share)))
+        }
         None => p.push("Your share of revenue is required, as a fraction between 0 and 1 (0.7 is 70%)"),
     }
     let mut pricing = Vec::new();
@@ -227,15 +226,15 @@ fn validate_plan(i: usize, plan: &serde_json::Value, p: &mut Problems) -> Option
     let model_text = text("model");
     let model = BillingModel::parse(&model_text);
     if model.is_none() {
-        p.push(format!(
-            "{at}: the billing model must be hourly, monthly, one-time or usage (got {model_text:?})"
-        ));
+        p.push(format!("{at}: the billing model must be hourly, monthly, one-time or usage (got {model_text:?})"));
     }
     let unit = text("unit");
     p.line(&format!("{at}: the unit"), &unit, 32);
     let currency = text("currency");
     if !is_currency(&currency) {
-        p.push(format!("{at}: the currency must be a three-letter ISO 4217 code such as USD or EUR (got {currency:?})"));
+        p.push(format!(
+            "{at}: the currency must be a three-letter ISO 4217 code such as USD or EUR (got {currency:?})"
+        ));
     }
     let unit_price = decimal_field(obj.get("unit_price"));
     match unit_price {
@@ -609,7 +608,10 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
                 )
             } else {
                 (
-                    format!("Your request to publish \"{name}\" ({}) was refused, for these reasons:", product.product_id),
+                    format!(
+                        "Your request to publish \"{name}\" ({}) was refused, for these reasons:",
+                        product.product_id
+                    ),
                     format!("{live} Fix the listing in the Provider Portal and ask to publish again."),
                 )
             };
