@@ -14,6 +14,7 @@ logical id without its "Table" suffix (MarketplaceTable -> Marketplace).
 import argparse
 import os
 import pathlib
+import shlex
 import signal
 import socket
 import subprocess
@@ -151,12 +152,17 @@ def start(state: pathlib.Path):
         "PORTAL_URL": "https://portal.marketplace.example.com",
         "GUIDE_URL": "https://docs.marketplace.example.com/providers/getting-started",
         "MPA_CURRENT_VERSION": "2026-01",
+        "MPA_URL": "https://marketplace.example.com/legal/mpa",
+        "STOREFRONT_URL": "https://marketplace.example.com/products/",
+        "DEFAULT_REPRESENTATIVE_NAME": "Marketplace Provider Desk",
+        "DEFAULT_REPRESENTATIVE_EMAIL": "providers@marketplace.example.com",
     }
     for name, logical_id, _ in table_definitions(ROOT / "template.yaml"):
         env[env_name(logical_id)] = name
     for name, logical_id in buckets:
         env[env_name(logical_id)] = name
-    (state / "env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
+    # Shell-quoted: some values have spaces (DEFAULT_REPRESENTATIVE_NAME).
+    (state / "env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
     print(f"local stack: moto pid {proc.pid} on {endpoint}; tables created: {', '.join(tables) or 'none'}",
           file=sys.stderr)
 

@@ -68,6 +68,10 @@ LAMBDA_ENV = {
     "PORTAL_URL": "https://portal.marketplace.example.com",
     "GUIDE_URL": "https://docs.marketplace.example.com/providers/getting-started",
     "MPA_CURRENT_VERSION": "2026-01",
+    "MPA_URL": "https://marketplace.example.com/legal/mpa",
+    "STOREFRONT_URL": "https://marketplace.example.com/products/",
+    "DEFAULT_REPRESENTATIVE_NAME": "Marketplace Provider Desk",
+    "DEFAULT_REPRESENTATIVE_EMAIL": "providers@marketplace.example.com",
     "MARKETPLACE_TABLE": "Marketplace",
     "IDEMPOTENCY_TABLE": "Idempotency",
     "DEPLOYMENT_LOGS_TABLE": "DeploymentLogs",
@@ -78,7 +82,8 @@ LAMBDA_ENV = {
 # Variables the local stack exports that a function run against it needs.
 STACK_VARS = ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SENDER_ADDRESS", "REPLY_TO_ADDRESS",
               "TEAM_INBOX", "PORTAL_URL", "GUIDE_URL", "MPA_CURRENT_VERSION", "MARKETPLACE_TABLE",
-              "IDEMPOTENCY_TABLE"]
+              "IDEMPOTENCY_TABLE", "MPA_URL", "STOREFRONT_URL", "DEFAULT_REPRESENTATIVE_NAME",
+              "DEFAULT_REPRESENTATIVE_EMAIL"]
 
 
 def percentile(values, p):

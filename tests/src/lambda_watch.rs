@@ -285,7 +285,7 @@ impl PrivateStack {
         stack.env = text
             .lines()
             .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), shell_unquote(v)))
             .collect();
         stack
     }
@@ -305,5 +305,14 @@ impl Drop for PrivateStack {
             .stdin(Stdio::null())
             .status();
         let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+/// A value as `infra/local_stack.py` writes it (Python's `shlex.quote`): bare, or in single quotes
+/// with each `'` written as `'"'"'`.
+fn shell_unquote(value: &str) -> String {
+    match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        Some(inner) => inner.replace("'\"'\"'", "'"),
+        None => value.to_string(),
     }
 }

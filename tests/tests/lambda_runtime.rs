@@ -99,6 +99,10 @@ async fn lifecycle() {
     assert_eq!(welcome[0].from, "no-reply@marketplace.example.com");
     assert!(welcome[0].text.contains(signup["detail"]["account_alias"].as_str().unwrap()));
     assert!(welcome[0].html.contains("https://portal.marketplace.example.com"));
+    assert!(welcome[0].html.contains("<a href=\"https://marketplace.example.com/legal/mpa\">"), "links the MPA text");
+    let representative = &signup["detail"]["representative"];
+    let named = format!("{} <{}>", representative["name"].as_str().unwrap(), representative["email"].as_str().unwrap());
+    assert!(welcome[0].text.contains(&named), "names the provider's representative {named}:\n{}", welcome[0].text);
     let calls = proxy.assert_calls_granted_to("SignupNotificationFunction");
     for call in ["dynamodb:PutItem on Idempotency", "dynamodb:PutItem on Marketplace", "ses:SendRawEmail"] {
         assert!(calls.contains(call), "the sign-up went through the recording proxy ({call}):\n{calls}");
@@ -162,6 +166,10 @@ async fn lifecycle() {
     let approvals: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject.starts_with("MPA approved")).collect();
     assert_eq!(approvals.len(), 1, "one approval email");
     assert!(approvals[0].text.contains("You can now publish products"));
+    let acceptor = accepted["detail"]["accepted_by"]["email"].as_str().expect("accepted_by.email");
+    assert_ne!(acceptor, contact, "the sample's accepting user is not the contact");
+    let copies = emails_to(acceptor).into_iter().filter(|e| e.subject.starts_with("MPA approved")).count();
+    assert_eq!(copies, 1, "the user who accepted gets the decision once");
     proxy.assert_calls_granted_to("MpaApprovalFunction");
 
     // ---- the approved provider publishes a product
@@ -175,6 +183,9 @@ async fn lifecycle() {
     let notices: Vec<_> =
         emails_to(&contact).into_iter().filter(|e| e.subject == format!("Product published: {product_name}")).collect();
     assert_eq!(notices.len(), 1, "one publication notice to the provider");
+    let page = format!("https://marketplace.example.com/products/{product_id}");
+    assert!(notices[0].text.contains(&page), "links the storefront page:\n{}", notices[0].text);
+    assert!(notices[0].text.contains("Your share of revenue: "), "{}", notices[0].text);
     let company = signup["detail"]["company_name"].as_str().expect("company_name");
     let team_notice = format!("Product published: {product_name} by {company}");
     assert_eq!(

@@ -27,6 +27,8 @@ async fn acceptance_is_recorded_and_both_sides_are_told() {
         "the accepting person gets the receipt too"
     );
     assert!(receipts[0].text.contains("accepted version 2026-01"));
+    let mpa_link = "The Marketplace Provider Agreement, version 2026-01: https://marketplace.example.com/legal/mpa";
+    assert!(receipts[0].text.contains(mpa_link), "{}", receipts[0].text);
     let reviews = team_emails_about(&provider);
     assert_eq!(reviews.len(), 1);
     assert!(reviews[0].subject.starts_with("Review MPA acceptance"));
@@ -51,6 +53,7 @@ async fn approval_lets_the_provider_publish_and_is_emailed() {
     let approvals: Vec<_> = emails_to(&address).into_iter().filter(|e| e.subject.starts_with("MPA approved")).collect();
     assert_eq!(approvals.len(), 1, "one approval email despite the redelivery");
     assert!(approvals[0].text.contains("You can now publish products"));
+    assert!(approvals[0].html.contains("<a href=\"https://marketplace.example.com/legal/mpa\">"));
     // Audit entries sort by event time (EventBridge gives seconds), then event id: two events in
     // the same second have no defined order, so compare the entries, not their order.
     let mut actions: Vec<String> =
@@ -203,4 +206,40 @@ async fn a_new_mpa_version_requires_a_new_acceptance_and_approval() {
     assert!(run_mpa(&app, &[mpa_accepted(&provider, "2027-01")]).await.is_empty());
     assert!(run_mpa(&app, &[mpa_decision(&provider, "2027-01", true, "marketplace-team")]).await.is_empty());
     assert!(stored_provider(&app, &provider).await.unwrap().mpa_approved_on("2027-01"));
+}
+
+/// The user who accepted (not the contact) gets the decision too: exactly once per address,
+/// through redeliveries and a batch holding the event twice; the email's raw MIME names both.
+#[tokio::test]
+async fn decisions_reach_the_user_who_accepted_exactly_once() {
+    let app = app().await;
+    for approve in [true, false] {
+        let (provider, contact) = signed_up_provider(&app, if approve { "mpa-acc-ok" } else { "mpa-acc-no" }).await;
+        let acceptor = format!("legal-{provider}@provider.example");
+        assert!(run_mpa(&app, &[mpa_accepted(&provider, V)]).await.is_empty());
+        let decision = mpa_decision(&provider, V, approve, "marketplace-team");
+        assert!(run_mpa(&app, std::slice::from_ref(&decision)).await.is_empty());
+        assert!(run_mpa(&app, std::slice::from_ref(&decision)).await.is_empty(), "redelivery");
+        assert!(run_mpa(&app, &[decision.clone(), decision]).await.is_empty(), "twice in one batch");
+
+        let subject = if approve { "MPA approved" } else { "MPA not approved" };
+        let to_acceptor: Vec<_> = emails_to(&acceptor).into_iter().filter(|e| e.subject.starts_with(subject)).collect();
+        let to_contact: Vec<_> = emails_to(&contact).into_iter().filter(|e| e.subject.starts_with(subject)).collect();
+        assert_eq!(to_acceptor.len(), 1, "{subject}: exactly one copy for the user who accepted");
+        assert_eq!(to_contact.len(), 1, "{subject}: exactly one for the contact");
+        assert_eq!(to_acceptor[0].to, [contact.clone(), acceptor.clone()], "one message to both");
+        // Both people are named: the contact Jane Doe accepted through a user also called Jane Doe
+        // in these fixtures, so the greeting names her once.
+        assert!(to_acceptor[0].text.starts_with("Hello Jane Doe,"), "{}", to_acceptor[0].text);
+        let ledger: Vec<_> = provider_items(&provider)
+            .await
+            .into_iter()
+            .filter(|i| {
+                attr_s(i, "sk").starts_with("EMAIL#")
+                    && attr_s(i, "kind").starts_with(if approve { "mpa-approved" } else { "mpa-rejected" })
+            })
+            .collect();
+        assert_eq!(ledger.len(), 1, "one outbox intent covers both addresses");
+        assert_eq!(attr_s(&ledger[0], "status"), "SENT");
+    }
 }

@@ -34,10 +34,24 @@ async fn an_approved_provider_publishes_and_both_sides_are_told() {
 
     let emails = subjects_to(&address, "Product published: Acme Vault");
     assert_eq!(emails.len(), 1, "one email despite the redelivery");
-    for needle in ["Acme Vault", "acme-vault", "hourly", "vm-hour", "0.000125", "USD", "monthly", "49.99", "EUR"] {
+    let page = "https://marketplace.example.com/products/acme-vault";
+    for needle in [
+        "Acme Vault",
+        "acme-vault",
+        "Charged by the hour",
+        "0.000125 USD per vm-hour",
+        "Monthly subscription",
+        "49.99 EUR per seat",
+        "Your share of revenue: 70% of what customers pay (the marketplace keeps 30%).",
+        page,
+    ] {
         assert!(emails[0].text.contains(needle), "{needle} missing from\n{}", emails[0].text);
     }
-    assert_eq!(team_emails_about("Acme Vault by").iter().filter(|e| e.text.contains(&provider)).count(), 1);
+    assert!(emails[0].html.contains(&format!("<a href=\"{page}\">{page}</a>")), "{}", emails[0].html);
+    assert!(!emails[0].text.contains("0.7") && !emails[0].text.contains("hourly |"), "no raw share or model");
+    let team: Vec<_> = team_emails_about("Acme Vault by").into_iter().filter(|e| e.text.contains(&provider)).collect();
+    assert_eq!(team.len(), 1);
+    assert!(team[0].text.contains("Provider share: 70%") && team[0].text.contains(page), "{}", team[0].text);
     let actions: Vec<String> = provider_items(&provider)
         .await
         .iter()
@@ -69,13 +83,13 @@ async fn every_reason_is_given_at_once_and_the_product_stays_draft() {
     assert_eq!(product.status, ProductStatus::Draft);
     let expected = [
         "Marketplace Provider Agreement version 2026-01 is not approved",
-        "listing.name is required",
-        "listing.support_email is not a valid email address",
-        "listing.provider_share must be greater than 0 and at most 1",
-        "listing.pricing[0].model must be one of",
-        "listing.pricing[1].unit_price must not be negative",
-        "listing.pricing[2].currency must be an ISO 4217 currency code",
-        "listing.pricing[2].unit_price has more than 6 decimal places",
+        "The product name is required",
+        "The support email address is not a valid email address",
+        "Your share of revenue must be more than 0% and at most 100% (got 150%)",
+        "Price plan 1: the billing model must be hourly, monthly, one-time or usage",
+        "Price plan 2: the price must not be negative",
+        "Price plan 3: the currency must be a three-letter ISO 4217 code",
+        "Price plan 3: the price has more than 6 digits after the decimal point",
     ];
     assert_eq!(product.refusal_reasons.len(), expected.len(), "{:#?}", product.refusal_reasons);
     for (reason, fragment) in product.refusal_reasons.iter().zip(expected) {
@@ -87,6 +101,10 @@ async fn every_reason_is_given_at_once_and_the_product_stays_draft() {
         assert!(emails[0].text.contains(fragment), "email lacks {fragment:?}");
     }
     assert!(emails[0].text.contains("stays a draft"));
+    assert!(emails[0].text.contains("Fix the listing"), "the listing has problems besides the MPA");
+    for path in ["listing.", "pricing[", "unit_price", "provider_share"] {
+        assert!(!emails[0].text.contains(path), "no internal field path {path:?} in\n{}", emails[0].text);
+    }
 }
 
 #[tokio::test]
@@ -95,24 +113,27 @@ async fn each_listing_fault_alone_is_the_only_reason() {
     let (provider, address) = approved_provider(&app, "pub-one").await;
     let cases: Vec<(&str, marketplace_tests::JsonEdit)> = vec![
         (
-            "listing.summary is required",
+            "The summary is required",
             Box::new(|l| {
                 l.as_object_mut().unwrap().remove("summary");
             }),
         ),
-        ("listing.description is 10001 characters long", Box::new(|l| l["description"] = json!("x".repeat(10_001)))),
-        ("listing.name contains control characters", Box::new(|l| l["name"] = json!("Vault\u{0007}"))),
-        ("listing.category is required", Box::new(|l| l["category"] = json!("  "))),
-        ("listing.support_url must be an https URL", Box::new(|l| l["support_url"] = json!("javascript:alert(1)"))),
-        ("listing.blueprint_id must be", Box::new(|l| l["blueprint_id"] = json!("bp with spaces"))),
-        ("listing.provider_share must be greater than 0", Box::new(|l| l["provider_share"] = json!("0"))),
-        ("listing.pricing must be a non-empty list", Box::new(|l| l["pricing"] = json!([]))),
-        ("listing.pricing[0].currency must be an ISO 4217", Box::new(|l| l["pricing"][0]["currency"] = json!("XYZ"))),
+        ("The description is 10001 characters long", Box::new(|l| l["description"] = json!("x".repeat(10_001)))),
+        ("The product name contains control characters", Box::new(|l| l["name"] = json!("Vault\u{0007}"))),
+        ("The category is required", Box::new(|l| l["category"] = json!("  "))),
         (
-            "listing.pricing[0].unit_price must be a decimal",
-            Box::new(|l| l["pricing"][0]["unit_price"] = json!("cheap")),
+            "The support web page must be an address starting with https://",
+            Box::new(|l| l["support_url"] = json!("javascript:alert(1)")),
         ),
-        ("listing.pricing[1] repeats the hourly plan", Box::new(|l| l["pricing"][1] = l["pricing"][0].clone())),
+        ("The blueprint ID must be", Box::new(|l| l["blueprint_id"] = json!("bp with spaces"))),
+        ("Your share of revenue must be more than 0%", Box::new(|l| l["provider_share"] = json!("0"))),
+        ("At least one price plan is required", Box::new(|l| l["pricing"] = json!([]))),
+        ("Price plan 1: the currency must be", Box::new(|l| l["pricing"][0]["currency"] = json!("XYZ"))),
+        ("Price plan 1: the price must be a number", Box::new(|l| l["pricing"][0]["unit_price"] = json!("cheap"))),
+        (
+            "Price plan 2 repeats another plan (charged by the hour",
+            Box::new(|l| l["pricing"][1] = l["pricing"][0].clone()),
+        ),
     ];
     for (i, (fragment, mutate)) in cases.into_iter().enumerate() {
         let product_id = format!("product-{i}");
@@ -192,6 +213,12 @@ async fn a_publish_before_approval_is_refused_then_succeeds_after_it() {
     assert_eq!(draft.status, ProductStatus::Draft);
     assert_eq!(draft.refusal_reasons.len(), 1);
     assert!(draft.refusal_reasons[0].contains("waiting for the marketplace team's approval"));
+    assert!(draft.refused_for_mpa_only, "the listing was valid");
+    let refused = subjects_to(&address, "Product not published: Acme Vault");
+    assert_eq!(refused.len(), 1);
+    assert!(!refused[0].text.contains("Fix the listing"), "nothing to fix in the listing:\n{}", refused[0].text);
+    assert!(refused[0].text.contains("Your listing itself is complete and needs no change"), "{}", refused[0].text);
+    assert!(refused[0].text.contains("https://marketplace.example.com/legal/mpa"), "links the agreement text");
 
     assert!(run_mpa(&app, &[mpa_decision(&provider, &version, true, "marketplace-team")]).await.is_empty());
     assert!(run_publish(&app, &[publish_event(&provider, "acme-vault", valid_listing(), provider_actor(&provider))])

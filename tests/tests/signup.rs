@@ -220,3 +220,67 @@ async fn a_failed_send_is_retried_without_recording_the_provider_twice() {
     assert_eq!(items.iter().filter(|i| text(i, "action") == "PortalAccountCreated").count(), 1);
     assert_eq!(items.iter().filter(|i| text(i, "action") == "EmailSent").count(), 1);
 }
+
+/// The representative given at sign-up is stored on the provider record and named in the welcome;
+/// without one, the team default (`DEFAULT_REPRESENTATIVE_*`) is. Both welcomes link the MPA text.
+#[tokio::test]
+async fn the_welcome_names_the_representative_and_links_the_agreement() {
+    let app = app().await;
+    let own = unique("rep-own");
+    let own_address = format!("{own}@acme.example");
+    let mut detail = signup_detail(&own, &own_address);
+    detail["representative"] = json!({"name": "Ana <Ortiz>", "email": "ana.ortiz@marketplace.example.com"});
+    let default = unique("rep-default");
+    let default_address = format!("{default}@acme.example");
+    let events =
+        [portal_event(&unique("evt"), "ProviderAccountCreated", detail), signup_event(&default, &default_address)];
+    assert!(run(&app, &events).await.is_empty());
+
+    let profile = provider_item(&own, "PROFILE").await.expect("provider item");
+    let stored = profile.get("representative").and_then(|r| r.as_m().ok()).expect("representative stored as a map");
+    assert_eq!(stored.get("email").and_then(|e| e.as_s().ok()).unwrap(), "ana.ortiz@marketplace.example.com");
+    assert!(!provider_item(&default, "PROFILE").await.unwrap().contains_key("representative"), "absent: the default");
+    let line = |p: &marketplace_domain::provider::Provider| {
+        marketplace_domain::provider::reports_help_line(Some(p), &app.config)
+    };
+    assert!(
+        line(&stored_provider(&app, &own).await.unwrap()).ends_with("Ana <Ortiz> <ana.ortiz@marketplace.example.com>")
+    );
+    assert!(line(&stored_provider(&app, &default).await.unwrap())
+        .ends_with("Marketplace Provider Desk <providers@marketplace.example.com>"));
+
+    let own_welcome = emails_to(&own_address);
+    assert_eq!(own_welcome.len(), 1);
+    assert!(own_welcome[0]
+        .text
+        .contains("Your Marketplace Representative is Ana <Ortiz> <ana.ortiz@marketplace.example.com>"));
+    assert!(own_welcome[0].html.contains("Ana &lt;Ortiz&gt; &lt;ana.ortiz@marketplace.example.com&gt;"), "escaped");
+    let default_welcome = emails_to(&default_address);
+    assert_eq!(default_welcome.len(), 1);
+    assert!(default_welcome[0]
+        .text
+        .contains("Your Marketplace Representative is Marketplace Provider Desk <providers@marketplace.example.com>"));
+    for welcome in [&own_welcome[0], &default_welcome[0]] {
+        assert!(welcome.text.contains(
+            "The Marketplace Provider Agreement, version 2026-01: https://marketplace.example.com/legal/mpa"
+        ));
+        assert!(welcome.html.contains("<a href=\"https://marketplace.example.com/legal/mpa\">"));
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_representative_rejects_the_sign_up() {
+    let app = app().await;
+    let provider = unique("rep-bad");
+    let address = format!("{provider}@acme.example");
+    let mut detail = signup_detail(&provider, &address);
+    detail["representative"] = json!({"name": "", "email": "not-an-address"});
+    let event = portal_event(&unique("evt"), "ProviderAccountCreated", detail);
+    let report = signup_report(&app, std::slice::from_ref(&event)).await;
+    assert_eq!(rejected(&report), vec!["m0"]);
+    let reason = rejection_reason(signup_notification::FUNCTION, event["id"].as_str().unwrap()).await.unwrap();
+    assert!(reason.contains("representative.name is required"), "{reason}");
+    assert!(reason.contains("representative.email is not a valid email address"), "{reason}");
+    assert!(provider_items(&provider).await.is_empty());
+    assert!(emails_to(&address).is_empty());
+}

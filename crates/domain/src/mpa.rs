@@ -307,14 +307,20 @@ pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> R
 }
 
 /// The emails one MPA event causes, by ledger kind.
+///
+/// The receipt and the decision go to the provider's contact and to the user who accepted (their
+/// address is stored with the acceptance, [`MpaRecord::accepted_by`]) as one email with both in
+/// `To:` (one address when they are the same person): one outbox intent covers both, so each
+/// address gets it exactly once, at no extra round trip.
 pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConfig) -> Vec<(&'static str, Email)> {
-    let mut provider_to = vec![provider.contact_email.clone()];
-    let greeting = format!("Hello {},", provider.contact_name);
+    let acceptor = match command {
+        MpaCommand::Accept { by, .. } => Some(by),
+        MpaCommand::Decide { .. } => provider.mpa.as_ref().map(|m| &m.accepted_by),
+    };
+    let (provider_to, greeting) = recipients(provider, acceptor);
+    let agreement = |version: &str| format!("The Marketplace Provider Agreement, version {version}");
     match command {
         MpaCommand::Accept { version, by, at, .. } => {
-            if !provider_to.contains(&by.email) {
-                provider_to.push(by.email.clone());
-            }
             let receipt = Message::new(greeting)
                 .paragraph(format!(
                     "{} accepted version {version} of the Marketplace Provider Agreement for {} on {}.",
@@ -323,6 +329,7 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
                     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 ))
                 .paragraph("The marketplace team will review the acceptance. We will email you when it is approved; until then no product can be published.")
+                .link(agreement(version), config.mpa_url.clone())
                 .link("Provider Portal", config.portal_url.clone());
             let review = Message::new("Hello marketplace team,")
                 .paragraph(format!(
@@ -339,6 +346,7 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
                     ]],
                 )
                 .paragraph("Approve or reject it in the Provider Portal.")
+                .link(agreement(version), config.mpa_url.clone())
                 .link("Provider Portal", config.portal_url.clone());
             vec![
                 (
@@ -371,6 +379,7 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
                     provider.company_name
                 ))
                 .paragraph("You can now publish products in the Provider Portal.")
+                .link(agreement(version), config.mpa_url.clone())
                 .link("Provider Portal", config.portal_url.clone())
                 .link("Getting-started guide", config.guide_url.clone());
             vec![(
@@ -394,6 +403,7 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
                     "Please address it and accept the agreement again in the Provider Portal; a new acceptance starts a new review. Questions? Contact {}.",
                     config.team_inbox
                 ))
+                .link(agreement(version), config.mpa_url.clone())
                 .link("Provider Portal", config.portal_url.clone());
             vec![(
                 "mpa-rejected",
@@ -403,20 +413,27 @@ pub fn emails_for(provider: &Provider, command: &MpaCommand, config: &PortalConf
     }
 }
 
+/// The provider's contact and the accepting user (once, when they are the same address), and a
+/// greeting naming both.
+fn recipients(provider: &Provider, acceptor: Option<&Person>) -> (Vec<String>, String) {
+    let mut to = vec![provider.contact_email.clone()];
+    let mut greeting = format!("Hello {},", provider.contact_name);
+    if let Some(by) = acceptor.filter(|by| !by.email.eq_ignore_ascii_case(&provider.contact_email)) {
+        to.push(by.email.clone());
+        if by.name != provider.contact_name {
+            greeting = format!("Hello {} and {},", provider.contact_name, by.name);
+        }
+    }
+    (to, greeting)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::provider::ProviderStatus;
 
     fn config() -> PortalConfig {
-        PortalConfig {
-            sender: "no-reply@m.example.com".into(),
-            reply_to: "support@m.example.com".into(),
-            team_inbox: "team@m.example.com".into(),
-            portal_url: "https://portal.m.example.com".into(),
-            guide_url: "https://docs.m.example.com".into(),
-            mpa_current_version: "2026-01".into(),
-        }
+        PortalConfig::example()
     }
 
     fn provider(mpa: Option<MpaRecord>) -> Provider {
@@ -432,6 +449,7 @@ mod tests {
             created_by_event: "e0".into(),
             version: 3,
             mpa,
+            representative: None,
         }
     }
 
@@ -568,5 +586,57 @@ mod tests {
         assert!(matches!(apply(&pending, &accept("a2", "2026-01")), Err(DomainError::Conflict(_))));
         let approved = applied(&pending, &decide("d1", true, "marketplace-team"));
         assert!(matches!(apply(&approved, &accept("a3", "2026-01")), Err(DomainError::Conflict(_))));
+    }
+
+    fn accept_by(id: &str, name: &str, email: &str) -> PortalEvent {
+        let mut e = accept(id, "2026-01");
+        e.detail["accepted_by"] = serde_json::json!({"id": "u1", "name": name, "email": email});
+        e
+    }
+
+    fn emails(p: &Provider, e: &PortalEvent) -> Vec<(&'static str, Email)> {
+        emails_for(p, &MpaCommand::from_event(e).unwrap(), &config())
+    }
+
+    #[test]
+    fn decisions_reach_the_contact_and_the_user_who_accepted_once_each() {
+        let pending = applied(&provider(None), &accept_by("a1", "Bob Legal", "bob@acme.example"));
+        assert_eq!(pending.mpa.as_ref().unwrap().accepted_by.email, "bob@acme.example", "stored at acceptance");
+        for decision in [decide("d1", true, "marketplace-team"), decide("d2", false, "marketplace-team")] {
+            let decided = applied(&pending, &decision);
+            let emails = emails(&decided, &decision);
+            assert_eq!(emails.len(), 1, "one email, one outbox intent");
+            let email = &emails[0].1;
+            assert_eq!(email.to, ["jane@acme.example", "bob@acme.example"]);
+            assert!(email.text.starts_with("Hello Jane and Bob Legal,"), "{}", email.text);
+        }
+        // The contact accepted herself (another case of the address): one recipient.
+        let pending = applied(&provider(None), &accept_by("a2", "Jane", "JANE@acme.example"));
+        let decision = decide("d3", true, "marketplace-team");
+        let emails = emails(&applied(&pending, &decision), &decision);
+        assert_eq!(emails[0].1.to, ["jane@acme.example"]);
+        assert!(emails[0].1.text.starts_with("Hello Jane,"));
+    }
+
+    #[test]
+    fn every_mpa_email_links_the_agreement_text() {
+        let acceptance = accept("a1", "2026-01");
+        let pending = applied(&provider(None), &acceptance);
+        let approve = decide("d1", true, "marketplace-team");
+        let reject = decide("d2", false, "marketplace-team");
+        let mut all = emails(&pending, &acceptance);
+        all.extend(emails(&applied(&pending, &approve), &approve));
+        all.extend(emails(&applied(&pending, &reject), &reject));
+        assert_eq!(all.len(), 4);
+        for (kind, email) in all {
+            assert!(
+                email.text.contains(
+                    "The Marketplace Provider Agreement, version 2026-01: https://marketplace.example.com/legal/mpa"
+                ),
+                "{kind}: {}",
+                email.text
+            );
+            assert!(email.html.contains("<a href=\"https://marketplace.example.com/legal/mpa\">"), "{kind}");
+        }
     }
 }

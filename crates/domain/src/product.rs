@@ -61,6 +61,16 @@ impl BillingModel {
             BillingModel::Usage => "usage",
         }
     }
+
+    /// The model in words, for emails.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            BillingModel::Hourly => "Charged by the hour",
+            BillingModel::Monthly => "Monthly subscription",
+            BillingModel::OneTime => "One-time purchase",
+            BillingModel::Usage => "Pay per use",
+        }
+    }
 }
 
 impl std::str::FromStr for BillingModel {
@@ -111,46 +121,54 @@ pub const MAX_PRICE_DECIMALS: u32 = 6;
 pub fn validate_listing(raw: Option<&serde_json::Value>) -> Result<Listing, Vec<String>> {
     let mut p = Problems::new();
     let Some(raw) = raw.filter(|v| v.is_object()) else {
-        return Err(vec!["listing is required".into()]);
+        return Err(vec!["The listing is missing: the request carried no product details".into()]);
     };
-    let text = |name: &str, p: &mut Problems| -> String {
+    // Problems are worded for the provider, who reads them in the refusal email and the portal:
+    // fields by their name in the portal's listing form, never by their JSON path.
+    let text = |name: &str, label: &str, p: &mut Problems| -> String {
         match raw.get(name) {
             None | Some(serde_json::Value::Null) => String::new(),
             Some(serde_json::Value::String(s)) => s.trim().to_string(),
             Some(_) => {
-                p.push(format!("listing.{name} must be a string"));
+                p.push(format!("{label} must be text"));
                 String::new()
             }
         }
     };
-    let name = text("name", &mut p);
-    let summary = text("summary", &mut p);
-    let description = text("description", &mut p);
-    let category = text("category", &mut p);
-    let support_email = text("support_email", &mut p);
-    let support_url = text("support_url", &mut p);
-    let blueprint_id = text("blueprint_id", &mut p);
-    p.line("listing.name", &name, 100);
-    p.line("listing.summary", &summary, 300);
-    p.paragraph("listing.description", &description, 10_000);
-    p.line("listing.category", &category, 64);
-    p.email("listing.support_email", &support_email);
-    if !support_url.is_empty() && !is_https_url(&support_url) {
-        p.push(format!("listing.support_url must be an https URL (got {support_url:?})"));
+    let name = text("name", "The product name", &mut p);
+    let summary = text("summary", "The summary", &mut p);
+    let description = text("description", "The description", &mut p);
+    let category = text("category", "The category", &mut p);
+    let support_email = text("support_email", "The support email address", &mut p);
+    let support_url = text("support_url", "The support web page", &mut p);
+    let blueprint_id = text("blueprint_id", "The blueprint ID", &mut p);
+    p.line("The product name", &name, 100);
+    p.line("The summary", &summary, 300);
+    p.paragraph("The description", &description, 10_000);
+    p.line("The category", &category, 64);
+    if support_email.is_empty() {
+        p.push("The support email address is required");
+    } else {
+        p.email("The support email address", &support_email);
     }
-    p.identifier("listing.blueprint_id", &blueprint_id, 128);
+    if !support_url.is_empty() && !is_https_url(&support_url) {
+        p.push(format!("The support web page must be an address starting with https:// (got {support_url:?})"));
+    }
+    p.identifier("The blueprint ID", &blueprint_id, 128);
     let provider_share = decimal_field(raw.get("provider_share"));
     match provider_share {
         Some(share) if share > Decimal::ZERO && share <= Decimal::ONE => {}
-        Some(share) => p.push(format!("listing.provider_share must be greater than 0 and at most 1 (got {share})")),
-        None => p.push("listing.provider_share must be a decimal number in (0, 1]"),
+        Some(share) => {
+            p.push(format!("Your share of revenue must be more than 0% and at most 100% (got {})", percent(share)))
+        }
+        None => p.push("Your share of revenue is required, as a fraction between 0 and 1 (0.7 is 70%)"),
     }
     let mut pricing = Vec::new();
     match raw.get("pricing").and_then(|v| v.as_array()) {
-        None => p.push("listing.pricing must be a non-empty list of plans"),
-        Some(plans) if plans.is_empty() => p.push("listing.pricing must be a non-empty list of plans"),
+        None => p.push("At least one price plan is required"),
+        Some(plans) if plans.is_empty() => p.push("At least one price plan is required"),
         Some(plans) if plans.len() > MAX_PLANS => {
-            p.push(format!("listing.pricing has {} plans; at most {MAX_PLANS} are allowed", plans.len()))
+            p.push(format!("The listing has {} price plans; at most {MAX_PLANS} are allowed", plans.len()))
         }
         Some(plans) => {
             for (i, plan) in plans.iter().enumerate() {
@@ -160,8 +178,9 @@ pub fn validate_listing(raw: Option<&serde_json::Value>) -> Result<Listing, Vec<
                         .any(|q: &Plan| q.model == plan.model && q.unit == plan.unit && q.currency == plan.currency)
                     {
                         p.push(format!(
-                            "listing.pricing[{i}] repeats the {} plan per {} in {}",
-                            plan.model.as_str(),
+                            "Price plan {} repeats another plan ({}, per {}, in {})",
+                            i + 1,
+                            plan.model.in_words().to_lowercase(),
                             plan.unit,
                             plan.currency
                         ));
@@ -197,9 +216,9 @@ fn decimal_field(value: Option<&serde_json::Value>) -> Option<Decimal> {
 }
 
 fn validate_plan(i: usize, plan: &serde_json::Value, p: &mut Problems) -> Option<Plan> {
-    let at = format!("listing.pricing[{i}]");
+    let at = format!("Price plan {}", i + 1);
     let Some(obj) = plan.as_object() else {
-        p.push(format!("{at} must be an object"));
+        p.push(format!("{at} is not a plan: it needs a billing model, a unit, a price and a currency"));
         return None;
     };
     let text = |name: &str| obj.get(name).and_then(|v| v.as_str()).map(str::trim).unwrap_or_default().to_string();
@@ -207,23 +226,24 @@ fn validate_plan(i: usize, plan: &serde_json::Value, p: &mut Problems) -> Option
     let model_text = text("model");
     let model = BillingModel::parse(&model_text);
     if model.is_none() {
-        p.push(format!("{at}.model must be one of hourly, monthly, one_time, usage (got {model_text:?})"));
+        p.push(format!("{at}: the billing model must be hourly, monthly, one-time or usage (got {model_text:?})"));
     }
     let unit = text("unit");
-    p.line(&format!("{at}.unit"), &unit, 32);
+    p.line(&format!("{at}: the unit"), &unit, 32);
     let currency_text = text("currency");
     let currency = currency_text.parse::<Currency>().ok();
     if currency.is_none() {
-        let currency = currency_text;
-        p.push(format!("{at}.currency must be an ISO 4217 currency code such as USD or EUR (got {currency:?})"));
+        p.push(format!(
+            "{at}: the currency must be a three-letter ISO 4217 code such as USD or EUR (got {currency_text:?})"
+        ));
     }
     let unit_price = decimal_field(obj.get("unit_price"));
     match unit_price {
-        None => p.push(format!("{at}.unit_price must be a decimal string such as \"0.125\"")),
-        Some(price) if price < Decimal::ZERO => p.push(format!("{at}.unit_price must not be negative (got {price})")),
-        Some(price) if price.normalize().scale() > MAX_PRICE_DECIMALS => {
-            p.push(format!("{at}.unit_price has more than {MAX_PRICE_DECIMALS} decimal places (got {price})"))
-        }
+        None => p.push(format!("{at}: the price must be a number such as 0.125")),
+        Some(price) if price < Decimal::ZERO => p.push(format!("{at}: the price must not be negative (got {price})")),
+        Some(price) if price.normalize().scale() > MAX_PRICE_DECIMALS => p.push(format!(
+            "{at}: the price has more than {MAX_PRICE_DECIMALS} digits after the decimal point (got {price})"
+        )),
         Some(_) => {}
     }
     if p.len() != before {
@@ -262,9 +282,14 @@ pub struct Product {
     /// The name the refused request gave the product, if any (cut to 100 characters): for emails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_name: Option<String>,
-    /// Why the latest request was refused (empty when it was not), bounded as the module says.
+    /// Why the latest request was refused (empty when it was not), bounded as the module says:
+    /// plain language for the provider, naming listing fields as the portal's form does.
     #[serde(default)]
     pub refusal_reasons: Vec<String>,
+    /// The latest request was refused only because the provider's MPA is not approved: the
+    /// listing itself was valid, so the provider has nothing to fix in it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused_for_mpa_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -349,8 +374,8 @@ pub fn mpa_refusal(provider: &Provider, config: &PortalConfig) -> Option<String>
         },
     };
     Some(format!(
-        "the Marketplace Provider Agreement version {current} is not approved for provider {} ({state})",
-        provider.provider_id
+        "The Marketplace Provider Agreement version {current} is not approved for {} yet ({state})",
+        provider.company_name
     ))
 }
 
@@ -413,6 +438,7 @@ pub fn decide(
         requested_listing: None,
         requested_name: None,
         refusal_reasons: Vec::new(),
+        refused_for_mpa_only: false,
         published_at: existing.and_then(|p| p.published_at),
         updated_at: event.time,
         last_event: event.id.clone(),
@@ -445,6 +471,8 @@ pub fn decide(
                 .filter(|n| !n.is_empty())
                 .map(|n| n.chars().take(100).collect()),
             refusal_reasons: bounded_reasons(reasons),
+            // A valid listing refused all the same: the MPA was the only reason.
+            refused_for_mpa_only: listing.is_some(),
             ..base
         })),
     }
@@ -523,22 +551,30 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
     match (published, product.listing.as_ref()) {
         (Some((verb, kind)), Some(listing)) => {
             let plans = plan_rows(listing);
-            let header = vec!["Model".to_string(), "Unit".into(), "Unit price".into(), "Currency".into()];
+            let header = vec!["Billing".to_string(), "Price".into()];
+            let page = config.storefront_page(&product.product_id);
+            let share = format!(
+                "{} of what customers pay (the marketplace keeps {})",
+                percent(listing.provider_share),
+                percent(Decimal::ONE - listing.provider_share)
+            );
             let provider_message = Message::new(greeting)
                 .paragraph(format!(
                     "Your product \"{}\" ({}) is {verb} on the marketplace.",
                     listing.name, product.product_id
                 ))
+                .link("Its page in the storefront", page.clone())
                 .table(header.clone(), plans.clone())
-                .paragraph(format!("Your share of revenue: {}.", listing.provider_share))
+                .paragraph(format!("Your share of revenue: {share}."))
                 .link("Provider Portal", config.portal_url.clone());
             let team_message = Message::new("Hello marketplace team,")
                 .paragraph(format!(
                     "{} ({}) {verb} the product \"{}\" ({}), blueprint {}.",
                     provider.company_name, provider.provider_id, listing.name, product.product_id, listing.blueprint_id
                 ))
+                .link("Storefront page", page)
                 .table(header, plans)
-                .paragraph(format!("Provider share: {}.", listing.provider_share));
+                .paragraph(format!("Provider share: {share}."));
             vec![
                 (kind, compose(config, to, &format!("Product {verb}: {}", listing.name), &provider_message)),
                 (
@@ -559,25 +595,61 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
             } else {
                 "The product stays a draft."
             };
-            let message = Message::new(greeting)
-                .paragraph(format!(
-                    "Your request to publish \"{name}\" ({}) was refused, for these reasons:",
-                    product.product_id
-                ))
+            let (intro, next_step) = if product.refused_for_mpa_only {
+                (
+                    format!(
+                        "Your request to publish \"{name}\" ({}) was refused, because of your Marketplace Provider Agreement:",
+                        product.product_id
+                    ),
+                    format!(
+                        "{live} Your listing itself is complete and needs no change: ask to publish again once the \
+                         marketplace team has approved your acceptance of the agreement, version {}.",
+                        config.mpa_current_version
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "Your request to publish \"{name}\" ({}) was refused, for these reasons:",
+                        product.product_id
+                    ),
+                    format!("{live} Fix the listing in the Provider Portal and ask to publish again."),
+                )
+            };
+            let mut message = Message::new(greeting)
+                .paragraph(intro)
                 .steps(product.refusal_reasons.iter().cloned())
-                .paragraph(format!("{live} Fix the listing in the Provider Portal and ask to publish again."))
-                .link("Provider Portal", config.portal_url.clone());
+                .paragraph(next_step);
+            if product.refused_for_mpa_only {
+                message = message.link(
+                    format!("The Marketplace Provider Agreement, version {}", config.mpa_current_version),
+                    config.mpa_url.clone(),
+                );
+            }
+            let message = message.link("Provider Portal", config.portal_url.clone());
             vec![("product-refused", compose(config, to, &format!("Product not published: {name}"), &message))]
         }
     }
 }
 
+/// A plan as a table row: the billing model in words, then the price per unit.
 fn plan_rows(listing: &Listing) -> Vec<Vec<String>> {
     listing
         .pricing
         .iter()
-        .map(|p| vec![p.model.as_str().to_string(), p.unit.clone(), p.unit_price.to_string(), p.currency.to_string()])
+        .map(|p| {
+            let price = match p.model {
+                BillingModel::OneTime => format!("{} {} per {}, once", p.unit_price, p.currency, p.unit),
+                _ => format!("{} {} per {}", p.unit_price, p.currency, p.unit),
+            };
+            vec![p.model.in_words().to_string(), price]
+        })
         .collect()
+}
+
+/// A share in (0, 1] as a percentage: `0.7` → `70%`, `0.875` → `87.5%`.
+pub fn percent(share: Decimal) -> String {
+    format!("{}%", (share * Decimal::ONE_HUNDRED).normalize())
 }
 
 #[cfg(test)]
@@ -622,22 +694,166 @@ mod tests {
     fn every_problem_is_listed() {
         let problems = validate_listing(Some(&json!({"pricing": [{"model": "x"}, 3]}))).unwrap_err();
         for fragment in [
-            "listing.name is required",
-            "listing.summary is required",
-            "listing.description is required",
-            "listing.category is required",
-            "listing.support_email",
-            "listing.blueprint_id",
-            "listing.provider_share",
-            "pricing[0].model",
-            "pricing[0].unit is required",
-            "pricing[0].currency",
-            "pricing[0].unit_price",
-            "pricing[1] must be an object",
+            "The product name is required",
+            "The summary is required",
+            "The description is required",
+            "The category is required",
+            "The support email address is required",
+            "The blueprint ID must be",
+            "Your share of revenue is required",
+            "Price plan 1: the billing model must be hourly, monthly, one-time or usage",
+            "Price plan 1: the unit is required",
+            "Price plan 1: the currency must be",
+            "Price plan 1: the price must be a number",
+            "Price plan 2 is not a plan",
         ] {
             assert!(problems.iter().any(|p| p.contains(fragment)), "{fragment} missing from {problems:#?}");
         }
-        assert_eq!(validate_listing(None).unwrap_err(), vec!["listing is required"]);
+        assert_no_field_paths(&problems);
+        assert!(validate_listing(None).unwrap_err()[0].starts_with("The listing is missing"));
+    }
+
+    /// No problem names a field by its JSON path (`listing.pricing[0].unit_price`).
+    fn assert_no_field_paths(problems: &[String]) {
+        for problem in problems {
+            assert!(!problem.contains("listing."), "{problem}");
+            assert!(!problem.contains('['), "{problem}");
+            assert!(!problem.contains("_price") && !problem.contains("provider_share"), "{problem}");
+        }
+    }
+
+    #[test]
+    fn every_plan_problem_is_plain_language() {
+        let mut raw = listing();
+        raw["provider_share"] = json!("1.5");
+        raw["support_url"] = json!("http://acme.example");
+        raw["pricing"] = json!([
+            {"model": "usage", "unit": "GB", "unit_price": "1", "currency": "JPY"},
+            {"model": "hourly", "unit": "vm-hour", "unit_price": "0.0000001", "currency": "usd"},
+            {"model": "monthly", "unit": "seat", "unit_price": "-1", "currency": "EUR"},
+            {"model": "usage", "unit": "GB", "unit_price": "2", "currency": "JPY"}
+        ]);
+        let problems = validate_listing(Some(&raw)).unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                "The support web page must be an address starting with https:// (got \"http://acme.example\")",
+                "Your share of revenue must be more than 0% and at most 100% (got 150%)",
+                "Price plan 2: the currency must be a three-letter ISO 4217 code such as USD or EUR (got \"usd\")",
+                "Price plan 2: the price has more than 6 digits after the decimal point (got 0.0000001)",
+                "Price plan 3: the price must not be negative (got -1)",
+                "Price plan 4 repeats another plan (pay per use, per GB, in JPY)",
+            ]
+        );
+        assert_no_field_paths(&problems);
+    }
+
+    fn provider() -> Provider {
+        Provider {
+            provider_id: "acme".into(),
+            account_alias: "acme-prod".into(),
+            company_name: "Acme".into(),
+            contact_name: "Jane".into(),
+            contact_email: "jane@acme.example".into(),
+            status: crate::provider::ProviderStatus::PortalAccountCreated,
+            created_at: Utc::now(),
+            created_by: "team-1".into(),
+            created_by_event: "e0".into(),
+            version: 1,
+            mpa: None,
+            representative: None,
+        }
+    }
+
+    fn published(raw: serde_json::Value) -> Product {
+        let listing = validate_listing(Some(&raw)).unwrap();
+        written(decide(None, &request(raw), &[], Some(&listing), &event_at("e1", "2026-11-25T10:00:00Z")))
+    }
+
+    #[test]
+    fn the_published_email_links_the_storefront_page_with_shares_in_percent_and_models_in_words() {
+        let mut raw = listing();
+        raw["provider_share"] = json!("0.875");
+        raw["pricing"] = json!([
+            {"model": "hourly", "unit": "vm-hour", "unit_price": "0.000125", "currency": "USD"},
+            {"model": "monthly", "unit": "seat", "unit_price": "49.99", "currency": "EUR"},
+            {"model": "one_time", "unit": "licence", "unit_price": "500", "currency": "EUR"},
+            {"model": "usage", "unit": "GB", "unit_price": "0.02", "currency": "USD"}
+        ]);
+        let mut config = PortalConfig::example();
+        config.storefront_url = "https://shop.example.com/p".into();
+        let emails = emails_for(&provider(), &published(raw), &config);
+        assert_eq!(emails.len(), 2);
+        for (kind, email) in &emails {
+            for part in [&email.text, &email.html] {
+                assert!(part.contains("https://shop.example.com/p/p"), "{kind}: storefront page of product `p`");
+                assert!(part.contains("87.5% of what customers pay (the marketplace keeps 12.5%)"), "{kind}");
+                for words in ["Charged by the hour", "Monthly subscription", "One-time purchase", "Pay per use"] {
+                    assert!(part.contains(words), "{kind} lacks {words}");
+                }
+                assert!(part.contains("0.000125 USD per vm-hour"), "{kind}");
+                assert!(part.contains("500 EUR per licence, once"), "{kind}");
+                assert!(!part.contains("0.875") && !part.contains("one_time"), "{kind}: no raw share or model");
+            }
+            assert!(email.html.contains("<a href=\"https://shop.example.com/p/p\">"), "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_storefront_link_is_escaped_in_html() {
+        let mut config = PortalConfig::example();
+        config.storefront_url = "https://shop.example.com/p&x\'".into();
+        let emails = emails_for(&provider(), &published(listing()), &config);
+        let html = &emails[0].1.html;
+        assert!(html.contains("href=\"https://shop.example.com/p&amp;x&#39;/p\""), "{html}");
+    }
+
+    fn refused(reasons: &[String], raw: serde_json::Value) -> Product {
+        let listing = validate_listing(Some(&raw)).ok();
+        written(decide(None, &request(raw), reasons, listing.as_ref(), &event_at("e1", "2026-11-25T10:00:00Z")))
+    }
+
+    #[test]
+    fn a_refusal_for_the_mpa_alone_does_not_ask_to_fix_the_listing() {
+        let config = PortalConfig::example();
+        let mpa = mpa_refusal(&provider(), &config).unwrap();
+        let product = refused(std::slice::from_ref(&mpa), listing());
+        assert!(product.refused_for_mpa_only);
+        let emails = emails_for(&provider(), &product, &config);
+        let email = &emails[0].1;
+        assert!(!email.text.contains("Fix the listing"), "{}", email.text);
+        assert!(email.text.contains("Your listing itself is complete and needs no change"), "{}", email.text);
+        assert!(email.text.contains("Marketplace Provider Agreement version 2026-01 is not approved for Acme"));
+        assert!(email.text.contains("https://marketplace.example.com/legal/mpa"), "links the agreement");
+
+        // The MPA and the listing: the listing must be fixed too.
+        let mut bad = listing();
+        bad["pricing"][0]["unit_price"] = json!("cheap");
+        let mut reasons = vec![mpa];
+        reasons.extend(validate_listing(Some(&bad)).unwrap_err());
+        let product = refused(&reasons, bad);
+        assert!(!product.refused_for_mpa_only);
+        let text = &emails_for(&provider(), &product, &config)[0].1.text;
+        assert!(text.contains("Fix the listing in the Provider Portal"), "{text}");
+        assert!(text.contains("Price plan 1: the price must be a number such as 0.125"), "{text}");
+        assert!(!text.contains("pricing[0]") && !text.contains("unit_price"), "{text}");
+    }
+
+    #[test]
+    fn a_product_stored_before_the_mpa_only_flag_reads_as_a_listing_refusal() {
+        let mut stored = serde_json::to_value(refused(&["x".into()], json!({}))).unwrap();
+        assert!(stored.get("refused_for_mpa_only").is_none(), "false is not stored");
+        stored.as_object_mut().unwrap().remove("refused_for_mpa_only");
+        let read: Product = serde_json::from_value(stored).unwrap();
+        assert!(!read.refused_for_mpa_only);
+    }
+
+    #[test]
+    fn shares_read_as_percentages() {
+        assert_eq!(percent("0.7".parse().unwrap()), "70%");
+        assert_eq!(percent("1".parse().unwrap()), "100%");
+        assert_eq!(percent("0.8750".parse().unwrap()), "87.5%");
+        assert_eq!(percent("0.00001".parse().unwrap()), "0.001%");
     }
 
     #[test]

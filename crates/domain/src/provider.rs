@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::PortalConfig;
+
 /// Where a provider is in its life with the marketplace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProviderStatus {
@@ -30,6 +32,24 @@ pub struct Provider {
     /// The latest MPA acceptance, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mpa: Option<MpaRecord>,
+    /// The provider's own Marketplace Representative, set at sign-up; records without one (and
+    /// records written before there was one) have the team default ([`Provider::representative`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub representative: Option<Representative>,
+}
+
+/// The marketplace team member a provider asks about its reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Representative {
+    pub name: String,
+    pub email: String,
+}
+
+impl std::fmt::Display for Representative {
+    /// `NAME <ADDRESS>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} <{}>", self.name, self.email)
+    }
 }
 
 /// Where a provider's Marketplace Provider Agreement stands.
@@ -70,8 +90,68 @@ pub struct MpaRecord {
 }
 
 impl Provider {
+    /// The provider's Marketplace Representative: its own, or the team default.
+    pub fn representative<'a>(&'a self, config: &'a PortalConfig) -> &'a Representative {
+        self.representative.as_ref().unwrap_or(&config.default_representative)
+    }
+
     /// True when the provider may publish: its MPA is approved on the current version.
     pub fn mpa_approved_on(&self, current_version: &str) -> bool {
         matches!(&self.mpa, Some(m) if m.status == MpaStatus::Approved && m.version == current_version)
+    }
+}
+
+/// The closing line of a provider's report and statement emails, naming whom to ask:
+/// "If you need help understanding your reports, contact your Marketplace Representative:
+/// NAME <ADDRESS>". `provider` is the provider's record when the caller has it; without one (or
+/// for a record without a representative) the line names the team default.
+pub fn reports_help_line(provider: Option<&Provider>, config: &PortalConfig) -> String {
+    let representative = provider.map_or(&config.default_representative, |p| p.representative(config));
+    format!("If you need help understanding your reports, contact your Marketplace Representative: {representative}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(representative: Option<Representative>) -> Provider {
+        Provider {
+            provider_id: "acme".into(),
+            account_alias: "acme-prod".into(),
+            company_name: "Acme".into(),
+            contact_name: "Jane".into(),
+            contact_email: "jane@acme.example".into(),
+            status: ProviderStatus::PortalAccountCreated,
+            created_at: Utc::now(),
+            created_by: "team-1".into(),
+            created_by_event: "e0".into(),
+            version: 1,
+            mpa: None,
+            representative,
+        }
+    }
+
+    #[test]
+    fn the_reports_help_line_names_the_providers_representative_or_the_default() {
+        let config = PortalConfig::example();
+        let own = Representative { name: "Ana Ortiz".into(), email: "ana@marketplace.example.com".into() };
+        assert_eq!(
+            reports_help_line(Some(&provider(Some(own))), &config),
+            "If you need help understanding your reports, contact your Marketplace Representative: \
+             Ana Ortiz <ana@marketplace.example.com>"
+        );
+        let default = "If you need help understanding your reports, contact your Marketplace Representative: \
+                       Marketplace Provider Desk <providers@marketplace.example.com>";
+        assert_eq!(reports_help_line(Some(&provider(None)), &config), default);
+        assert_eq!(reports_help_line(None, &config), default);
+    }
+
+    #[test]
+    fn a_record_written_before_representatives_existed_reads_with_the_default() {
+        let mut old = serde_json::to_value(provider(None)).unwrap();
+        assert!(old.get("representative").is_none(), "absent, not null, when there is none");
+        old.as_object_mut().unwrap().remove("representative");
+        let read: Provider = serde_json::from_value(old).unwrap();
+        assert_eq!(read.representative(&PortalConfig::example()).name, "Marketplace Provider Desk");
     }
 }

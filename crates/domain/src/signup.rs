@@ -7,7 +7,7 @@ use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
 use crate::outbox::send_once;
 use crate::ports::{AuditEntry, Precondition, Services, WriteError};
-use crate::provider::{Provider, ProviderStatus};
+use crate::provider::{Provider, ProviderStatus, Representative};
 use crate::validate::{trimmed, Problems};
 use crate::{DomainError, PortalConfig};
 
@@ -22,7 +22,16 @@ pub struct ProviderAccountCreated {
     pub company_name: Option<String>,
     pub contact_name: Option<String>,
     pub contact_email: Option<String>,
+    /// Optional: the provider's own Marketplace Representative (otherwise the team default).
+    pub representative: Option<RepresentativeDetail>,
     pub actor: Option<ActorDetail>,
+}
+
+/// A Marketplace Representative as received.
+#[derive(Debug, Default, Deserialize)]
+pub struct RepresentativeDetail {
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 /// Who sent a portal command, as received.
@@ -42,6 +51,7 @@ pub struct NewProvider {
     pub company_name: String,
     pub contact_name: String,
     pub contact_email: String,
+    pub representative: Option<Representative>,
     pub actor: Actor,
 }
 
@@ -58,6 +68,12 @@ impl ProviderAccountCreated {
         p.line("company_name", &company_name, 200);
         p.line("contact_name", &contact_name, 200);
         p.email("contact_email", &contact_email);
+        let representative = self.representative.map(|r| {
+            let r = Representative { name: trimmed(r.name), email: trimmed(r.email) };
+            p.line("representative.name", &r.name, 200);
+            p.email("representative.email", &r.email);
+            r
+        });
         let actor = self.actor.unwrap_or_default();
         let actor = Actor { id: trimmed(actor.id), role: trimmed(actor.role) };
         p.line("actor.id", &actor.id, 128);
@@ -68,7 +84,15 @@ impl ProviderAccountCreated {
                 actor.role
             ));
         }
-        p.into_result(NewProvider { provider_id, account_alias, company_name, contact_name, contact_email, actor })
+        p.into_result(NewProvider {
+            provider_id,
+            account_alias,
+            company_name,
+            contact_name,
+            contact_email,
+            representative,
+            actor,
+        })
     }
 }
 
@@ -98,6 +122,7 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
         created_by_event: event.id.clone(),
         version: 1,
         mpa: None,
+        representative: signup.representative.clone(),
     };
     let audit = AuditEntry::state_change(
         &provider.provider_id,
@@ -146,14 +171,17 @@ pub fn welcome_email(config: &PortalConfig, provider: &Provider) -> Email {
         .paragraph("Your next steps:")
         .steps([
             format!(
-                "Accept the Marketplace Provider Agreement (MPA), version {}, in the portal. No product can be published until the marketplace team has approved your acceptance.",
+                "Read and accept the Marketplace Provider Agreement (MPA), version {}, in the portal. No product can be published until the marketplace team has approved your acceptance.",
                 config.mpa_current_version
             ),
             format!("Read the getting-started guide: {}", config.guide_url),
             "Watch the training videos in the portal.".to_string(),
         ])
+        .link(format!("The Marketplace Provider Agreement, version {}", config.mpa_current_version), config.mpa_url.clone())
         .paragraph(format!(
-            "Questions? Contact the marketplace team at {}.",
+            "Your Marketplace Representative is {}: ask them about your listings, your MPA and your reports. \
+             Other questions: the marketplace team at {}.",
+            provider.representative(config),
             config.team_inbox
         ));
     compose(
@@ -173,14 +201,7 @@ mod tests {
     }
 
     fn config() -> PortalConfig {
-        PortalConfig {
-            sender: "no-reply@marketplace.example.com".into(),
-            reply_to: "support@marketplace.example.com".into(),
-            team_inbox: "team@marketplace.example.com".into(),
-            portal_url: "https://portal.marketplace.example.com".into(),
-            guide_url: "https://docs.marketplace.example.com/getting-started".into(),
-            mpa_current_version: "2026-01".into(),
-        }
+        PortalConfig::example()
     }
 
     #[test]
@@ -213,6 +234,27 @@ mod tests {
     }
 
     #[test]
+    fn a_representative_is_optional_but_validated_when_given() {
+        let base = serde_json::json!({
+            "provider_id": "acme", "account_alias": "acme", "company_name": "Acme",
+            "contact_name": "Jane", "contact_email": "jane@acme.example",
+            "actor": {"id": "t1", "role": "marketplace-team"}
+        });
+        assert_eq!(detail(base.clone()).validate().unwrap().representative, None);
+        let mut with = base.clone();
+        with["representative"] = serde_json::json!({"name": " Ana Ortiz ", "email": "ana@marketplace.example.com"});
+        assert_eq!(
+            detail(with).validate().unwrap().representative,
+            Some(Representative { name: "Ana Ortiz".into(), email: "ana@marketplace.example.com".into() })
+        );
+        let mut bad = base;
+        bad["representative"] = serde_json::json!({"name": "Ana\r\nBcc: x", "email": "ana"});
+        let err = detail(bad).validate().unwrap_err().to_string();
+        assert!(err.contains("representative.name contains control characters"), "{err}");
+        assert!(err.contains("representative.email is not a valid email address"), "{err}");
+    }
+
+    #[test]
     fn a_provider_cannot_create_its_own_account() {
         let err = detail(serde_json::json!({
             "provider_id": "acme", "account_alias": "acme", "company_name": "Acme",
@@ -238,6 +280,7 @@ mod tests {
             created_by_event: "e1".into(),
             version: 1,
             mpa: None,
+            representative: None,
         };
         let email = welcome_email(&config(), &provider);
         assert_eq!(email.to, vec!["jane@acme.example"]);
@@ -250,7 +293,46 @@ mod tests {
             assert!(part.contains("team@marketplace.example.com"));
             assert!(part.contains("same credentials"));
             assert!(part.contains("training videos"));
+            assert!(part.contains("https://marketplace.example.com/legal/mpa"), "links the agreement text");
         }
         assert!(email.html.contains("Acme &lt;Software&gt;"));
+        assert!(email.html.contains("<a href=\"https://marketplace.example.com/legal/mpa\">"));
+        assert!(email.text.contains("Marketplace Provider Desk <providers@marketplace.example.com>"), "the default");
+        assert!(email.html.contains("Marketplace Provider Desk &lt;providers@marketplace.example.com&gt;"));
+
+        let own = Provider {
+            representative: Some(Representative { name: "Ana <A.> Ortiz".into(), email: "ana@m.example.com".into() }),
+            ..provider
+        };
+        let email = welcome_email(&config(), &own);
+        assert!(email.text.contains("Ana <A.> Ortiz <ana@m.example.com>"), "{}", email.text);
+        assert!(email.html.contains("Ana &lt;A.&gt; Ortiz &lt;ana@m.example.com&gt;"));
+        assert!(!email.text.contains("Marketplace Provider Desk"));
+    }
+
+    #[test]
+    fn links_with_markup_characters_are_escaped_in_html() {
+        let mut config = config();
+        config.mpa_url = "https://m.example.com/mpa?v=1&lang=en".into();
+        let email = welcome_email(&config, &own_provider());
+        assert!(email.html.contains("href=\"https://m.example.com/mpa?v=1&amp;lang=en\""), "{}", email.html);
+        assert!(email.text.contains("https://m.example.com/mpa?v=1&lang=en"));
+    }
+
+    fn own_provider() -> Provider {
+        Provider {
+            provider_id: "acme".into(),
+            account_alias: "acme-prod".into(),
+            company_name: "Acme".into(),
+            contact_name: "Jane".into(),
+            contact_email: "jane@acme.example".into(),
+            status: ProviderStatus::PortalAccountCreated,
+            created_at: chrono::Utc::now(),
+            created_by: "team-7".into(),
+            created_by_event: "e1".into(),
+            version: 1,
+            mpa: None,
+            representative: None,
+        }
     }
 }

@@ -187,6 +187,7 @@ mod tests {
             portal_url: "https://portal.m.example".into(),
             guide_url: "https://docs.m.example".into(),
             mpa_current_version: "1".into(),
+            ..PortalConfig::example()
         }
     }
 
