@@ -102,7 +102,6 @@ impl Serialize for Month {
 pub struct StoredRow {
     /// Report date.
     pub report_date: NaiveDate,
-    /// Provider.
     pub provider_id: String,
     /// Product (report rows only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,7 +109,6 @@ pub struct StoredRow {
     /// Product name (report rows only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_name: Option<String>,
-    /// Currency.
     pub currency: Currency,
     /// Counts.
     #[serde(flatten)]
@@ -189,20 +187,16 @@ impl StoredRow {
 /// One statement line: a product in one currency over the month.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatementLine {
-    /// Product.
     pub product_id: String,
     /// The product's name on its latest day in the month.
     pub product_name: String,
-    /// Currency.
     pub currency: Currency,
     /// Days of the month with a row for this product and currency.
     pub days_with_rows: u32,
-    /// Summed counts.
     #[serde(flatten)]
     pub counts: Counts,
     /// Error entries in total (on succeeded and failed deployments).
     pub errors: u64,
-    /// Summed money.
     #[serde(flatten)]
     pub money: RowMoney,
 }
@@ -210,14 +204,11 @@ pub struct StatementLine {
 /// The month's totals in one currency (all products).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CurrencyTotal {
-    /// Currency.
     pub currency: Currency,
-    /// Summed counts.
     #[serde(flatten)]
     pub counts: Counts,
     /// Error entries in total.
     pub errors: u64,
-    /// Summed money.
     #[serde(flatten)]
     pub money: RowMoney,
 }
@@ -225,9 +216,7 @@ pub struct CurrencyTotal {
 /// One provider's statement of one month.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
-    /// Provider.
     pub provider_id: String,
-    /// The month.
     pub month: Month,
     /// Days of the month with at least one row.
     pub days_with_rows: u32,
@@ -269,9 +258,7 @@ pub enum StatementError {
     Duplicate {
         /// Date.
         date: NaiveDate,
-        /// Product.
         product_id: String,
-        /// Currency.
         currency: Currency,
     },
     /// Amounts not rounded to the currency's minor units, or a fee ≠ revenue − remuneration.
@@ -279,9 +266,7 @@ pub enum StatementError {
     Unreconcilable {
         /// Date.
         date: NaiveDate,
-        /// Product.
         product_id: String,
-        /// Currency.
         currency: Currency,
         /// Why.
         reason: &'static str,
@@ -289,9 +274,7 @@ pub enum StatementError {
     /// A sum does not fit `Decimal` or `u64`.
     #[error("overflow while summing {product_id} in {currency}")]
     Overflow {
-        /// Product.
         product_id: String,
-        /// Currency.
         currency: Currency,
     },
 }
