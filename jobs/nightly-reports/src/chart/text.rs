@@ -10,7 +10,7 @@ use plotters::style::RGBColor;
 use super::ChartError;
 
 /// DejaVu Sans 2.37, unmodified (licence: `assets/fonts/LICENSE-DejaVu.txt`).
-const FONT_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const FONT_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Latin.ttf");
 
 fn font() -> Result<&'static FontRef<'static>, ChartError> {
     static FONT: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
