@@ -1,16 +1,28 @@
 //! Logging: JSON lines (CloudWatch-friendly) inside Lambda, readable text elsewhere.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
+
+/// The log filter from `RUST_LOG` (`info`, `warn,nightly_reports=debug`, ...; default `info`).
+///
+/// `Targets` takes the plain `target=level` directives we use; `EnvFilter` would also take span
+/// and field patterns, at the cost of the `regex` crate in every binary (cold start and size).
+pub fn log_filter() -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+}
 
 /// Installs the global subscriber once; later calls are ignored. `RUST_LOG` sets the filter
-/// (default `info`); `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda) switches to JSON.
+/// ([`log_filter`]); `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda) switches to JSON.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder.json().with_current_span(false).with_ansi(false).without_time().try_init()
+        let json = layer.json().with_current_span(false).with_ansi(false).without_time();
+        tracing_subscriber::registry().with(json.with_filter(log_filter())).try_init()
     } else {
-        builder.try_init()
+        tracing_subscriber::registry().with(layer.with_filter(log_filter())).try_init()
     };
     let _ = result;
 }

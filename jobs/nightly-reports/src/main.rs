@@ -20,6 +20,7 @@ use nightly_reports::cli::{Cli, Command, GenerateArgs};
 use nightly_reports::generate::{generate, write_export, GeneratorConfig};
 use nightly_reports::metrics::emf_line;
 use nightly_reports::pipeline::merge_partials;
+use tracing_subscriber::prelude::*;
 
 const DEFAULT_PARALLELISM: usize = 8;
 
@@ -35,10 +36,8 @@ async fn main() -> ExitCode {
             }
         };
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    let log_lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    tracing_subscriber::registry().with(log_lines.with_filter(marketplace_aws::telemetry::log_filter())).init();
     match cli(Cli::parse()).await {
         Ok(code) => code,
         Err(e) => {

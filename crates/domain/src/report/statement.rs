@@ -273,10 +273,7 @@ pub enum StatementError {
     },
     /// A sum does not fit `Decimal` or `u64`.
     #[error("overflow while summing {product_id} in {currency}")]
-    Overflow {
-        product_id: String,
-        currency: Currency,
-    },
+    Overflow { product_id: String, currency: Currency },
 }
 
 #[derive(Default)]
