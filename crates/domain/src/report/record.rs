@@ -476,7 +476,10 @@ pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation>
             Ok(DeploymentErrorEntry {
                 code: bounded("errors[].code", e.code)?.to_owned(),
                 message: bounded("errors[].message", e.message)?.to_owned(),
-                at: parse_instant(&format!("errors[{i}].at"), e.at)?,
+                // The attribute name is only built for the error (not once per entry).
+                at: DateTime::parse_from_rfc3339(e.at).map(|d| d.with_timezone(&Utc)).map_err(|_| {
+                    ContractViolation::UnparseableDate { attribute: format!("errors[{i}].at"), value: e.at.to_owned() }
+                })?,
             })
         })
         .collect::<Result<Vec<_>, ContractViolation>>()?;
