@@ -105,7 +105,7 @@ def main():
             print(f"| {name:32} | {wall:7.2f} | {cpu:6.2f} | {rss:12.0f} |")
         jw, dw, cw = rows[0][1][0], rows[1][1][0], rows[2][1][0]
         print(f"job throughput vs DuckDB: {dw / jw:.2f}x  (>= 1.0 means at or ahead);"
-              f" job wall / cat wall: {jw / cw:.1f}x")
+              f" job wall / cat wall: {f'{jw / cw:.1f}x' if cw else 'n/a (cat under 0.01 s)'}")
         if args.stream_count:
             out = os.path.join(work, "out-stream")
             cmd = (f"{args.job} generate --count {args.stream_count} --from {args.date} --to {args.date} "
