@@ -58,11 +58,8 @@ pub enum AggregateError {
     Overflow {
         /// Report date.
         date: NaiveDate,
-        /// Provider.
         provider_id: String,
-        /// Product.
         product_id: String,
-        /// Currency.
         currency: Currency,
     },
     /// Stored month sums must be as of a day of the first report date's month before it.
@@ -154,11 +151,8 @@ pub fn month_start(date: NaiveDate) -> NaiveDate {
 /// A report group: one provider's product billed in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct GroupKey {
-    /// Provider.
     pub provider_id: String,
-    /// Product.
     pub product_id: String,
-    /// Currency.
     pub currency: Currency,
 }
 
@@ -204,9 +198,7 @@ pub struct ErrorRow {
     pub position: u32,
     /// Report date (of the deployment's `finished_at`).
     pub report_date: NaiveDate,
-    /// Provider.
     pub provider_id: String,
-    /// Product.
     pub product_id: String,
     /// Customer alias.
     pub customer_alias: String,
@@ -664,13 +656,10 @@ pub struct RowMoney {
 /// One `deployments.csv` / `month-to-date.csv` row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportRow {
-    /// Provider.
     pub provider_id: String,
-    /// Product.
     pub product_id: String,
     /// Product name.
     pub product_name: String,
-    /// Currency.
     pub currency: Currency,
     /// Counts.
     pub counts: Counts,
@@ -700,9 +689,7 @@ impl ReportRow {
 /// One `marketplace-summary.csv` row: a provider's rows in one currency, summed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SummaryRow {
-    /// Provider.
     pub provider_id: String,
-    /// Currency.
     pub currency: Currency,
     /// Counts.
     pub counts: Counts,
