@@ -27,8 +27,17 @@ TRANSACT_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "De
                          "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
 
 
-def actions_of(headers, body: bytes, path: str):
+S3_OBJECT_ACTIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "GetObject", "DELETE": "DeleteObject"}
+
+
+def actions_of(headers, body: bytes, path: str, method: str = "POST"):
     target = headers.get("X-Amz-Target", "")
+    if "/s3/aws4_request" in headers.get("Authorization", ""):
+        # Path-style S3 REST: /bucket/key (an object) or /bucket (the bucket).
+        bucket, _, key = urllib.parse.urlparse(path).path.lstrip("/").partition("/")
+        action = S3_OBJECT_ACTIONS.get(method, "unknown") if key else "ListBucket"
+        yield {"action": f"s3:{action}", "bucket": bucket}
+        return
     if target.startswith("DynamoDB_"):
         operation = target.split(".", 1)[1]
         request = json.loads(body or b"{}")
@@ -70,7 +79,7 @@ def serve(upstream: str, log: pathlib.Path, port_file: pathlib.Path):
             if not self.path.startswith("/moto-api"):
                 with lock, log.open("a") as f:
                     request = next(requests)
-                    for call in actions_of(self.headers, body, self.path):
+                    for call in actions_of(self.headers, body, self.path, self.command):
                         f.write(json.dumps({**call, "request": request}) + "\n")
             connection = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}

@@ -67,6 +67,31 @@ fn report_emails_from_data_json(address: &str) -> Vec<SentEmail> {
         .collect()
 }
 
+/// The objects under `reports/<date>/` of the report-files bucket, by key below that prefix,
+/// limited to the golden providers and the team (other tests put other providers' files there).
+async fn report_objects(date: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let bucket = std::env::var("REPORT_FILES_BUCKET").expect("REPORT_FILES_BUCKET: the local stack creates the bucket");
+    let sdk = marketplace_aws::sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let prefix = format!("reports/{date}/");
+    let mut objects = std::collections::BTreeMap::new();
+    let mut pages = s3.list_objects_v2().bucket(&bucket).prefix(&prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for object in page.expect("list objects").contents.unwrap_or_default() {
+            let key = object.key.unwrap_or_default();
+            let name = key.strip_prefix(&prefix).unwrap_or(&key).to_owned();
+            let ours =
+                name.starts_with("team/") || PROVIDERS.iter().any(|p| name.starts_with(&format!("providers/{p}/")));
+            if !ours {
+                continue;
+            }
+            let body = s3.get_object().bucket(&bucket).key(&key).send().await.expect("get object").body;
+            objects.insert(name, body.collect().await.expect("body").into_bytes().to_vec());
+        }
+    }
+    objects
+}
+
 #[tokio::test]
 async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_once() {
     let app = app().await;
@@ -140,6 +165,18 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
         }
     }
 
+    // The same files in the report-files bucket, byte for byte, provider files under
+    // `providers/<id>/`, the team's under `team/`.
+    assert_eq!(summary.files_uploaded, written.len());
+    let in_bucket = report_objects("2026-02-14").await;
+    let expected_keys: std::collections::BTreeSet<String> =
+        written.keys().map(|p| if p.starts_with("providers/") { p.clone() } else { format!("team/{p}") }).collect();
+    assert_eq!(in_bucket.keys().cloned().collect::<std::collections::BTreeSet<_>>(), expected_keys);
+    for (path, bytes) in &written {
+        let key = if path.starts_with("providers/") { path.clone() } else { format!("team/{path}") };
+        assert_eq!(&in_bucket[&key], bytes, "{key}");
+    }
+
     // Stored items: a provider's date range, the team's summary and the by-date index.
     let acme = query(&reports_table, None, "pk", "PROVIDER#acme-software").await;
     let acme: Vec<_> = acme.iter().filter(|i| attr_s(i, "sk").starts_with("DAY#2026-02-14#")).collect();
@@ -187,6 +224,8 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     let again = run_job(&request, Some(&aws)).await.expect("second run");
     assert_eq!((again.emails_sent, again.emails_already_sent), (0, 4));
     assert_eq!(files_under(&out.join("2026-02-14")), written);
+    let in_bucket_again = report_objects("2026-02-14").await;
+    assert_eq!(in_bucket_again, in_bucket, "the re-run overwrote the objects with the same bytes");
     let stored_after = (initech_on_the_14th().await, query(&reports_table, None, "pk", "SUMMARY#2026-02-14").await);
     assert_eq!(stored_after, stored_before);
     for (a, n) in addresses.iter().zip(&before) {

@@ -18,7 +18,7 @@ use marketplace_domain::report::ReportPlan;
 use marketplace_domain::{DomainError, PortalConfig};
 use serde::Deserialize;
 
-use crate::aws::{AwsError, DeploymentLogTable, PartialStore, ReportsTable};
+use crate::aws::{AwsError, DeploymentLogTable, PartialStore, ReportFileStore, ReportsTable};
 use crate::cli::Delivery;
 use crate::files_sink::write_report_with;
 use crate::partition::Partition;
@@ -117,6 +117,9 @@ pub struct AwsContext {
     /// Where scale-out partitions leave their partial aggregates (`REPORT_PARTIALS_BUCKET`;
     /// only the Lambda scale-out modes need it).
     pub partials: Option<PartialStore>,
+    /// Where a storing run puts its report files (`REPORT_FILES_BUCKET`; without it the files
+    /// stay local only).
+    pub files: Option<ReportFileStore>,
 }
 
 impl AwsContext {
@@ -135,6 +138,10 @@ impl AwsContext {
                 .ok()
                 .filter(|b| !b.trim().is_empty())
                 .map(|bucket| PartialStore::new(&sdk, bucket)),
+            files: std::env::var("REPORT_FILES_BUCKET")
+                .ok()
+                .filter(|b| !b.trim().is_empty())
+                .map(|bucket| ReportFileStore::new(&sdk, bucket)),
         })
     }
 }
@@ -311,16 +318,27 @@ pub async fn publish_resending(
         }
     }
     let mut reports = agg.finish().map_err(JobError::from)?;
-    match spill {
-        None => {
-            write_reports(out, &reports)?;
-        }
+    let date_dirs = match spill {
+        None => write_reports(out, &reports)?,
         Some(spill) => {
             let mut errors = ErrorsByProvider::open(spill)?;
+            let mut dirs = Vec::with_capacity(reports.len());
             for report in &mut reports {
                 report.rejected = rejects_of(spill, report.date)?;
                 let date = report.date;
-                write_report_with(out, report, Some(&mut |p: &str| errors.take(date, p))).map_err(JobError::from)?;
+                dirs.push(
+                    write_report_with(out, report, Some(&mut |p: &str| errors.take(date, p)))
+                        .map_err(JobError::from)?,
+                );
+            }
+            dirs
+        }
+    };
+    let mut files_uploaded = 0;
+    if delivery.store {
+        if let Some(files) = aws.and_then(|a| a.files.as_ref()) {
+            for (report, dir) in reports.iter().zip(&date_dirs) {
+                files_uploaded += files.upload_date(report.date, dir).await?.len();
             }
         }
     }
@@ -328,6 +346,7 @@ pub async fn publish_resending(
     let mut summary = RunSummary::new(stats, &reports);
     summary.days_read = days_read;
     summary.groups = groups;
+    summary.files_uploaded = files_uploaded;
     if delivery.store || delivery.send {
         let aws = aws.ok_or(AppError::NoAws)?;
         for report in &reports {

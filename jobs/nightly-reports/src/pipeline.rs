@@ -135,6 +135,8 @@ pub struct RunSummary {
     pub late_logs: Vec<String>,
     /// Their number.
     pub late_log_count: u64,
+    /// Report files put in the report-files bucket (`REPORT_FILES_BUCKET`).
+    pub files_uploaded: usize,
     /// Emails sent.
     pub emails_sent: usize,
     /// Emails skipped because the ledger says they were already sent.

@@ -4,7 +4,8 @@
 //! * [`logs_table`] — the DynamoDB source ([`DeploymentLogTable`]);
 //! * [`report_store`] — report and summary items in the `Reports` table ([`ReportsTable`]);
 //! * [`ledger`] — the delivery ledger in the same table (`DeliveryLedger` for [`ReportsTable`]);
-//! * [`partials`] — scale-out partial aggregates in S3 ([`PartialStore`]).
+//! * [`partials`] — scale-out partial aggregates in S3 ([`PartialStore`]);
+//! * [`report_files`] — the run's report files in S3 ([`ReportFileStore`]).
 //!
 //! Delivery itself (which email to whom, once) uses no SDK: it is
 //! `marketplace_domain::report::delivery::deliver_reports`, over the mailer and this ledger.
@@ -23,10 +24,12 @@ use marketplace_domain::DomainError;
 pub mod ledger;
 pub mod logs_table;
 pub mod partials;
+pub mod report_files;
 pub mod report_store;
 
 pub use logs_table::DeploymentLogTable;
 pub use partials::PartialStore;
+pub use report_files::ReportFileStore;
 pub use report_store::ReportsTable;
 
 /// Day-shards per day (`DAY#<date>#00` .. `#15`).
@@ -45,7 +48,7 @@ pub enum AwsError {
         /// SDK error text.
         message: String,
     },
-    /// An S3 call (scale-out partials) failed.
+    /// An S3 call (scale-out partials, report files) failed.
     #[error("S3 {operation} on bucket {bucket}: {message}")]
     S3 {
         /// Operation.

@@ -50,7 +50,7 @@ impl PartialStore {
     }
 }
 
-fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+pub(crate) fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
     operation: &'static str,
     bucket: &str,
     e: aws_sdk_s3::error::SdkError<E, R>,
