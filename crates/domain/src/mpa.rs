@@ -430,27 +430,13 @@ fn recipients(provider: &Provider, acceptor: Option<&Person>) -> (Vec<String>, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::ProviderStatus;
 
     fn config() -> PortalConfig {
         PortalConfig::example()
     }
 
     fn provider(mpa: Option<MpaRecord>) -> Provider {
-        Provider {
-            provider_id: "acme".into(),
-            account_alias: "acme-prod".into(),
-            company_name: "Acme".into(),
-            contact_name: "Jane".into(),
-            contact_email: "jane@acme.example".into(),
-            status: ProviderStatus::PortalAccountCreated,
-            created_at: Utc::now(),
-            created_by: "team-1".into(),
-            created_by_event: "e0".into(),
-            version: 3,
-            mpa,
-            representative: None,
-        }
+        Provider { version: 3, mpa, ..Provider::example() }
     }
 
     fn event(id: &str, detail_type: &str, detail: serde_json::Value) -> PortalEvent {

@@ -111,10 +111,10 @@ pub fn reports_help_line(provider: Option<&Provider>, config: &PortalConfig) -> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn provider(representative: Option<Representative>) -> Provider {
+impl Provider {
+    /// A freshly signed-up provider for unit tests: `acme`, contact Jane, no MPA, the default
+    /// representative.
+    pub(crate) fn example() -> Provider {
         Provider {
             provider_id: "acme".into(),
             account_alias: "acme-prod".into(),
@@ -127,8 +127,17 @@ mod tests {
             created_by_event: "e0".into(),
             version: 1,
             mpa: None,
-            representative,
+            representative: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(representative: Option<Representative>) -> Provider {
+        Provider { representative, ..Provider::example() }
     }
 
     #[test]

@@ -268,20 +268,7 @@ mod tests {
 
     #[test]
     fn welcome_email_names_alias_portal_guide_mpa_and_contact() {
-        let provider = Provider {
-            provider_id: "acme".into(),
-            account_alias: "acme-prod".into(),
-            company_name: "Acme <Software>".into(),
-            contact_name: "Jane".into(),
-            contact_email: "jane@acme.example".into(),
-            status: ProviderStatus::PortalAccountCreated,
-            created_at: chrono::Utc::now(),
-            created_by: "team-7".into(),
-            created_by_event: "e1".into(),
-            version: 1,
-            mpa: None,
-            representative: None,
-        };
+        let provider = Provider { company_name: "Acme <Software>".into(), ..Provider::example() };
         let email = welcome_email(&config(), &provider);
         assert_eq!(email.to, vec!["jane@acme.example"]);
         assert_eq!(email.subject, "Welcome to the Marketplace Provider Portal, Acme <Software>");
@@ -320,19 +307,6 @@ mod tests {
     }
 
     fn own_provider() -> Provider {
-        Provider {
-            provider_id: "acme".into(),
-            account_alias: "acme-prod".into(),
-            company_name: "Acme".into(),
-            contact_name: "Jane".into(),
-            contact_email: "jane@acme.example".into(),
-            status: ProviderStatus::PortalAccountCreated,
-            created_at: chrono::Utc::now(),
-            created_by: "team-7".into(),
-            created_by_event: "e1".into(),
-            version: 1,
-            mpa: None,
-            representative: None,
-        }
+        Provider::example()
     }
 }
