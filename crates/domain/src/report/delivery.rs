@@ -1,7 +1,8 @@
-//! Exactly-once delivery of report emails per (date, recipient) with a conditional-write ledger.
+//! Exactly-once delivery of report emails per (date, recipient) — and of statement emails per
+//! (month, provider) — with a conditional-write ledger.
 //!
 //! SES has no idempotency key, so "exactly once" is built from a ledger item per delivery
-//! ([`super::storage::delivery_key`]):
+//! ([`super::storage::delivery_key`], named by [`DeliveryOf`]):
 //! 1. **claim** — conditional put `attribute_not_exists(pk)` with state `SENDING` and a fresh
 //!    token. If the item exists: `SENT` → skip (already delivered); `SENDING` → *in doubt* (an
 //!    earlier run died between claiming and recording, or runs concurrently): skip and report it.
@@ -18,7 +19,7 @@ use async_trait::async_trait;
 
 use super::aggregate::ErrorRow;
 use super::email::{provider_report_email, team_summary_email, ATTACHMENT_BUDGET_BYTES};
-use super::storage::Recipient;
+use super::storage::{DeliveryOf, Recipient};
 use super::DailyReport;
 use crate::email::Email;
 use crate::ports::{Mailer, ProviderStore};
@@ -33,13 +34,13 @@ pub enum ClaimRefused {
     InDoubt,
 }
 
-/// The delivery ledger (DynamoDB implementation in the job).
+/// The delivery ledger (DynamoDB implementation in the job): one entry per (what, recipient).
 #[async_trait]
 pub trait DeliveryLedger: Send + Sync {
     /// Claims the delivery with `token`; `force` overwrites any existing entry (re-send).
     async fn claim(
         &self,
-        date: chrono::NaiveDate,
+        of: DeliveryOf,
         to: &Recipient,
         token: &str,
         force: bool,
@@ -47,13 +48,13 @@ pub trait DeliveryLedger: Send + Sync {
     /// Records the delivery as sent (only if still claimed with `token`).
     async fn record_sent(
         &self,
-        date: chrono::NaiveDate,
+        of: DeliveryOf,
         to: &Recipient,
         token: &str,
         message_ids: &[String],
     ) -> Result<(), DomainError>;
     /// Drops a claim after a failed send (only if still claimed with `token`).
-    async fn release(&self, date: chrono::NaiveDate, to: &Recipient, token: &str) -> Result<(), DomainError>;
+    async fn release(&self, of: DeliveryOf, to: &Recipient, token: &str) -> Result<(), DomainError>;
 }
 
 /// Outcome of one delivery.
@@ -67,17 +68,19 @@ pub enum Delivered {
     InDoubt,
 }
 
-/// Sends `emails` (one delivery, possibly several messages) once per (date, recipient).
+/// Sends `emails` (one delivery, possibly several messages) once per (`of`, recipient): `of` is
+/// a report date or a statement's month ([`DeliveryOf`]).
 pub async fn deliver_once(
     ledger: &dyn DeliveryLedger,
     mailer: &dyn Mailer,
-    date: chrono::NaiveDate,
+    of: impl Into<DeliveryOf> + Send,
     to: &Recipient,
     emails: &[Email],
     token: &str,
     resend: bool,
 ) -> Result<Delivered, DomainError> {
-    match ledger.claim(date, to, token, resend).await? {
+    let of = of.into();
+    match ledger.claim(of, to, token, resend).await? {
         Err(ClaimRefused::AlreadySent) => return Ok(Delivered::AlreadySent),
         Err(ClaimRefused::InDoubt) => return Ok(Delivered::InDoubt),
         Ok(()) => {}
@@ -87,17 +90,17 @@ pub async fn deliver_once(
         match mailer.send(email).await {
             Ok(id) => ids.push(id),
             Err(e) if ids.is_empty() => {
-                ledger.release(date, to, token).await?;
+                ledger.release(of, to, token).await?;
                 return Err(e);
             }
             Err(e) => {
                 // Part of the delivery went out: record what did, so nothing is repeated.
-                ledger.record_sent(date, to, token, &ids).await?;
+                ledger.record_sent(of, to, token, &ids).await?;
                 return Err(e);
             }
         }
     }
-    ledger.record_sent(date, to, token, &ids).await?;
+    ledger.record_sent(of, to, token, &ids).await?;
     Ok(Delivered::Sent(ids))
 }
 
@@ -272,46 +275,46 @@ mod tests {
     #[derive(Default)]
     struct MemLedger(Mutex<HashMap<String, (String, bool)>>);
 
-    fn k(date: chrono::NaiveDate, to: &Recipient) -> String {
-        format!("{date}{to:?}")
+    fn k(of: DeliveryOf, to: &Recipient) -> String {
+        format!("{of:?}{to:?}")
     }
 
     #[async_trait]
     impl DeliveryLedger for MemLedger {
         async fn claim(
             &self,
-            date: chrono::NaiveDate,
+            of: DeliveryOf,
             to: &Recipient,
             token: &str,
             force: bool,
         ) -> Result<Result<(), ClaimRefused>, DomainError> {
             let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
-            match m.get(&k(date, to)) {
+            match m.get(&k(of, to)) {
                 Some((_, true)) if !force => Ok(Err(ClaimRefused::AlreadySent)),
                 Some((_, false)) if !force => Ok(Err(ClaimRefused::InDoubt)),
                 _ => {
-                    m.insert(k(date, to), (token.into(), false));
+                    m.insert(k(of, to), (token.into(), false));
                     Ok(Ok(()))
                 }
             }
         }
         async fn record_sent(
             &self,
-            date: chrono::NaiveDate,
+            of: DeliveryOf,
             to: &Recipient,
             token: &str,
             _: &[String],
         ) -> Result<(), DomainError> {
             let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
-            if let Some(e) = m.get_mut(&k(date, to)).filter(|e| e.0 == token) {
+            if let Some(e) = m.get_mut(&k(of, to)).filter(|e| e.0 == token) {
                 e.1 = true;
             }
             Ok(())
         }
-        async fn release(&self, date: chrono::NaiveDate, to: &Recipient, token: &str) -> Result<(), DomainError> {
+        async fn release(&self, of: DeliveryOf, to: &Recipient, token: &str) -> Result<(), DomainError> {
             let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
-            if m.get(&k(date, to)).is_some_and(|e| e.0 == token) {
-                m.remove(&k(date, to));
+            if m.get(&k(of, to)).is_some_and(|e| e.0 == token) {
+                m.remove(&k(of, to));
             }
             Ok(())
         }
@@ -360,6 +363,12 @@ mod tests {
         assert_eq!(forced, Delivered::Sent(vec!["msg-2".into()]));
         let team = deliver_once(&ledger, &mailer, day(), &Recipient::Team, &[email()], "t4", false).await.expect("ok");
         assert!(matches!(team, Delivered::Sent(_)));
+        // The month's statement is a delivery of its own: the daily one does not stand in for it.
+        let month = super::super::statement::Month::of(day());
+        let statement = deliver_once(&ledger, &mailer, month, &to, &[email()], "t5", false).await.expect("ok");
+        assert_eq!(statement, Delivered::Sent(vec!["msg-4".into()]));
+        let again = deliver_once(&ledger, &mailer, month, &to, &[email()], "t6", false).await.expect("ok");
+        assert_eq!(again, Delivered::AlreadySent);
     }
 
     #[tokio::test]
@@ -377,7 +386,7 @@ mod tests {
     async fn claim_without_record_is_in_doubt_and_not_resent() {
         let ledger = MemLedger::default();
         let to = Recipient::Provider("acme".into());
-        assert!(ledger.claim(day(), &to, "crashed", false).await.expect("ok").is_ok());
+        assert!(ledger.claim(day().into(), &to, "crashed", false).await.expect("ok").is_ok());
         let mailer = CountingMailer(Mutex::new(0), false);
         let out = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t2", false).await.expect("ok");
         assert_eq!(out, Delivered::InDoubt);

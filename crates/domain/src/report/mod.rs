@@ -11,7 +11,10 @@
 //! 5. [`email`] — the provider and marketplace-team emails (bodies with totals, CSV attachments
 //!    within SES's size limit);
 //! 6. [`storage`] — the `Reports` table's key design (report rows, summary rows, delivery
-//!    ledger) and [`delivery`] — exactly-once delivery per (date, recipient).
+//!    ledger) and [`delivery`] — exactly-once delivery per (date, recipient);
+//! 7. [`statement`] — the monthly statement of a closed month from the stored daily rows, its
+//!    CSV, and [`statement_email`] — its email (once per month and provider, through the same
+//!    ledger).
 //!
 //! Sources (DynamoDB queries, export files) and sinks (files, DynamoDB, SES) live in the job
 //! `jobs/nightly-reports`.
@@ -25,6 +28,7 @@ pub mod files;
 
 pub mod record;
 pub mod statement;
+pub mod statement_email;
 pub mod storage;
 
 #[cfg(test)]

@@ -13,6 +13,9 @@
 //! minor units, a fee that is not revenue − remuneration.
 //!
 //! A month with no rows gives a zero statement: no lines, no totals, `days_with_rows = 0`.
+//!
+//! [`statement_csv`] is the statement's file (stored in S3 and attached to the statement email),
+//! byte for byte the same for the same statement.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -20,11 +23,17 @@ use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::aggregate::{Counts, RowMoney};
 use super::attribute::{AttributeValue, Item};
-use crate::money::Currency;
+use super::files::neutralise;
+use crate::money::{format_money, Currency};
+
+/// How a statement reconciles with the daily rows, in one sentence (stored with every statement,
+/// answered by the reports API, said in the statement email).
+pub const RECONCILIATION: &str = "Each line is the exact sum of the month's daily rows, which are already rounded \
+half-to-even to the currency's minor units; no further rounding, so lines reconcile with the daily reports to the cent.";
 
 /// A calendar month, `YYYY-MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,6 +103,13 @@ impl fmt::Display for Month {
 impl Serialize for Month {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -185,7 +201,7 @@ impl StoredRow {
 }
 
 /// One statement line: a product in one currency over the month.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatementLine {
     pub product_id: String,
     /// The product's name on its latest day in the month.
@@ -202,7 +218,7 @@ pub struct StatementLine {
 }
 
 /// The month's totals in one currency (all products).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrencyTotal {
     pub currency: Currency,
     #[serde(flatten)]
@@ -214,7 +230,7 @@ pub struct CurrencyTotal {
 }
 
 /// One provider's statement of one month.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Statement {
     pub provider_id: String,
     pub month: Month,
@@ -401,6 +417,58 @@ pub fn monthly_statement(provider_id: &str, month: Month, rows: &[StoredRow]) ->
     })
 }
 
+/// Header of `statement.csv`.
+pub const STATEMENT_HEADER: &str = "month,row,provider_id,product_id,product_name,currency,days_with_rows,deployments,succeeded,failed,errors_in_succeeded,errors_in_failed,errors,billable_revenue,remuneration_value,marketplace_fee";
+
+/// The statement's CSV file: the header, one `product` row per line (product then currency), then
+/// one `total` row per currency (no product). Same format as the daily files (RFC 4180, `\n`
+/// after every row, money with the currency's minor-unit places, text from input neutralised
+/// against formula injection, see [`super::files`]). A quiet month is the header alone.
+pub fn statement_csv(statement: &Statement) -> String {
+    let mut out = csv::WriterBuilder::new().has_headers(false).terminator(csv::Terminator::Any(b'\n')).from_writer(
+        Vec::with_capacity(STATEMENT_HEADER.len() + 160 * (statement.lines.len() + statement.totals.len() + 1)),
+    );
+    let month = statement.month.to_string();
+    let provider = neutralise(&statement.provider_id).into_owned();
+    let mut row = |kind: &str,
+                   product: (&str, &str),
+                   currency: Currency,
+                   days: String,
+                   counts: &Counts,
+                   errors: u64,
+                   money: &RowMoney| {
+        let record = [
+            month.clone(),
+            kind.to_owned(),
+            provider.clone(),
+            neutralise(product.0).into_owned(),
+            neutralise(product.1).into_owned(),
+            currency.to_string(),
+            days,
+            counts.deployments.to_string(),
+            counts.succeeded.to_string(),
+            counts.failed.to_string(),
+            counts.errors_in_succeeded.to_string(),
+            counts.errors_in_failed.to_string(),
+            errors.to_string(),
+            format_money(money.billable_revenue, currency),
+            format_money(money.remuneration_value, currency),
+            format_money(money.marketplace_fee, currency),
+        ];
+        // Writing to a Vec cannot fail.
+        let _ = out.write_record(&record);
+    };
+    for line in &statement.lines {
+        let product = (line.product_id.as_str(), line.product_name.as_str());
+        row("product", product, line.currency, line.days_with_rows.to_string(), &line.counts, line.errors, &line.money);
+    }
+    for total in &statement.totals {
+        row("total", ("", ""), total.currency, String::new(), &total.counts, total.errors, &total.money);
+    }
+    let body = out.into_inner().map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default();
+    format!("{STATEMENT_HEADER}\n{body}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,6 +571,31 @@ mod tests {
         assert_eq!(json["lines"][2]["billable_revenue"], "1501");
         assert_eq!(json["lines"][3]["deployments"], 5);
         assert_eq!(json["lines"][3]["product_name"], "vault name");
+    }
+
+    #[test]
+    fn the_csv_lists_lines_then_totals_and_reads_back_through_serde() {
+        let mut named = row("2026-02-14", "vault", "USD", 3, "1200.00", "840.00");
+        named.product_name = Some("=HYPERLINK(\"x\"), \"Vault\"".into());
+        let rows = vec![named, row("2026-02-28", "backup", "JPY", 1, "1501", "1051")];
+        let s = monthly_statement("acme", feb(), &rows).expect("statement");
+        let csv = statement_csv(&s);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], STATEMENT_HEADER);
+        assert_eq!(lines[1], "2026-02,product,acme,backup,backup name,JPY,1,1,0,1,2,1,3,1501,1051,450");
+        assert_eq!(
+            lines[2],
+            "2026-02,product,acme,vault,\"'=HYPERLINK(\"\"x\"\"), \"\"Vault\"\"\",USD,1,3,2,1,2,1,3,1200.00,840.00,360.00"
+        );
+        assert_eq!(lines[3], "2026-02,total,acme,,,JPY,,1,0,1,2,1,3,1501,1051,450");
+        assert_eq!(lines[4], "2026-02,total,acme,,,USD,,3,2,1,2,1,3,1200.00,840.00,360.00");
+        assert_eq!(lines.len(), 5);
+        assert!(csv.ends_with('\n'));
+        assert_eq!(statement_csv(&s), csv, "same statement, same bytes");
+        let quiet = monthly_statement("acme", feb(), &[]).expect("statement");
+        assert_eq!(statement_csv(&quiet), format!("{STATEMENT_HEADER}\n"));
+        let back: Statement = serde_json::from_value(serde_json::to_value(&s).expect("json")).expect("reads back");
+        assert_eq!(back, s);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! | report row      | `PROVIDER#<provider>`   | `DAY#<date>#PRODUCT#<product>#<currency>`   | `DAY#<date>` | `PROVIDER#<provider>#PRODUCT#<product>#<currency>` |
 //! | summary row     | `SUMMARY#<date>`        | `PROVIDER#<provider>#<currency>`            | —            | — |
 //! | delivery ledger | `DELIVERY#<date>`       | `PROVIDER#<provider>` or `TEAM`             | —            | — |
+//! | statement ledger | `DELIVERY#STATEMENT#<yyyy-mm>` | `PROVIDER#<provider>`              | —            | — |
+//! | monthly statement | `PROVIDER#<provider>` | `STATEMENT#<yyyy-mm>`                       | —            | — |
 //! | month sums      | `SUMS#<yyyy-mm>`        | `DAY#<date>#PROVIDER#<provider>#PRODUCT#<product>#<currency>` | — | — |
 //! | month-sums mark | `SUMS#<yyyy-mm>`        | `DATE#<date>`                               | —            | — |
 //!
@@ -23,13 +25,20 @@
 //! * Items carry no run timestamp, so a re-run writes byte-identical items (plain `PutItem`
 //!   overwrites). Money is stored as strings with exactly the currency's minor-unit places (the
 //!   CSV's text; DynamoDB numbers would drop trailing zeros), counts as numbers.
-//! * Ledger items are written only by the delivery protocol ([`super::delivery`]).
+//! * Ledger items are written only by the delivery protocol ([`super::delivery`]). A daily
+//!   report's delivery is keyed by its date, a monthly statement's by its month
+//!   ([`DeliveryOf`]), so the two never share a ledger item.
+//! * A **monthly statement** ([`StatementItem`]) lives in the provider's partition beside its
+//!   daily rows; `STATEMENT#` sorts after every `DAY#` key, so the portal's date-range query
+//!   (`DAY#<from>` .. `DAY#<to>~`) never meets it. It carries no run timestamp either: a re-run
+//!   of the month puts the same item again.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::aggregate::{Counts, DailyReport, GroupKey, GroupTotals, RowMoney};
+use super::statement::{Month, Statement};
 use crate::money::{format_money, parse_dynamodb_number, Currency};
 
 /// Name of the by-date GSI.
@@ -143,13 +152,86 @@ pub enum Recipient {
     Team,
 }
 
-/// Ledger key of one delivery: `(DELIVERY#<date>, PROVIDER#<id> | TEAM)`.
-pub fn delivery_key(date: chrono::NaiveDate, recipient: &Recipient) -> (String, String) {
+/// What a delivery carries: a date's daily report, or a month's statement. It names the
+/// delivery's ledger item ([`delivery_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryOf {
+    /// The daily report of a date (provider emails and the team summary).
+    DailyReport(NaiveDate),
+    /// The monthly statement of a month (provider emails only).
+    Statement(Month),
+}
+
+impl From<NaiveDate> for DeliveryOf {
+    fn from(date: NaiveDate) -> Self {
+        DeliveryOf::DailyReport(date)
+    }
+}
+
+impl From<Month> for DeliveryOf {
+    fn from(month: Month) -> Self {
+        DeliveryOf::Statement(month)
+    }
+}
+
+impl std::fmt::Display for DeliveryOf {
+    /// `2026-02-14` for a daily report, `statement 2026-02` for a statement (log lines).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliveryOf::DailyReport(date) => write!(f, "{date}"),
+            DeliveryOf::Statement(month) => write!(f, "statement {month}"),
+        }
+    }
+}
+
+/// Ledger key of one delivery: `(DELIVERY#<date>, PROVIDER#<id> | TEAM)` for a daily report,
+/// `(DELIVERY#STATEMENT#<yyyy-mm>, PROVIDER#<id> | TEAM)` for a statement.
+pub fn delivery_key(of: impl Into<DeliveryOf>, recipient: &Recipient) -> (String, String) {
     let sk = match recipient {
         Recipient::Provider(p) => format!("PROVIDER#{p}"),
         Recipient::Team => "TEAM".to_owned(),
     };
-    (format!("DELIVERY#{date}"), sk)
+    let pk = match of.into() {
+        DeliveryOf::DailyReport(date) => format!("DELIVERY#{date}"),
+        DeliveryOf::Statement(month) => format!("DELIVERY#STATEMENT#{month}"),
+    };
+    (pk, sk)
+}
+
+/// Sort key of a provider's statement of `month`: `STATEMENT#<yyyy-mm>`.
+pub fn statement_sk(month: Month) -> String {
+    format!("STATEMENT#{month}")
+}
+
+/// A monthly statement as stored in the `Reports` table: the statement's own fields (money as
+/// strings with the currency's minor-unit places, counts as numbers, lines and totals as lists
+/// of maps) under the provider's partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementItem {
+    /// `PROVIDER#<provider>`.
+    pub pk: String,
+    /// `STATEMENT#<yyyy-mm>`.
+    pub sk: String,
+    /// Always `statement`.
+    pub kind: String,
+    /// The statement.
+    #[serde(flatten)]
+    pub statement: Statement,
+    /// How the statement reconciles with the daily rows (stated with every statement).
+    pub reconciliation: String,
+}
+
+impl StatementItem {
+    /// The item of `statement`.
+    pub fn new(statement: &Statement) -> Self {
+        StatementItem {
+            pk: format!("PROVIDER#{}", statement.provider_id),
+            sk: statement_sk(statement.month),
+            kind: "statement".to_owned(),
+            statement: statement.clone(),
+            reconciliation: super::statement::RECONCILIATION.to_owned(),
+        }
+    }
 }
 
 /// Partition key of a month's sums: `SUMS#<yyyy-mm>`.
@@ -330,5 +412,17 @@ mod tests {
         assert_eq!(item.revenue_exact, "1201.944999");
         assert_eq!(item.totals().expect("reads back"), (key, totals));
         assert_eq!(MonthSumsMark::new(date, 1, Some(3)).sk, "DATE#2026-02-14");
+    }
+
+    #[test]
+    fn daily_ledger_keys_are_unchanged_and_statements_have_their_own() {
+        let date: NaiveDate = "2026-02-14".parse().expect("date");
+        let acme = Recipient::Provider("acme".into());
+        assert_eq!(delivery_key(date, &acme), ("DELIVERY#2026-02-14".to_owned(), "PROVIDER#acme".to_owned()));
+        assert_eq!(delivery_key(date, &Recipient::Team), ("DELIVERY#2026-02-14".to_owned(), "TEAM".to_owned()));
+        let month: Month = "2026-02".parse().expect("month");
+        assert_eq!(delivery_key(month, &acme), ("DELIVERY#STATEMENT#2026-02".to_owned(), "PROVIDER#acme".to_owned()));
+        assert_eq!(statement_sk(month), "STATEMENT#2026-02");
+        assert!(statement_sk(month).as_str() > "DAY#2026-02-28~", "the portal's day ranges never meet it");
     }
 }

@@ -1,21 +1,21 @@
-//! The delivery ledger in the `Reports` table (`DELIVERY#<date>` items): conditional claim,
-//! record and release for `marketplace_domain::report::delivery`.
+//! The delivery ledger in the `Reports` table (`DELIVERY#<date>` items for daily reports,
+//! `DELIVERY#STATEMENT#<yyyy-mm>` for monthly statements): conditional claim, record and
+//! release for `marketplace_domain::report::delivery`.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue as Av;
-use chrono::NaiveDate;
 use marketplace_domain::report::delivery::{ClaimRefused, DeliveryLedger};
-use marketplace_domain::report::storage::{delivery_key, Recipient};
+use marketplace_domain::report::storage::{delivery_key, DeliveryOf, Recipient};
 use marketplace_domain::DomainError;
 
 use super::ReportsTable;
 
 impl ReportsTable {
-    fn key(date: NaiveDate, to: &Recipient) -> HashMap<String, Av> {
-        let (pk, sk) = delivery_key(date, to);
+    fn key(of: DeliveryOf, to: &Recipient) -> HashMap<String, Av> {
+        let (pk, sk) = delivery_key(of, to);
         HashMap::from([("pk".to_owned(), Av::S(pk)), ("sk".to_owned(), Av::S(sk))])
     }
 }
@@ -30,12 +30,12 @@ fn infra<E: std::error::Error + 'static, R: std::fmt::Debug>(
 impl DeliveryLedger for ReportsTable {
     async fn claim(
         &self,
-        date: NaiveDate,
+        of: DeliveryOf,
         to: &Recipient,
         token: &str,
         force: bool,
     ) -> Result<Result<(), ClaimRefused>, DomainError> {
-        let mut item = Self::key(date, to);
+        let mut item = Self::key(of, to);
         item.insert("state".into(), Av::S("SENDING".into()));
         item.insert("token".into(), Av::S(token.into()));
         item.insert("claimed_at".into(), Av::S(chrono::Utc::now().to_rfc3339()));
@@ -50,7 +50,7 @@ impl DeliveryLedger for ReportsTable {
                     .client
                     .get_item()
                     .table_name(&self.table)
-                    .set_key(Some(Self::key(date, to)))
+                    .set_key(Some(Self::key(of, to)))
                     .consistent_read(true)
                     .send()
                     .await
@@ -69,7 +69,7 @@ impl DeliveryLedger for ReportsTable {
 
     async fn record_sent(
         &self,
-        date: NaiveDate,
+        of: DeliveryOf,
         to: &Recipient,
         token: &str,
         message_ids: &[String],
@@ -77,7 +77,7 @@ impl DeliveryLedger for ReportsTable {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(date, to)))
+            .set_key(Some(Self::key(of, to)))
             .update_expression("SET #state = :sent, message_ids = :ids, sent_at = :at")
             .condition_expression("#token = :token")
             .expression_attribute_names("#state", "state")
@@ -92,12 +92,12 @@ impl DeliveryLedger for ReportsTable {
         Ok(())
     }
 
-    async fn release(&self, date: NaiveDate, to: &Recipient, token: &str) -> Result<(), DomainError> {
+    async fn release(&self, of: DeliveryOf, to: &Recipient, token: &str) -> Result<(), DomainError> {
         let out = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(date, to)))
+            .set_key(Some(Self::key(of, to)))
             .condition_expression("#token = :token")
             .expression_attribute_names("#token", "token")
             .expression_attribute_values(":token", Av::S(token.into()))

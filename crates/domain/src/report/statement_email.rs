@@ -1,0 +1,189 @@
+//! The monthly statement email: the provider's contact, greeted by name, gets its closed month
+//! per product and currency with the totals per currency in the body, one line on how the
+//! figures reconcile with the daily reports, the statement CSV attached
+//! ([`super::statement::statement_csv`]), and — last — whom to ask about it
+//! ([`crate::provider::reports_help_line`]). A quiet month gets the same email with a zero
+//! statement. Built with [`crate::email::Message`] (text and HTML from the same blocks, every
+//! value escaped).
+
+use super::aggregate::RowMoney;
+use super::statement::{statement_csv, Month, Statement};
+use crate::config::PortalConfig;
+use crate::email::{compose, Attachment, Email, Message};
+use crate::money::{format_money, Currency};
+use crate::provider::{reports_help_line, Provider};
+
+/// The one line on rounding every statement email carries.
+pub const RECONCILIATION_LINE: &str = "How the figures add up: each line is the sum of your daily reports' rows for \
+the month, and each daily row was rounded once (half to even) to the currency's smallest unit; nothing is rounded \
+again, so the statement matches your daily reports to the cent.";
+
+/// `February 2026`.
+pub fn month_name(month: Month) -> String {
+    month.first_day().format("%B %Y").to_string()
+}
+
+/// File name of the attached statement: `statement-<yyyy-mm>.csv`.
+pub fn attachment_name(month: Month) -> String {
+    format!("statement-{month}.csv")
+}
+
+fn money_cells(m: &RowMoney, c: Currency) -> [String; 3] {
+    [format_money(m.billable_revenue, c), format_money(m.remuneration_value, c), format_money(m.marketplace_fee, c)]
+}
+
+/// The statement email to `provider`'s contact.
+pub fn statement_email(config: &PortalConfig, provider: &Provider, statement: &Statement) -> Email {
+    let month = month_name(statement.month);
+    let mut message = Message::new(format!("Hello {},", provider.contact_name)).paragraph(format!(
+        "here is the marketplace statement of {} for {month} (UTC): deployments, errors, billable revenue, \
+         your remuneration and the marketplace fee per product and currency, summed from your daily reports. \
+         The statement is attached as a CSV file.",
+        provider.company_name
+    ));
+    if statement.lines.is_empty() {
+        message = message.paragraph(format!(
+            "You had no deployments in {month}, so this statement is zero: nothing was billed and no remuneration is due."
+        ));
+    } else {
+        let header = [
+            "Product",
+            "Currency",
+            "Deployments",
+            "Succeeded",
+            "Failed",
+            "Errors",
+            "Billable revenue",
+            "Your remuneration",
+            "Marketplace fee",
+        ]
+        .map(String::from)
+        .to_vec();
+        let rows = statement
+            .lines
+            .iter()
+            .map(|l| {
+                let [rev, rem, fee] = money_cells(&l.money, l.currency);
+                vec![
+                    l.product_name.clone(),
+                    l.currency.to_string(),
+                    l.counts.deployments.to_string(),
+                    l.counts.succeeded.to_string(),
+                    l.counts.failed.to_string(),
+                    l.errors.to_string(),
+                    rev,
+                    rem,
+                    fee,
+                ]
+            })
+            .collect();
+        message = message.table(header, rows);
+        let totals = statement
+            .totals
+            .iter()
+            .map(|t| {
+                let [rev, rem, fee] = money_cells(&t.money, t.currency);
+                vec![
+                    t.currency.to_string(),
+                    t.counts.deployments.to_string(),
+                    t.counts.succeeded.to_string(),
+                    t.counts.failed.to_string(),
+                    t.errors.to_string(),
+                    rev,
+                    rem,
+                    fee,
+                ]
+            })
+            .collect();
+        message = message.paragraph("Totals per currency:").table(
+            [
+                "Currency",
+                "Deployments",
+                "Succeeded",
+                "Failed",
+                "Errors",
+                "Billable revenue",
+                "Your remuneration",
+                "Marketplace fee",
+            ]
+            .map(String::from)
+            .to_vec(),
+            totals,
+        );
+    }
+    message = message.paragraph(RECONCILIATION_LINE).paragraph(reports_help_line(Some(provider), config));
+    let subject = format!("{}: your marketplace statement for {month}", provider.company_name);
+    let mut email = compose(config, vec![provider.contact_email.clone()], &subject, &message);
+    email.attachments.push(Attachment {
+        filename: attachment_name(statement.month),
+        content_type: "text/csv; charset=utf-8".into(),
+        data: statement_csv(statement).into_bytes(),
+    });
+    email
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::aggregate::Counts;
+    use crate::report::statement::{monthly_statement, StoredRow};
+
+    fn row(day: &str, product: &str, currency: &str, revenue: &str, remuneration: &str) -> StoredRow {
+        let (revenue, remuneration) = (revenue.parse().expect("dec"), remuneration.parse().expect("dec"));
+        StoredRow {
+            report_date: day.parse().expect("date"),
+            provider_id: "acme".into(),
+            product_id: Some(product.into()),
+            product_name: Some(format!("{product} <name>")),
+            currency: currency.parse().expect("currency"),
+            counts: Counts { deployments: 2, succeeded: 1, failed: 1, errors_in_succeeded: 1, errors_in_failed: 2 },
+            money: RowMoney {
+                billable_revenue: revenue,
+                remuneration_value: remuneration,
+                marketplace_fee: revenue - remuneration,
+            },
+        }
+    }
+
+    fn feb() -> Month {
+        "2026-02".parse().expect("month")
+    }
+
+    #[test]
+    fn the_statement_email_greets_names_the_company_and_month_and_ends_with_the_representative() {
+        let config = PortalConfig::example();
+        let provider = Provider::example();
+        let rows = [
+            row("2026-02-01", "vault", "USD", "10.00", "7.00"),
+            row("2026-02-02", "vault", "USD", "0.05", "0.04"),
+            row("2026-02-02", "backup", "JPY", "1501", "1051"),
+        ];
+        let statement = monthly_statement("acme", feb(), &rows).expect("statement");
+        let email = statement_email(&config, &provider, &statement);
+        assert_eq!(email.to, vec![provider.contact_email.clone()]);
+        assert_eq!(email.subject, "Acme: your marketplace statement for February 2026");
+        assert!(email.text.starts_with("Hello Jane,\n"), "{}", email.text);
+        assert!(email.text.contains("vault <name> | USD | 4 | 2 | 2 | 6 | 10.05 | 7.04 | 3.01"), "{}", email.text);
+        assert!(email.text.contains("JPY | 2 | 1 | 1 | 3 | 1501 | 1051 | 450"), "{}", email.text);
+        assert!(email.html.contains("vault &lt;name&gt;") && !email.html.contains("vault <name>"));
+        assert!(email.text.contains(RECONCILIATION_LINE));
+        let help = reports_help_line(Some(&provider), &config);
+        let body = email.text.split("-- \n").next().expect("body");
+        assert!(body.trim_end().ends_with(&help), "the body ends with the help line: {body}");
+        assert_eq!(email.attachments.len(), 1);
+        assert_eq!(email.attachments[0].filename, "statement-2026-02.csv");
+        assert_eq!(email.attachments[0].data, statement_csv(&statement).into_bytes());
+    }
+
+    #[test]
+    fn a_quiet_month_gets_a_zero_statement_email() {
+        let config = PortalConfig::example();
+        let provider = Provider::example();
+        let statement = monthly_statement("acme", feb(), &[]).expect("statement");
+        let email = statement_email(&config, &provider, &statement);
+        assert!(email.text.contains("no deployments in February 2026, so this statement is zero"));
+        assert!(!email.text.contains("Totals per currency"));
+        assert!(email.text.contains(&reports_help_line(Some(&provider), &config)));
+        assert_eq!(email.attachments[0].data, statement_csv(&statement).into_bytes());
+    }
+}
