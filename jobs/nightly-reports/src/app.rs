@@ -74,6 +74,9 @@ pub enum AppError {
     /// The run needs AWS but has no context.
     #[error("this run reads the DeploymentLogs table or stores/sends, which needs AWS settings")]
     NoAws,
+    /// The monthly statement run (`statement` mode) failed or missed providers.
+    #[error(transparent)]
+    Statement(#[from] crate::statement_run::StatementRunError),
 }
 
 /// Where deployment logs come from.
@@ -424,6 +427,9 @@ fn rejects_of(spill: &Spill, date: NaiveDate) -> Result<Vec<RejectRow>, JobError
 ///   the day-shards of partition i/N and store the partial aggregate at `partials/R/i.json`.
 /// * `{"mode": "merge", "partials": [keys], ...dates}`: merge the partials and publish exactly
 ///   what a single run would (files, report items, emails).
+/// * `{"mode": "statement", "month": "YYYY-MM"}`: the monthly statements of a closed month
+///   (without `month`: the month before `scheduled_time`, or before today) —
+///   [`crate::statement_run`]; `resend` works as for the dailies.
 ///
 /// Unknown fields are ignored (the scheduler's envelope may carry more).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -456,6 +462,9 @@ pub struct ScheduledRun {
     /// even though the ledger has them (README, "Deliveries in doubt").
     #[serde(default)]
     pub resend: Option<ResendPayload>,
+    /// `statement` mode: the month (`YYYY-MM`).
+    #[serde(default)]
+    pub month: Option<marketplace_domain::report::statement::Month>,
 }
 
 /// `"resend"` of the payload: `"all"` or `["provider-id", ...]`.
@@ -495,6 +504,8 @@ pub enum Mode {
     Partition,
     /// Merge partial aggregates and publish.
     Merge,
+    /// The monthly statements of a closed month.
+    Statement,
 }
 
 impl ScheduledRun {
@@ -577,6 +588,19 @@ pub async fn handle_scheduled(
             let merged = merged.ok_or(AppError::Job(JobError::NothingToMerge))?;
             refuse_if_later_dates_stored(&aws.reports, plan).await?;
             publish(add_stored_sums(&aws.reports, merged).await?, out, everything, Some(aws)).await?
+        }
+        Mode::Statement => {
+            let request = crate::statement_run::StatementRequest {
+                month: run.month.unwrap_or_else(|| {
+                    crate::statement_run::month_before(run.scheduled_time.unwrap_or_else(chrono::Utc::now))
+                }),
+                out: out.to_owned(),
+                send: true,
+                resend: run.resend.as_ref().map(ResendPayload::selection).transpose()?.unwrap_or_default(),
+                scan_page_limit: None,
+            };
+            let summary = crate::statement_run::run_statements(&request, aws).await?;
+            return serde_json::to_value(&summary).map_err(|e| invalid(e.to_string()));
         }
     };
     serde_json::to_value(&summary).map_err(|e| invalid(e.to_string()))

@@ -6,7 +6,13 @@
 //!                 [--partition i/N --partial-out FILE] [--rejects-ok]
 //! nightly-reports merge PARTIAL... [--out DIR] [--store] [--send] [--resend] [--rejects-ok]
 //! nightly-reports generate --count N --from D1 --to D2 --out PATH [--files K] [--gzip] [--seed S]
+//! nightly-reports statement [--month YYYY-MM] [--out DIR] [--no-send] [--resend | --resend-provider ID...]
 //! ```
+//!
+//! `statement` runs the monthly statements of a closed month (default: last month, UTC) for every
+//! provider with a published product: stored (table + S3) and emailed once per (month,
+//! provider); `--no-send` stores only, `--resend` / `--resend-provider` send again even where
+//! the ledger says sent (README, "Monthly statements").
 //!
 //! Storing and sending: with the table source both are on (switch off with `--no-store` /
 //! `--no-send`); with `--from-export` and with `merge` both are **off** unless asked with
@@ -24,6 +30,7 @@ use chrono::{Days, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::partition::Partition;
+use marketplace_domain::report::statement::Month;
 
 /// `--dates D1..D2` (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +78,42 @@ pub enum Command {
     Merge(MergeArgs),
     /// Generate synthetic deployment logs (export files, or items in the table).
     Generate(GenerateArgs),
+    /// Monthly statements of a closed month: stored and emailed once per provider.
+    Statement(StatementArgs),
+}
+
+/// Arguments of `statement`.
+#[derive(Debug, Clone, Args)]
+pub struct StatementArgs {
+    /// The month, `YYYY-MM` (UTC); default: last month. An open month is refused.
+    #[arg(long)]
+    pub month: Option<Month>,
+    /// Local directory for the CSVs (`<out>/statements/<month>/providers/<id>/statement.csv`).
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Store the statements, email nothing.
+    #[arg(long, conflicts_with_all = ["resend", "resend_provider"])]
+    pub no_send: bool,
+    /// Email every statement again even if the ledger says it was sent.
+    #[arg(long, conflicts_with = "resend_provider")]
+    pub resend: bool,
+    /// Email this provider's statement again (repeatable).
+    #[arg(long, value_name = "PROVIDER_ID")]
+    pub resend_provider: Vec<String>,
+}
+
+impl StatementArgs {
+    /// The re-send selection asked for.
+    pub fn resend(&self) -> marketplace_domain::report::delivery::Resend {
+        use marketplace_domain::report::delivery::Resend;
+        if self.resend {
+            Resend::All
+        } else if self.resend_provider.is_empty() {
+            Resend::Nothing
+        } else {
+            Resend::Providers(self.resend_provider.iter().cloned().collect())
+        }
+    }
 }
 
 /// Delivery switches shared by runs and merges.
@@ -243,6 +286,24 @@ mod tests {
         assert!(bad(&["--no-send", "--resend"]));
         assert!(bad(&["--dates", "2026-02-03..2026-02-01"]));
         assert!(bad(&["--partition", "0/2"]));
+    }
+
+    #[test]
+    fn statement_takes_a_month_and_resend_switches() {
+        use marketplace_domain::report::delivery::Resend;
+        let cli =
+            parse(&["statement", "--month", "2026-02", "--resend-provider", "acme", "--resend-provider", "globex"]);
+        let Some(Command::Statement(args)) = cli.command else { panic!("statement") };
+        assert_eq!(args.month.map(|m| m.to_string()).as_deref(), Some("2026-02"));
+        assert_eq!(args.resend(), Resend::Providers(["acme".to_owned(), "globex".to_owned()].into()));
+        let Some(Command::Statement(args)) = parse(&["statement"]).command else { panic!("statement") };
+        assert_eq!((args.month, args.resend(), args.no_send), (None, Resend::Nothing, false));
+        let bad = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("nightly-reports").chain(args.iter().copied())).is_err()
+        };
+        assert!(bad(&["statement", "--month", "2026-13"]));
+        assert!(bad(&["statement", "--month", "2026-02-01"]));
+        assert!(bad(&["statement", "--no-send", "--resend"]));
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //! Scale-out: `--partition i/N` writes a partial aggregate, `merge` folds partials and writes
 //! outputs byte-identical to a single run ([`partition`]). A seeded generator of synthetic logs
 //! is in [`generate`]; `./dev bench-reports` measures the job against DuckDB on it.
+//!
+//! Monthly statements ([`statement_run`]): on the 1st, every provider with a published product
+//! gets the closed month's statement from its stored daily rows — stored (table + S3) and
+//! emailed once per (month, provider).
 
 pub mod app;
 pub mod aws;
@@ -25,3 +29,4 @@ pub mod partition;
 pub mod pipeline;
 pub mod progress;
 pub mod spill;
+pub mod statement_run;

@@ -20,6 +20,7 @@ use nightly_reports::cli::{Cli, Command, GenerateArgs};
 use nightly_reports::generate::{generate, write_export, GeneratorConfig};
 use nightly_reports::metrics::emf_line;
 use nightly_reports::pipeline::merge_partials;
+use nightly_reports::statement_run::{month_before, run_statements, StatementRequest, StatementRunError};
 use tracing_subscriber::prelude::*;
 
 const DEFAULT_PARALLELISM: usize = 8;
@@ -62,11 +63,16 @@ async fn lambda() -> Result<(), lambda_runtime::Error> {
             Err(AppError::Undelivered(summary)) => {
                 (serde_json::to_value(summary.as_ref()).unwrap_or_default(), summary.failed_deliveries.len())
             }
+            Err(AppError::Statement(StatementRunError::Incomplete(summary))) => {
+                (serde_json::to_value(summary.as_ref()).unwrap_or_default(), summary.failed_deliveries.len())
+            }
             Err(_) => (serde_json::Value::Null, 0),
         };
         let now_ms = chrono::Utc::now().timestamp_millis();
         // A partition alone is not a night's run: only whole runs and merges beat the heartbeat.
-        let whole_run = result.is_ok() && payload.mode != Mode::Partition;
+        // A monthly statement run is not a night's run either; its failed and in-doubt
+        // deliveries feed the same alarms.
+        let whole_run = result.is_ok() && !matches!(payload.mode, Mode::Partition | Mode::Statement);
         println!("{}", emf_line(&summary, failed, whole_run, started.elapsed(), now_ms));
         let result = result?;
         tracing::info!(mode = ?payload.mode, %result, "nightly reports done");
@@ -85,6 +91,26 @@ async fn aws_if(needed: bool) -> anyhow::Result<Option<AwsContext>> {
 async fn cli(cli: Cli) -> anyhow::Result<ExitCode> {
     let (summary, rejects_ok) = match cli.command {
         Some(Command::Generate(args)) => return generate_logs(&args).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Statement(args)) => {
+            let aws = AwsContext::from_env().await.context("AWS settings (see nightly_reports::app)")?;
+            let request = StatementRequest {
+                month: args.month.unwrap_or_else(|| month_before(chrono::Utc::now())),
+                out: args.out.clone(),
+                send: !args.no_send,
+                resend: args.resend(),
+                scan_page_limit: None,
+            };
+            let summary = match run_statements(&request, &aws).await {
+                Ok(summary) => summary,
+                Err(StatementRunError::Incomplete(summary)) => {
+                    println!("{}", serde_json::to_string(&summary)?);
+                    return Err(StatementRunError::Incomplete(summary).into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!("{}", serde_json::to_string(&summary)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         Some(Command::Merge(args)) => {
             let delivery = args.delivery.resolve(false);
             let aws = aws_if(delivery.store || delivery.send).await?;

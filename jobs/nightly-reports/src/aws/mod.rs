@@ -5,7 +5,11 @@
 //! * [`report_store`] — report and summary items in the `Reports` table ([`ReportsTable`]);
 //! * [`ledger`] — the delivery ledger in the same table (`DeliveryLedger` for [`ReportsTable`]);
 //! * [`partials`] — scale-out partial aggregates in S3 ([`PartialStore`]);
-//! * [`report_files`] — the run's report files in S3 ([`ReportFileStore`]).
+//! * [`report_files`] — the run's report files in S3 ([`ReportFileStore`]);
+//! * [`statements`] — monthly statements: a provider's daily rows of a month in, the statement
+//!   item and its CSV object out;
+//! * [`published`] — the providers with a published product (a paged, filtered Scan of the
+//!   `Marketplace` table), who get a statement.
 //!
 //! Delivery itself (which email to whom, once) uses no SDK: it is
 //! `marketplace_domain::report::delivery::deliver_reports`, over the mailer and this ledger.
@@ -24,8 +28,10 @@ use marketplace_domain::DomainError;
 pub mod ledger;
 pub mod logs_table;
 pub mod partials;
+pub mod published;
 pub mod report_files;
 pub mod report_store;
+pub mod statements;
 
 pub use logs_table::DeploymentLogTable;
 pub use partials::PartialStore;

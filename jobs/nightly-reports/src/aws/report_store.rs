@@ -23,7 +23,7 @@ pub struct ReportsTable {
     pub(crate) client: Client,
     pub(crate) table: String,
     /// `Limit` of every `Query` page (`None`: DynamoDB's 1 MB pages).
-    page_limit: Option<i32>,
+    pub(crate) page_limit: Option<i32>,
 }
 
 /// A query's key condition on the table or an index.
