@@ -23,6 +23,11 @@ pub fn statement_object_key(month: Month, provider_id: &str) -> String {
 }
 
 impl ReportsTable {
+    /// The table's name.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
     /// The provider's daily report rows of `month`, every page:
     /// `pk = PROVIDER#<id> AND sk BETWEEN DAY#<first day> AND DAY#<last day>~`.
     pub async fn daily_rows(&self, provider_id: &str, month: Month) -> Result<Vec<StoredRow>, AwsError> {
