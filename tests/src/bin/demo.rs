@@ -6,7 +6,9 @@ use marketplace_domain::report::attribute::parse_export_line;
 use marketplace_domain::report::ReportPlan;
 use marketplace_tests::sent_emails;
 use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
+use nightly_reports::aws::statements::statement_object_key;
 use nightly_reports::cli::Delivery;
+use nightly_reports::statement_run::{run_statements, StatementRequest};
 
 fn load(name: &str) -> anyhow::Result<SqsEvent> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
@@ -90,7 +92,24 @@ async fn main() -> anyhow::Result<()> {
     println!("{}:\n{}", acme_csv.display(), std::fs::read_to_string(&acme_csv)?);
     print_new_emails(&mut seen);
 
-    println!("\n== 7. the provider reads its reports through the reports API (events/api-*.json through the handler)");
+    println!("\n== 7. monthly statement for 2026-02 (what the schedule on the 1st runs: {{\"mode\": \"statement\"}})");
+    let month = "2026-02".parse()?;
+    let request = StatementRequest {
+        month,
+        out: out.clone(),
+        send: true,
+        resend: Default::default(),
+        scan_page_limit: None,
+    };
+    let summary = run_statements(&request, &aws).await?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    if let Some(files) = &aws.files {
+        println!("stored: s3://{}/{}", files.bucket(), statement_object_key(month, "acme-software"));
+    }
+    println!("stored: Reports item PROVIDER#acme-software / STATEMENT#2026-02");
+    print_new_emails(&mut seen);
+
+    println!("\n== 8. the provider reads its reports through the reports API (events/api-*.json through the handler)");
     let reader = reports_api::AwsReportReader::from_env().await?;
     let today = chrono::Utc::now().date_naive();
     for file in [
