@@ -209,6 +209,26 @@ async fn sums_of_daily_rows(
     sums
 }
 
+/// `GET /providers/{p}/statements/{month}` as provider `p`, through the API's handler.
+async fn api_statement(reader: &reports_api::AwsReportReader, p: &str, month: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/api-provider-statement.json");
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("sample is JSON");
+    let route = format!("/providers/{p}/statements/{month}");
+    event["rawPath"] = serde_json::json!(route);
+    event["requestContext"]["http"]["path"] = serde_json::json!(route);
+    event.as_object_mut().expect("event").remove("pathParameters");
+    event["requestContext"]["authorizer"]["jwt"]["claims"] =
+        serde_json::json!({"sub": "user-1", "marketplace_role": "provider", "marketplace_provider_id": p});
+    let request = reports_api::lambda_http::request::from_str(&event.to_string()).expect("an HTTP API v2 event");
+    let response = reports_api::handle(reader, chrono::Utc::now().date_naive(), &request).await;
+    assert_eq!(response.status(), 200, "{route}");
+    match response.body() {
+        reports_api::lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("{route}: unexpected body {other:?}"),
+    }
+}
+
 fn request(month: Month, out: &Path) -> StatementRequest {
     StatementRequest { month, out: out.to_owned(), send: true, resend: Resend::Nothing, scan_page_limit: Some(1) }
 }
@@ -329,6 +349,25 @@ async fn statements_are_stored_emailed_once_reconcile_with_the_dailies_and_re_ru
     let ledger = partition(&reports_table, "DELIVERY#STATEMENT#2025-03", "PROVIDER#").await;
     assert_eq!(ledger.iter().map(|i| attr_s(i, "state")).collect::<Vec<_>>(), ["SENT", "SENT", "SENT"]);
     assert!(partition(&reports_table, "DELIVERY#2025-03-15", "").await.is_empty(), "dailies were not sent");
+
+    // The portal reads the stored statement through the reports API (the provider's own).
+    let reader = reports_api::AwsReportReader::new(
+        &marketplace_aws::sdk_config().await,
+        &reports_table,
+        aws.providers.table(),
+        std::env::var("REPORT_FILES_BUCKET").expect("REPORT_FILES_BUCKET"),
+    );
+    for p in [&ids[0], &quiet] {
+        let body = api_statement(&reader, p, "2025-03").await;
+        let stored = reports.statement(p, month).await.expect("read").expect("stored");
+        let mut expected = serde_json::to_value(&stored.statement).expect("json");
+        expected["source"] = serde_json::json!("stored");
+        expected["reconciliation"] = serde_json::json!(stored.reconciliation);
+        assert_eq!(body, expected, "{p}: the API answers the stored statement");
+    }
+    // Before its statement run, a month is computed the same way from the daily rows.
+    let computed = api_statement(&reader, &ids[0], "2025-02").await;
+    assert_eq!((computed["source"].as_str(), computed["lines"].as_array().map(Vec::len)), (Some("computed"), Some(0)));
 
     // A re-run sends nothing and rewrites identical items and bytes.
     let again = run_statements(&request(month, &out), &aws).await.expect("re-run");

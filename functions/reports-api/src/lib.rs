@@ -12,8 +12,9 @@
 //! problem details ([`problem`]): 400 bad parameters ([`params`], [`paging`]), 401 no or
 //! unusable claims, 403 a provider on a team route, 404 an unknown route, an unknown provider or
 //! another provider's id (the same answer, so ids cannot be probed). Figures come from the
-//! `Reports` table as `marketplace_domain::report::storage` lays it out; statements are computed
-//! by `marketplace_domain::report::statement`; files are the objects under
+//! `Reports` table as `marketplace_domain::report::storage` lays it out; a statement is the one
+//! the monthly run stored (`source: stored`) or, before that run, computed the same way by
+//! `marketplace_domain::report::statement` (`source: computed`); files are the objects under
 //! `reports/<date>/providers/<provider_id>/` in the report-files bucket.
 
 pub mod access;
@@ -27,6 +28,7 @@ use lambda_http::http::header;
 use lambda_http::{Body, Request, RequestExt, Response};
 use marketplace_domain::report::attribute::{AttributeValue, Item};
 use marketplace_domain::report::statement::{monthly_statement, StoredRow};
+use marketplace_domain::report::storage::{statement_sk, StatementItem};
 use serde_json::{json, Value};
 
 use access::Route;
@@ -38,8 +40,7 @@ pub use reader::{AwsReportReader, ReportReader};
 pub const FUNCTION: &str = "reports-api";
 
 /// How statements reconcile with the daily rows (stated in every statement).
-pub const RECONCILIATION: &str = "Each line is the exact sum of the month's daily rows, which are already rounded \
-half-to-even to the currency's minor units; no further rounding, so lines reconcile with the daily reports to the cent.";
+pub use marketplace_domain::report::statement::RECONCILIATION;
 
 /// Object key prefix of a provider's report files for a day.
 pub fn files_prefix(provider_id: &str, date: NaiveDate) -> String {
@@ -104,15 +105,29 @@ async fn answer(reader: &dyn ReportReader, today: NaiveDate, request: &Request, 
         Route::Statement { provider_id, month } => {
             let month = access::closed_month(params::month(&month)?, today)?;
             existing(reader, &provider_id).await?;
-            let (lo, hi) = (format!("DAY#{}", month.first_day()), format!("DAY#{}~", month.last_day()));
-            let items = reader
-                .partition(&format!("PROVIDER#{provider_id}"), Some((&lo, &hi)), None, None)
-                .await
-                .map_err(internal)?
-                .items;
-            let rows = items.iter().map(StoredRow::from_item).collect::<Result<Vec<_>, _>>().map_err(internal)?;
-            let statement = monthly_statement(&provider_id, month, &rows).map_err(internal)?;
+            let pk = format!("PROVIDER#{provider_id}");
+            // The statement the monthly run stored (and emailed), when there is one; otherwise
+            // computed from the daily rows the same way.
+            let sk = statement_sk(month);
+            let stored = reader.partition(&pk, Some((&sk, &sk)), None, Some(1)).await.map_err(internal)?.items;
+            let (statement, source) = match stored.first() {
+                Some(item) => {
+                    let item: StatementItem = serde_json::from_value(json_of_item(item)).map_err(internal)?;
+                    (item.statement, "stored")
+                }
+                None => {
+                    let (lo, hi) = (format!("DAY#{}", month.first_day()), format!("DAY#{}~", month.last_day()));
+                    let items = reader.partition(&pk, Some((&lo, &hi)), None, None).await.map_err(internal)?.items;
+                    let rows =
+                        items.iter().map(StoredRow::from_item).collect::<Result<Vec<_>, _>>().map_err(internal)?;
+                    (monthly_statement(&provider_id, month, &rows).map_err(internal)?, "computed")
+                }
+            };
+            if statement.provider_id != provider_id || statement.month != month {
+                return Err(internal(format!("stored statement {pk}/{sk} names another provider or month")));
+            }
             let mut body = serde_json::to_value(&statement).map_err(internal)?;
+            body["source"] = json!(source);
             body["reconciliation"] = json!(RECONCILIATION);
             Ok(body)
         }
@@ -151,6 +166,26 @@ async fn page(
         _ => None,
     };
     Ok((rows, next))
+}
+
+/// A stored item as JSON (numbers as JSON numbers), for reading it back with serde.
+fn json_of_item(item: &Item) -> Value {
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), json_of(v))).collect())
+}
+
+fn json_of(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => n.parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::String(n.clone())),
+        AttributeValue::L(items) => Value::Array(items.iter().map(json_of).collect()),
+        AttributeValue::M(map) => json_of_item(map),
+        AttributeValue::BOOL(b) => Value::Bool(*b),
+        AttributeValue::SS(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+        AttributeValue::NS(items) => Value::Array(
+            items.iter().map(|n| n.parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::Null)).collect(),
+        ),
+        _ => Value::Null,
+    }
 }
 
 fn sort_key(item: &Item) -> String {

@@ -83,15 +83,30 @@ impl AwsReportReader {
     /// `MARKETPLACE_TABLE` and `REPORT_FILES_BUCKET`.
     pub async fn from_env() -> anyhow::Result<AwsReportReader> {
         let sdk = marketplace_aws::sdk_config().await;
+        Ok(AwsReportReader::new(
+            &sdk,
+            marketplace_aws::required_env("REPORTS_TABLE")?,
+            marketplace_aws::required_env("MARKETPLACE_TABLE")?,
+            marketplace_aws::required_env("REPORT_FILES_BUCKET")?,
+        ))
+    }
+
+    /// Clients from `sdk` on the given tables and bucket.
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        reports_table: impl Into<String>,
+        marketplace_table: impl Into<String>,
+        files_bucket: impl Into<String>,
+    ) -> AwsReportReader {
         // Path-style addressing works on AWS and on local emulators alike.
-        let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build();
-        Ok(AwsReportReader {
-            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
+        AwsReportReader {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
-            reports_table: marketplace_aws::required_env("REPORTS_TABLE")?,
-            marketplace_table: marketplace_aws::required_env("MARKETPLACE_TABLE")?,
-            files_bucket: marketplace_aws::required_env("REPORT_FILES_BUCKET")?,
-        })
+            reports_table: reports_table.into(),
+            marketplace_table: marketplace_table.into(),
+            files_bucket: files_bucket.into(),
+        }
     }
 }
 

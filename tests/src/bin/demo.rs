@@ -94,13 +94,8 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\n== 7. monthly statement for 2026-02 (what the schedule on the 1st runs: {{\"mode\": \"statement\"}})");
     let month = "2026-02".parse()?;
-    let request = StatementRequest {
-        month,
-        out: out.clone(),
-        send: true,
-        resend: Default::default(),
-        scan_page_limit: None,
-    };
+    let request =
+        StatementRequest { month, out: out.clone(), send: true, resend: Default::default(), scan_page_limit: None };
     let summary = run_statements(&request, &aws).await?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     if let Some(files) = &aws.files {
