@@ -5,7 +5,8 @@
 //! * [`report_store`] — report and summary items in the `Reports` table ([`ReportsTable`]);
 //! * [`ledger`] — the delivery ledger in the same table (`DeliveryLedger` for [`ReportsTable`]);
 //! * [`partials`] — scale-out partial aggregates in S3 ([`PartialStore`]);
-//! * [`report_files`] — the run's report files in S3 ([`ReportFileStore`]).
+//! * [`report_files`] — the run's report files in S3 ([`ReportFileStore`]);
+//! * [`chart_source`] — the providers' 30-day charts from the `Reports` table.
 //!
 //! Delivery itself (which email to whom, once) uses no SDK: it is
 //! `marketplace_domain::report::delivery::deliver_reports`, over the mailer and this ledger.
@@ -21,6 +22,7 @@ use marketplace_domain::report::aggregate::AggregateError;
 use marketplace_domain::report::attribute::AttributeValue;
 use marketplace_domain::DomainError;
 
+pub mod chart_source;
 pub mod ledger;
 pub mod logs_table;
 pub mod partials;
