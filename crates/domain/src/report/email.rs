@@ -1,13 +1,16 @@
-//! Report emails: each provider gets its day's CSVs with the totals in the body (text + HTML,
-//! built with [`crate::email::Message`]); the marketplace team gets the summary and the rejects.
+//! Report emails: each provider gets its day's CSVs with the day's and the month-to-date totals
+//! in the body, what the amounts mean, the 30-day chart ([`ReportPicture`], an inline image) and
+//! whom to ask (text + HTML, built with [`crate::email::Message`]); the marketplace team gets the
+//! summary and the rejects.
 //!
 //! ## Size
 //! SES accepts raw messages up to 10 MB *after* encoding; attachments are base64 (4/3 larger)
 //! in MIME. Attachments are added in order (deployments, month-to-date, errors / summary,
 //! rejected) while their raw total stays within [`ATTACHMENT_BUDGET_BYTES`] (7 MiB → ≈ 9.3 MiB
-//! encoded, leaving room for the bodies). A file that does not fit is not attached; the body
-//! says so and links to the portal's report page instead ("link" rather than "split", so one
-//! delivery stays one message and the ledger stays one item).
+//! encoded, leaving room for the bodies); the chart's PNG (≈ 20 KB) counts against the budget.
+//! A file that does not fit is not attached; the body says so and links to the portal's report
+//! page instead ("link" rather than "split", so one delivery stays one message and the ledger
+//! stays one item).
 
 use std::collections::BTreeMap;
 
