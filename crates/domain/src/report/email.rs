@@ -7,7 +7,7 @@
 //! SES accepts raw messages up to 10 MB *after* encoding; attachments are base64 (4/3 larger)
 //! in MIME. Attachments are added in order (deployments, month-to-date, errors / summary,
 //! rejected) while their raw total stays within [`ATTACHMENT_BUDGET_BYTES`] (7 MiB → ≈ 9.3 MiB
-//! encoded, leaving room for the bodies); the chart's PNG (≈ 20 KB) counts against the budget.
+//! encoded, leaving room for the bodies); the chart's PNG (20–40 KB) counts against the budget.
 //! A file that does not fit is not attached; the body says so and links to the portal's report
 //! page instead ("link" rather than "split", so one delivery stays one message and the ledger
 //! stays one item).
