@@ -76,6 +76,8 @@ pub struct SentEmail {
     pub text: String,
     pub html: String,
     pub attachments: Vec<(String, Vec<u8>)>,
+    /// Inline parts (images the HTML shows by `cid:`): Content-ID, content type, bytes.
+    pub inline: Vec<(String, String, Vec<u8>)>,
 }
 
 /// Every raw email the emulator holds, oldest first. (`infra/moto_server.py` serves the same
@@ -106,7 +108,17 @@ pub fn parse_email(raw: &[u8]) -> SentEmail {
         html: message.body_html(0).map(|t| t.replace("\r\n", "\n")).unwrap_or_default(),
         attachments: message
             .attachments()
+            .filter(|a| a.content_id().is_none())
             .map(|a| (a.attachment_name().unwrap_or_default().to_string(), a.contents().to_vec()))
+            .collect(),
+        inline: message
+            .parts
+            .iter()
+            .filter_map(|p| {
+                let content_type =
+                    p.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default()));
+                Some((p.content_id()?.to_string(), content_type.unwrap_or_default(), p.contents().to_vec()))
+            })
             .collect(),
     }
 }

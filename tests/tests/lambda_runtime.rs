@@ -218,7 +218,7 @@ async fn lifecycle() {
 
     let reports: Vec<_> = emails_to(&contact)
         .into_iter()
-        .filter(|e| e.subject == format!("Your marketplace deployment report for {date}"))
+        .filter(|e| e.subject.ends_with(&format!(": your marketplace deployment report for {date}")))
         .collect();
     assert_eq!(reports.len(), 1, "one report to the provider's contact from the sign-up");
     let names: Vec<&str> = reports[0].attachments.iter().map(|(name, _)| name.as_str()).collect();

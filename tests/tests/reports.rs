@@ -130,6 +130,21 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
         .send()
         .await
         .expect("put stale row");
+    // Earlier days previous nights stored: the chart of the 14th's email shows the 29 days
+    // before it from the table (the 16 January is its first day; the 15th is outside), the 14th
+    // from the run.
+    for (date, deployments, revenue) in
+        [("2026-01-15", "100", "999.00"), ("2026-01-16", "1", "5.00"), ("2026-02-10", "3", "30.00")]
+    {
+        dynamodb()
+            .await
+            .put_item()
+            .table_name(&reports_table)
+            .set_item(Some(stored_report_row("acme-software", date, deployments, revenue)))
+            .send()
+            .await
+            .expect("put an earlier day's row");
+    }
     let before: Vec<usize> = addresses.iter().map(|a| report_emails(a).len()).collect();
     let team_before = team_emails_about("summary for 2026-02-14").len();
     let items = std::fs::read_to_string(fixture().join("deployment-logs-export.json"))
@@ -216,6 +231,13 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     assert_eq!(via_data_json.len(), before[0] + 1);
     assert_eq!(via_data_json[before[0]].attachments, acme_mail.attachments);
     assert!(acme_mail.text.contains("1204.63") && acme_mail.html.contains("843.24"), "totals in the bodies");
+    assert_the_provider_email_fulfils_the_seed(acme_mail, &app.config);
+    // The chart's read, one item per page: the same rows across page boundaries.
+    let charts = nightly_reports::aws::chart_source::StoredReportCharts::new(&aws.reports).with_page_limit(1);
+    let first: chrono::NaiveDate = "2026-01-16".parse().expect("date");
+    let rows = charts.stored_rows("acme-software", first, "2026-02-13".parse().expect("date")).await.expect("rows");
+    let dates: Vec<String> = rows.iter().map(|r| r.report_date.to_string()).collect();
+    assert_eq!(dates, ["2026-01-16", "2026-02-10"]);
     let team = team_emails_about("summary for 2026-02-14");
     assert_eq!(team.len(), team_before + 1);
     assert_eq!(team[team_before].attachments[0].1, expected["marketplace-summary.csv"]);
@@ -237,6 +259,87 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     let resend = JobRequest { delivery: Delivery { store: false, send: true, resend: true }, ..request.clone() };
     assert_eq!(run_job(&resend, Some(&aws)).await.expect("resend").emails_sent, 4);
     assert_eq!(report_emails(&addresses[0]).len(), before[0] + 2);
+}
+
+/// A report row as a night stores it (`marketplace_domain::report::storage`), product
+/// `acme-vault` in USD, remuneration 70 %.
+fn stored_report_row(provider: &str, date: &str, deployments: &str, revenue: &str) -> HashMap<String, AttributeValue> {
+    let revenue_d: rust_decimal::Decimal = revenue.parse().expect("amount");
+    let remuneration = (revenue_d * rust_decimal::Decimal::new(7, 1)).round_dp(2);
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    let n = |v: &str| AttributeValue::N(v.to_owned());
+    [
+        ("pk", s(&format!("PROVIDER#{provider}"))),
+        ("sk", s(&format!("DAY#{date}#PRODUCT#acme-vault#USD"))),
+        ("kind", s("report")),
+        ("report_date", s(date)),
+        ("provider_id", s(provider)),
+        ("product_id", s("acme-vault")),
+        ("product_name", s("Acme Vault")),
+        ("currency", s("USD")),
+        ("deployments", n(deployments)),
+        ("succeeded", n(deployments)),
+        ("failed", n("0")),
+        ("errors_in_succeeded", n("0")),
+        ("errors_in_failed", n("0")),
+        ("billable_revenue", s(revenue)),
+        ("remuneration_value", s(&format!("{remuneration:.2}"))),
+        ("marketplace_fee", s(&format!("{:.2}", revenue_d - remuneration))),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// The provider's report email as the seed promises it: the contact greeted by name, the company
+/// in the subject, month-to-date totals, the amounts explained, the portal's files page, the
+/// 30-day chart as an inline PNG (with its table in both parts), and the representative last.
+fn assert_the_provider_email_fulfils_the_seed(mail: &SentEmail, config: &marketplace_domain::PortalConfig) {
+    assert_eq!(mail.subject, "Acme Software <GmbH>: your marketplace deployment report for 2026-02-14");
+    assert!(mail.text.starts_with("Hello Jane Doe,\n"), "{}", mail.text);
+    assert!(
+        mail.text.contains(
+            "Month to date (2026-02-01 to 2026-02-14):\n\nCurrency | Deployments | Billable revenue | Your remuneration | Marketplace fee\nUSD | 10 | 1206.16 | 844.31 | 361.85\n"
+        ),
+        "the month-to-date file's rows summed: {}",
+        mail.text
+    );
+    for line in marketplace_domain::report::email::MONEY_EXPLAINED {
+        assert!(mail.text.contains(line), "{line}");
+    }
+    assert!(mail.text.contains(&format!("{}/reports/2026-02-14", config.portal_url.trim_end_matches('/'))));
+    assert!(mail.text.contains("GET /providers/acme-software/reports/2026-02-14/files"));
+    let representative = marketplace_domain::provider::reports_help_line(None, config);
+    assert!(mail.text.ends_with(&format!("{representative}\n\n-- \nThe Marketplace team <{}>\n", config.team_inbox)));
+
+    // The chart: one inline PNG, referenced by its Content-ID from the HTML part.
+    let cid = marketplace_domain::report::email::chart_content_id("2026-02-14");
+    assert_eq!(mail.inline.len(), 1, "one inline part");
+    let (content_id, content_type, png) = &mail.inline[0];
+    assert_eq!((content_id.as_str(), content_type.as_str()), (cid.as_str(), "image/png"));
+    assert!(mail.html.contains(&format!("src=\"cid:{cid}\"")), "{}", mail.html);
+    let decoder = png::Decoder::new(std::io::Cursor::new(png.as_slice()));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let (width, height) = (reader.info().width, reader.info().height);
+    assert_eq!((width, height), (nightly_reports::chart::WIDTH, nightly_reports::chart::HEIGHT));
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    reader.next_frame(&mut pixels).expect("the PNG decodes");
+    assert!(pixels.iter().any(|&b| b != pixels[0]), "not a blank image");
+    // Its figures in the text part: the stored 10th and the run's 14th, and the 30-day totals.
+    let row = |date: &str| -> Vec<String> {
+        mail.text
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .find(|cells| cells.first().is_some_and(|c| c == date))
+            .unwrap_or_default()
+    };
+    assert_eq!(row("2026-01-15"), Vec::<String>::new(), "before the chart's 30 days");
+    assert_eq!(row("2026-01-16"), ["2026-01-16", "1", "5.00"], "the chart's first day");
+    assert_eq!(row("2026-01-17"), ["2026-01-17", "0", "0.00"]);
+    assert_eq!(row("2026-02-10"), ["2026-02-10", "3", "30.00"]);
+    assert_eq!(row("2026-02-14"), ["2026-02-14", "6", "1204.63"]);
+    assert_eq!(row("Total"), ["Total", "10", "1239.63"]);
+    assert!(mail.text.contains("Chart of deployments and billable revenue per day from 2026-01-16 to 2026-02-14"));
 }
 
 /// The golden logs moved to another month, so this test has the month (its month sums and

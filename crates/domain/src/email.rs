@@ -16,6 +16,17 @@ pub struct Attachment {
     pub data: Vec<u8>,
 }
 
+/// An image shown inside the HTML part (MIME `multipart/related`), referenced from it as
+/// `cid:<content_id>` (e.g. by a [`Block::Figure`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineImage {
+    /// The part's `Content-ID` (without angle brackets).
+    pub content_id: String,
+    /// E.g. `image/png`.
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
 /// An email ready to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
@@ -26,6 +37,8 @@ pub struct Email {
     pub text: String,
     pub html: String,
     pub attachments: Vec<Attachment>,
+    /// Images the HTML part shows inline (empty for most emails).
+    pub inline_images: Vec<InlineImage>,
 }
 
 /// A piece of an email body.
@@ -43,6 +56,18 @@ pub enum Block {
     Quote(String),
     /// A small table: header row plus rows.
     Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
+    /// A picture from an [`InlineImage`] with the same figures as a table: the HTML part shows
+    /// the image (`alt` text for clients that block images) above the table; the text part has
+    /// the alt text and the table with aligned columns.
+    Figure {
+        content_id: String,
+        alt_text: String,
+        width: u32,
+        height: u32,
+        caption: String,
         header: Vec<String>,
         rows: Vec<Vec<String>>,
     },
@@ -82,6 +107,11 @@ impl Message {
 
     pub fn table(mut self, header: Vec<String>, rows: Vec<Vec<String>>) -> Self {
         self.blocks.push(Block::Table { header, rows });
+        self
+    }
+
+    pub fn figure(mut self, figure: Block) -> Self {
+        self.blocks.push(figure);
         self
     }
 
@@ -147,12 +177,75 @@ impl Message {
                     }
                     html.push_str("</table>\n");
                 }
+                Block::Figure { content_id, alt_text, width, height, caption, header, rows } => {
+                    text.push_str(&format!("{caption}\n({alt_text})\n\n{}\n", aligned_table(header, rows)));
+                    html.push_str(&format!(
+                        "<p><img src=\"cid:{}\" alt=\"{}\" width=\"{width}\" height=\"{height}\" style=\"max-width:100%;height:auto\"></p>\n",
+                        escape_html(content_id),
+                        escape_html(alt_text)
+                    ));
+                    html.push_str(&format!(
+                        "<table cellpadding=\"2\" style=\"border-collapse: collapse; font-size: 13px\">\n<caption style=\"text-align: left; font-weight: bold\">{}</caption>\n<tr>",
+                        escape_html(caption)
+                    ));
+                    for (col, h) in header.iter().enumerate() {
+                        html.push_str(&format!("<th style=\"text-align: {}\">{}</th>", align(col), escape_html(h)));
+                    }
+                    html.push_str("</tr>\n");
+                    for row in rows {
+                        html.push_str("<tr>");
+                        for (col, cell) in row.iter().enumerate() {
+                            html.push_str(&format!(
+                                "<td style=\"text-align: {}\">{}</td>",
+                                align(col),
+                                escape_html(cell)
+                            ));
+                        }
+                        html.push_str("</tr>\n");
+                    }
+                    html.push_str("</table>\n");
+                }
             }
         }
         text.push_str(&format!("-- \n{signature}\n"));
         html.push_str(&format!("<p>&mdash;<br>{}</p>\n</body></html>\n", escape_html(signature)));
         (text, html)
     }
+}
+
+/// Labels (first column) left, figures right.
+fn align(col: usize) -> &'static str {
+    if col == 0 {
+        "left"
+    } else {
+        "right"
+    }
+}
+
+/// A table as plain text with aligned columns (first column left-aligned, the others right).
+fn aligned_table(header: &[String], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|col| {
+            std::iter::once(header)
+                .chain(rows.iter().map(Vec::as_slice))
+                .filter_map(|line| line.get(col))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(col, (cell, w))| if col == 0 { format!("{cell:<w$}") } else { format!("{cell:>w$}") })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// Builds an [`Email`] from the configured sender and reply-to, a subject and a message.
@@ -167,6 +260,7 @@ pub fn compose(config: &PortalConfig, to: Vec<String>, subject: &str, message: &
         text,
         html,
         attachments: Vec::new(),
+        inline_images: Vec::new(),
     }
 }
 
@@ -222,6 +316,25 @@ mod tests {
         assert!(text.contains("Your product \"<script>alert(1)</script>\" is live."));
         assert!(text.contains("> line one\n> <i>line two</i>\n"));
         assert!(text.ends_with("-- \nTeam <team@example.com>\n"));
+    }
+
+    #[test]
+    fn a_figure_shows_the_inline_image_in_html_and_its_alt_text_and_aligned_table_in_text() {
+        let figure = Block::Figure {
+            content_id: "chart@x".into(),
+            alt_text: "Chart <of> days".into(),
+            width: 720,
+            height: 360,
+            caption: "Last 2 days".into(),
+            header: vec!["Date".into(), "Deployments".into()],
+            rows: vec![vec!["2026-02-13".into(), "7".into()], vec!["Total".into(), "12".into()]],
+        };
+        let (text, html) = Message::new("Hello,").figure(figure).render("Team");
+        assert!(html.contains("<img src=\"cid:chart@x\" alt=\"Chart &lt;of&gt; days\" width=\"720\" height=\"360\""));
+        assert!(html.contains("<td style=\"text-align: right\">12</td>"), "{html}");
+        assert!(text.contains(
+            "Last 2 days\n(Chart <of> days)\n\nDate        Deployments\n2026-02-13            7\nTotal                12\n"
+        ), "{text}");
     }
 
     #[test]

@@ -362,6 +362,7 @@ pub async fn publish_resending(
                     mailer: &aws.mailer,
                     providers: &aws.providers,
                     config: &aws.config,
+                    charts: Some(&crate::aws::chart_source::StoredReportCharts::new(&aws.reports)),
                 };
                 let date = report.date;
                 let mut errors_of = errors.as_mut().map(|e| move |p: &str| e.take(date, p));

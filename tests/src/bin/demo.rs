@@ -27,6 +27,9 @@ fn print_new_emails(seen: &mut usize) {
         for (name, data) in &email.attachments {
             println!("Attached: {name} ({} bytes)", data.len());
         }
+        for (content_id, content_type, data) in &email.inline {
+            println!("Inline:   <{content_id}> ({content_type}, {} bytes)", data.len());
+        }
         println!();
         println!("{}", email.text.trim_end());
     }
@@ -76,6 +79,17 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\n== 6. nightly reports for 2026-02-14 (read by day-shard queries, stored, emailed)");
     let out = std::path::PathBuf::from("out/reports");
+    // The earlier nights of the month, stored but not emailed: the 14th's email charts them.
+    let earlier = JobRequest {
+        plan: ReportPlan::new("2026-02-01".parse()?, "2026-02-13".parse()?)?,
+        source: Source::Table,
+        partition: None,
+        out: out.clone(),
+        delivery: Delivery { store: true, send: false, resend: false },
+        parallelism: 8,
+    };
+    let stored = run_job(&earlier, Some(&aws)).await?;
+    println!("earlier nights 2026-02-01..13 stored (not emailed): {} report items", stored.items_stored);
     let request = JobRequest {
         plan: ReportPlan::single("2026-02-14".parse()?),
         source: Source::Table,
@@ -90,7 +104,21 @@ async fn main() -> anyhow::Result<()> {
     println!("\n{}:\n{}", summary_csv.display(), std::fs::read_to_string(&summary_csv)?);
     let acme_csv = out.join("2026-02-14/providers/acme-software/deployments.csv");
     println!("{}:\n{}", acme_csv.display(), std::fs::read_to_string(&acme_csv)?);
+    let report_emails_from = seen;
     print_new_emails(&mut seen);
+    // The provider's 30-day chart, as its email carries it inline.
+    let chart_email = sent_emails()
+        .into_iter()
+        .skip(report_emails_from)
+        .find(|e| e.subject.ends_with("deployment report for 2026-02-14") && !e.inline.is_empty());
+    if let Some(email) = chart_email {
+        let dir = std::path::PathBuf::from("out/emails");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("acme-software-2026-02-14-chart.png");
+        std::fs::write(&path, &email.inline[0].2)?;
+        println!("\nThe chart in the report email to {} is saved as {}", email.to.join(", "), path.display());
+        println!("The email's text body:\n\n{}", email.text.trim_end());
+    }
 
     println!("\n== 7. monthly statement for 2026-02 (what the schedule on the 1st runs: {{\"mode\": \"statement\"}})");
     let month = "2026-02".parse()?;

@@ -18,7 +18,7 @@
 use async_trait::async_trait;
 
 use super::aggregate::ErrorRow;
-use super::email::{provider_report_email, team_summary_email, ATTACHMENT_BUDGET_BYTES};
+use super::email::{provider_report_email, team_summary_email, ReportPicture, ATTACHMENT_BUDGET_BYTES};
 use super::storage::{DeliveryOf, Recipient};
 use super::DailyReport;
 use crate::email::Email;
@@ -157,6 +157,15 @@ impl From<bool> for Resend {
 /// order; the job reads them back from its spill).
 pub type ErrorRowsOf<'a> = &'a mut (dyn FnMut(&str) -> Result<Vec<ErrorRow>, String> + Send);
 
+/// Draws the 30-day chart of a provider's report email (the job's implementation reads the
+/// provider's earlier days from the `Reports` table and draws with `plotters`). Asked once per
+/// provider, one at a time, so only one picture is in memory.
+#[async_trait]
+pub trait ReportCharts: Send + Sync {
+    /// The chart of `provider_id`'s 30 days ending at `report.date` (that day from `report`).
+    async fn chart(&self, report: &DailyReport, provider_id: &str) -> Result<ReportPicture, DomainError>;
+}
+
 /// Everything delivery needs.
 pub struct DeliveryServices<'a> {
     /// Ledger.
@@ -167,6 +176,8 @@ pub struct DeliveryServices<'a> {
     pub providers: &'a dyn ProviderStore,
     /// Sender, reply-to, team inbox, portal URL.
     pub config: &'a PortalConfig,
+    /// The providers' charts; `None` sends the emails without one.
+    pub charts: Option<&'a dyn ReportCharts>,
 }
 
 fn recipient_name(to: &Recipient) -> String {
@@ -216,11 +227,22 @@ pub async fn deliver_reports(
                 }
             },
         };
+        // A chart that cannot be made never holds the report back: the email goes without it.
+        let chart = match services.charts {
+            None => None,
+            Some(charts) => match charts.chart(report, provider_id).await {
+                Ok(chart) => Some(chart),
+                Err(e) => {
+                    tracing::warn!(provider_id, error = %e, "no chart: the report email goes without it");
+                    None
+                }
+            },
+        };
         let email = provider_report_email(
             services.config,
             hydrated.as_ref().unwrap_or(report),
-            provider_id,
-            provider.contact_email,
+            &provider,
+            chart.as_ref(),
             ATTACHMENT_BUDGET_BYTES,
         );
         if let Some(email) = email {
@@ -343,6 +365,7 @@ mod tests {
             text: "t".into(),
             html: "h".into(),
             attachments: vec![],
+            inline_images: vec![],
         }
     }
 
@@ -391,5 +414,114 @@ mod tests {
         let out = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t2", false).await.expect("ok");
         assert_eq!(out, Delivered::InDoubt);
         assert_eq!(*mailer.0.lock().expect("lock"), 0);
+    }
+
+    /// One provider record (acme), nothing else.
+    struct OneProvider;
+
+    #[async_trait]
+    impl ProviderStore for OneProvider {
+        async fn get_provider(&self, provider_id: &str) -> Result<Option<crate::provider::Provider>, DomainError> {
+            Ok((provider_id == "acme").then(crate::provider::Provider::example))
+        }
+        async fn put_provider(
+            &self,
+            _: &crate::provider::Provider,
+            _: crate::ports::Precondition,
+            _: &crate::ports::AuditEntry,
+            _: &[&str],
+        ) -> Result<(), crate::ports::WriteError> {
+            Err(DomainError::infra("put_provider", "read-only").into())
+        }
+        async fn audit_trail(&self, _: &str) -> Result<Vec<crate::ports::AuditEntry>, DomainError> {
+            Ok(Vec::new())
+        }
+        async fn get_product(&self, _: &str, _: &str) -> Result<Option<crate::product::Product>, DomainError> {
+            Ok(None)
+        }
+        async fn get_provider_and_product(
+            &self,
+            provider_id: &str,
+            _: &str,
+        ) -> Result<(Option<crate::provider::Provider>, Option<crate::product::Product>), DomainError> {
+            Ok((self.get_provider(provider_id).await?, None))
+        }
+        async fn put_product(
+            &self,
+            _: &crate::product::Product,
+            _: crate::ports::Precondition,
+            _: &crate::ports::AuditEntry,
+            _: &[&str],
+        ) -> Result<(), crate::ports::WriteError> {
+            Err(DomainError::infra("put_product", "read-only").into())
+        }
+    }
+
+    /// Keeps every email it is given.
+    #[derive(Default)]
+    struct KeepingMailer(Mutex<Vec<Email>>);
+
+    #[async_trait]
+    impl Mailer for KeepingMailer {
+        async fn send(&self, email: &Email) -> Result<String, DomainError> {
+            let mut sent = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
+            sent.push(email.clone());
+            Ok(format!("msg-{}", sent.len()))
+        }
+    }
+
+    /// A chart source that draws a fixed picture, or fails.
+    struct Charts(bool);
+
+    #[async_trait]
+    impl ReportCharts for Charts {
+        async fn chart(&self, report: &DailyReport, provider_id: &str) -> Result<ReportPicture, DomainError> {
+            if !self.0 {
+                return Err(DomainError::infra("Query Reports", "throttled"));
+            }
+            Ok(ReportPicture {
+                png: format!("png of {provider_id} {}", report.date).into_bytes(),
+                alt_text: "alt".into(),
+                width: 720,
+                height: 360,
+                caption: "caption".into(),
+                header: vec!["Date".into()],
+                rows: vec![],
+            })
+        }
+    }
+
+    fn acme_report() -> DailyReport {
+        let line = r#"{"Item":{"deployment_id":{"S":"d-1"},"provider_id":{"S":"acme"},"product_id":{"S":"vault"},"product_name":{"S":"Vault"},"customer_alias":{"S":"C"},"started_at":{"S":"2026-02-14T01:00:00Z"},"finished_at":{"S":"2026-02-14T02:00:00Z"},"status":{"S":"SUCCEEDED"},"errors":{"L":[]},"billing_model":{"S":"monthly"},"quantity":{"N":"1"},"unit_price":{"N":"49.99"},"currency":{"S":"USD"},"provider_share":{"N":"0.8"}}}"#;
+        let mut agg = crate::report::Aggregator::new(crate::report::ReportPlan::single(day()));
+        let item = crate::report::attribute::parse_export_line(line).expect("line");
+        agg.ingest_item(&item, &String::new).expect("ok");
+        agg.finish().expect("ok").remove(0)
+    }
+
+    #[tokio::test]
+    async fn the_provider_email_carries_the_chart_and_goes_without_it_when_the_chart_fails() {
+        let config = PortalConfig::example();
+        for works in [true, false] {
+            let (ledger, mailer) = (MemLedger::default(), KeepingMailer::default());
+            let charts = Charts(works);
+            let services = DeliveryServices {
+                ledger: &ledger,
+                mailer: &mailer,
+                providers: &OneProvider,
+                config: &config,
+                charts: Some(&charts),
+            };
+            let counts = deliver_reports(&services, &acme_report(), &Resend::Nothing, None).await;
+            assert_eq!((counts.sent, counts.failed.len()), (2, 0), "provider and team, chart works: {works}");
+            let sent = mailer.0.lock().expect("lock");
+            let images: Vec<_> = sent[0].inline_images.iter().map(|i| i.data.clone()).collect();
+            if works {
+                assert_eq!(images, [b"png of acme 2026-02-14".to_vec()]);
+            } else {
+                assert!(images.is_empty() && !sent[0].html.contains("<img"));
+            }
+            assert!(sent[1].inline_images.is_empty(), "the team's email has no chart");
+        }
     }
 }

@@ -1,18 +1,26 @@
-//! Report emails: each provider gets its day's CSVs with the totals in the body (text + HTML,
-//! built with [`crate::email::Message`]); the marketplace team gets the summary and the rejects.
+//! Report emails: each provider gets its day's CSVs with the day's and the month-to-date totals
+//! in the body, what the amounts mean, the 30-day chart ([`ReportPicture`], an inline image) and
+//! whom to ask (text + HTML, built with [`crate::email::Message`]); the marketplace team gets the
+//! summary and the rejects.
 //!
 //! ## Size
 //! SES accepts raw messages up to 10 MB *after* encoding; attachments are base64 (4/3 larger)
 //! in MIME. Attachments are added in order (deployments, month-to-date, errors / summary,
 //! rejected) while their raw total stays within [`ATTACHMENT_BUDGET_BYTES`] (7 MiB → ≈ 9.3 MiB
-//! encoded, leaving room for the bodies). A file that does not fit is not attached; the body
-//! says so and links to the portal's report page instead ("link" rather than "split", so one
-//! delivery stays one message and the ledger stays one item).
+//! encoded, leaving room for the bodies); the chart's PNG (20–40 KB) counts against the budget.
+//! A file that does not fit is not attached; the body says so and links to the portal's report
+//! page instead ("link" rather than "split", so one delivery stays one message and the ledger
+//! stays one item).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
 
 use crate::config::PortalConfig;
-use crate::email::{compose, Attachment, Email, Message};
+use crate::email::{compose, Attachment, Block, Email, InlineImage, Message};
+use crate::provider::{reports_help_line, Provider};
 
-use super::aggregate::{DailyReport, RowMoney};
+use super::aggregate::{DailyReport, ReportRow, RowMoney};
 use super::files::{provider_files, team_files, ReportFile};
 use crate::money::{format_money, Currency};
 
@@ -44,43 +52,107 @@ fn attach(email: &mut Email, date: &str, files: Vec<ReportFile>, budget: usize) 
     left_out
 }
 
+/// The portal's page with a day's report files.
+pub fn portal_files_page(config: &PortalConfig, date: &str) -> String {
+    format!("{}/reports/{date}", config.portal_url.trim_end_matches('/'))
+}
+
 fn too_large_note(config: &PortalConfig, date: &str, left_out: &[(String, usize)]) -> Option<String> {
     if left_out.is_empty() {
         return None;
     }
     let names: Vec<String> = left_out.iter().map(|(n, s)| format!("{n} ({:.1} MB)", *s as f64 / 1e6)).collect();
     Some(format!(
-        "Too large to attach: {}. Download from the portal: {}/reports/{date}",
+        "Too large to attach: {}. Download from the portal: {}",
         names.join(", "),
-        config.portal_url.trim_end_matches('/')
+        portal_files_page(config, date)
     ))
 }
 
-/// The provider's email for `report` (None if the provider had no deployments that day).
+/// What the three money columns mean, one plain line each (provider emails).
+pub const MONEY_EXPLAINED: [&str; 3] = [
+    "Billable revenue: what customers are billed for your products' deployments (quantity × unit price).",
+    "Your remuneration: your share of the billable revenue (billable revenue × your revenue share); this is what the marketplace pays you.",
+    "Marketplace fee: the marketplace's part, billable revenue minus your remuneration.",
+];
+
+/// The 30-day chart of a provider's report email: a PNG and the same figures as a table. The
+/// job draws it (`jobs/nightly-reports/src/chart.rs`) through
+/// [`super::delivery::ReportCharts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportPicture {
+    pub png: Vec<u8>,
+    /// What the picture shows, with its figures (for screen readers and blocked images).
+    pub alt_text: String,
+    /// Size in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// The table's caption.
+    pub caption: String,
+    /// Table header and rows (one per day, then the totals).
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// `Content-ID` of the chart's inline part (unique within its message).
+pub fn chart_content_id(date: &str) -> String {
+    format!("chart-{date}@reports.marketplace")
+}
+
+const DAY_HEADER: [&str; 8] = [
+    "Product",
+    "Currency",
+    "Deployments",
+    "Succeeded",
+    "Failed",
+    "Billable revenue",
+    "Your remuneration",
+    "Marketplace fee",
+];
+const TOTALS_HEADER: [&str; 5] =
+    ["Currency", "Deployments", "Billable revenue", "Your remuneration", "Marketplace fee"];
+
+/// Per-currency totals of `rows` (deployments and the three amounts), by currency code.
+fn totals_by_currency(rows: &[ReportRow]) -> Vec<Vec<String>> {
+    let mut sums: BTreeMap<Currency, (u64, RowMoney)> = BTreeMap::new();
+    for r in rows {
+        let zero = RowMoney {
+            billable_revenue: Decimal::ZERO,
+            remuneration_value: Decimal::ZERO,
+            marketplace_fee: Decimal::ZERO,
+        };
+        let (deployments, money) = sums.entry(r.currency).or_insert((0, zero));
+        *deployments = deployments.saturating_add(r.counts.deployments);
+        money.billable_revenue = money.billable_revenue.saturating_add(r.money.billable_revenue);
+        money.remuneration_value = money.remuneration_value.saturating_add(r.money.remuneration_value);
+        money.marketplace_fee = money.marketplace_fee.saturating_add(r.money.marketplace_fee);
+    }
+    sums.into_iter()
+        .map(|(c, (deployments, money))| {
+            let [rev, rem, fee] = money_cells(&money, c);
+            vec![c.to_string(), deployments.to_string(), rev, rem, fee]
+        })
+        .collect()
+}
+
+/// The provider's email for `report` (None if the provider had no deployments that day):
+/// greeting by name, the day per product, the day's and the month's totals per currency, what
+/// the amounts mean, the 30-day `chart` when there is one, the portal's files page, the CSVs
+/// attached, and last the provider's Marketplace Representative.
 pub fn provider_report_email(
     config: &PortalConfig,
     report: &DailyReport,
-    provider_id: &str,
-    to: String,
+    provider: &Provider,
+    chart: Option<&ReportPicture>,
     budget: usize,
 ) -> Option<Email> {
+    let provider_id = provider.provider_id.as_str();
     let p = report.providers.get(provider_id)?;
     let date = report.date.to_string();
-    let mut message = Message::new("Hello,").paragraph(format!(
-        "here is your deployment report for {date} (UTC) on the marketplace. The CSV files are attached."
+    let company = &provider.company_name;
+    let mut message = Message::new(format!("Hello {},", provider.contact_name)).paragraph(format!(
+        "here is {company}'s deployment report for {date} (UTC) on the marketplace. The CSV files are attached."
     ));
-    let header = [
-        "Product",
-        "Currency",
-        "Deployments",
-        "Succeeded",
-        "Failed",
-        "Billable revenue",
-        "Your remuneration",
-        "Marketplace fee",
-    ]
-    .map(String::from)
-    .to_vec();
     let rows = p
         .deployments
         .iter()
@@ -98,8 +170,10 @@ pub fn provider_report_email(
             ]
         })
         .collect();
-    message = message.table(header, rows);
-    let totals: Vec<Vec<String>> = report
+    message = message.table(DAY_HEADER.map(String::from).to_vec(), rows);
+    // The day's totals are the summary rows (rounded once from the exact sums, like the team's
+    // summary file); month to date sums the month-to-date file's rows per currency.
+    let day_totals = report
         .summary
         .iter()
         .filter(|s| s.provider_id == provider_id)
@@ -108,23 +182,49 @@ pub fn provider_report_email(
             vec![s.currency.to_string(), s.counts.deployments.to_string(), rev, rem, fee]
         })
         .collect();
-    message = message.paragraph("Totals:").table(
-        ["Currency", "Deployments", "Billable revenue", "Your remuneration", "Marketplace fee"]
-            .map(String::from)
-            .to_vec(),
-        totals,
-    );
+    let header = || TOTALS_HEADER.map(String::from).to_vec();
+    message = message
+        .paragraph(format!("Totals for {date}:"))
+        .table(header(), day_totals)
+        .paragraph(format!("Month to date ({} to {date}):", report.month_start))
+        .table(header(), totals_by_currency(&p.month_to_date));
     let errors = p.errors.len();
     if errors > 0 {
         message = message.paragraph(format!("{errors} deployment error(s) are listed in the errors file."));
     }
-    let mut email = compose(config, vec![to], &format!("Your marketplace deployment report for {date}"), &message);
+    for line in MONEY_EXPLAINED {
+        message = message.paragraph(line);
+    }
+    let content_id = chart_content_id(&date);
+    if let Some(chart) = chart {
+        message = message.figure(Block::Figure {
+            content_id: content_id.clone(),
+            alt_text: chart.alt_text.clone(),
+            width: chart.width,
+            height: chart.height,
+            caption: chart.caption.clone(),
+            header: chart.header.clone(),
+            rows: chart.rows.clone(),
+        });
+    }
+    message =
+        message.link(format!("Your report files for {date} in the Provider Portal"), portal_files_page(config, &date));
+    message = message.paragraph(format!(
+        "Your own software can list the same files, with short-lived download links, through the portal's reports API: GET /providers/{provider_id}/reports/{date}/files"
+    ));
+    let subject = format!("{company}: your marketplace deployment report for {date}");
+    let help = reports_help_line(Some(provider), config);
+    let mut email = compose(config, vec![provider.contact_email.clone()], &subject, &message.clone().paragraph(&help));
+    // The picture counts against the attachment budget: it is base64 in the same message.
+    let budget = budget.saturating_sub(chart.map_or(0, |c| c.png.len()));
     let left_out = attach(&mut email, &date, provider_files(report, provider_id), budget);
     if let Some(note) = too_large_note(config, &date, &left_out) {
-        let message = message.paragraph(note);
         let attachments = std::mem::take(&mut email.attachments);
-        email = compose(config, email.to.clone(), &email.subject, &message);
+        email = compose(config, email.to.clone(), &email.subject, &message.paragraph(note).paragraph(help));
         email.attachments = attachments;
+    }
+    if let Some(chart) = chart {
+        email.inline_images.push(InlineImage { content_id, content_type: "image/png".into(), data: chart.png.clone() });
     }
     Some(email)
 }
@@ -201,26 +301,128 @@ mod tests {
         agg.finish().expect("ok").remove(0)
     }
 
+    fn provider() -> Provider {
+        Provider {
+            provider_id: "acme".into(),
+            company_name: "Acme <Software>".into(),
+            contact_name: "Jane Doe".into(),
+            contact_email: "ops@acme.example".into(),
+            ..Provider::example()
+        }
+    }
+
+    fn picture() -> ReportPicture {
+        ReportPicture {
+            png: vec![0x89, b'P', b'N', b'G'],
+            alt_text: "Chart of 30 days".into(),
+            width: 720,
+            height: 360,
+            caption: "Deployments and billable revenue per day".into(),
+            header: vec!["Date".into(), "Deployments".into(), "Billable revenue USD".into()],
+            rows: vec![
+                vec!["2026-02-14".into(), "1".into(), "49.99".into()],
+                vec!["Total".into(), "1".into(), "49.99".into()],
+            ],
+        }
+    }
+
     #[test]
-    fn provider_email_has_totals_in_both_bodies_and_the_three_csvs_attached() {
+    fn provider_email_greets_the_contact_names_the_company_and_ends_with_the_representative() {
         let email =
-            provider_report_email(&config(), &report(), "acme", "ops@acme.example".into(), ATTACHMENT_BUDGET_BYTES)
-                .expect("email");
-        assert!(email.text.contains("49.99") && email.text.contains("39.99") && email.text.contains("10.00"));
-        assert!(email.html.contains("Vault &lt;Pro&gt;"));
+            provider_report_email(&config(), &report(), &provider(), None, ATTACHMENT_BUDGET_BYTES).expect("email");
+        assert_eq!(email.to, ["ops@acme.example"]);
+        assert_eq!(email.subject, "Acme <Software>: your marketplace deployment report for 2026-02-14");
+        let help = reports_help_line(Some(&provider()), &config());
+        let expected = format!(
+            "Hello Jane Doe,
+
+here is Acme <Software>'s deployment report for 2026-02-14 (UTC) on the marketplace. The CSV files are attached.
+
+Product | Currency | Deployments | Succeeded | Failed | Billable revenue | Your remuneration | Marketplace fee
+Vault <Pro> | USD | 1 | 1 | 0 | 49.99 | 39.99 | 10.00
+
+Totals for 2026-02-14:
+
+Currency | Deployments | Billable revenue | Your remuneration | Marketplace fee
+USD | 1 | 49.99 | 39.99 | 10.00
+
+Month to date (2026-02-01 to 2026-02-14):
+
+Currency | Deployments | Billable revenue | Your remuneration | Marketplace fee
+USD | 1 | 49.99 | 39.99 | 10.00
+
+{}
+
+{}
+
+{}
+
+Your report files for 2026-02-14 in the Provider Portal: https://portal.m.example/reports/2026-02-14
+
+Your own software can list the same files, with short-lived download links, through the portal's reports API: GET /providers/acme/reports/2026-02-14/files
+
+{help}
+
+-- 
+The Marketplace team <team@m.example>
+",
+            MONEY_EXPLAINED[0], MONEY_EXPLAINED[1], MONEY_EXPLAINED[2]
+        );
+        assert_eq!(email.text, expected);
+        assert!(email.html.contains("Vault &lt;Pro&gt;") && email.html.contains("Hello Jane Doe,"));
+        assert!(email.html.contains(&crate::email::escape_html(&help)));
+        assert!(email.inline_images.is_empty() && !email.html.contains("<img"));
         let names: Vec<_> = email.attachments.iter().map(|a| a.filename.as_str()).collect();
         assert_eq!(names, ["2026-02-14-deployments.csv", "2026-02-14-errors.csv", "2026-02-14-month-to-date.csv"]);
-        assert!(provider_report_email(&config(), &report(), "nobody", "x@y".into(), 1).is_none());
+        let nobody = Provider { provider_id: "nobody".into(), ..provider() };
+        assert!(provider_report_email(&config(), &report(), &nobody, None, 1).is_none());
+    }
+
+    #[test]
+    fn month_to_date_totals_sum_the_month_rows_per_currency() {
+        let mut report = report();
+        let acme = report.providers.get_mut("acme").expect("acme");
+        let mut second = acme.month_to_date[0].clone();
+        second.product_id = "other".into();
+        second.counts.deployments = 2;
+        second.money.billable_revenue = "0.02".parse().expect("dec");
+        acme.month_to_date.push(second);
+        let email =
+            provider_report_email(&config(), &report, &provider(), None, ATTACHMENT_BUDGET_BYTES).expect("email");
+        assert!(
+            email.text.contains("Month to date (2026-02-01 to 2026-02-14):\n\nCurrency | Deployments | Billable revenue | Your remuneration | Marketplace fee\nUSD | 3 | 50.01 | 79.98 | 20.00\n"),
+            "{}",
+            email.text
+        );
+    }
+
+    #[test]
+    fn the_chart_is_an_inline_image_shown_by_cid_with_its_table_in_both_parts() {
+        let email = provider_report_email(&config(), &report(), &provider(), Some(&picture()), ATTACHMENT_BUDGET_BYTES)
+            .expect("email");
+        let cid = chart_content_id("2026-02-14");
+        assert_eq!(email.inline_images.len(), 1);
+        assert_eq!(email.inline_images[0].content_id, cid);
+        assert_eq!(email.inline_images[0].content_type, "image/png");
+        assert_eq!(email.inline_images[0].data, picture().png);
+        assert!(email.html.contains(&format!("src=\"cid:{cid}\" alt=\"Chart of 30 days\"")), "{}", email.html);
+        assert!(email.html.contains("<td style=\"text-align: right\">49.99</td>"));
+        assert!(email.text.contains("(Chart of 30 days)\n\nDate        Deployments  Billable revenue USD\n2026-02-14            1                 49.99\n"), "{}", email.text);
+        // Still the representative last.
+        let help = reports_help_line(Some(&provider()), &config());
+        assert!(email.text.ends_with(&format!("{help}\n\n-- \nThe Marketplace team <team@m.example>\n")));
     }
 
     #[test]
     fn attachments_over_the_size_budget_are_replaced_by_a_portal_link() {
-        let email = provider_report_email(&config(), &report(), "acme", "ops@acme.example".into(), 300).expect("email");
+        let email = provider_report_email(&config(), &report(), &provider(), None, 300).expect("email");
         assert!(email.attachments.len() < 3);
         assert!(
             email.text.contains("Too large to attach")
                 && email.text.contains("https://portal.m.example/reports/2026-02-14")
         );
+        let help = reports_help_line(Some(&provider()), &config());
+        assert!(email.text.ends_with(&format!("{help}\n\n-- \nThe Marketplace team <team@m.example>\n")));
     }
 
     #[test]

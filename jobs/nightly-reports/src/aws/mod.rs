@@ -10,6 +10,7 @@
 //!   item and its CSV object out;
 //! * [`published`] — the providers with a published product (a paged, filtered Scan of the
 //!   `Marketplace` table), who get a statement.
+//! * [`chart_source`] — the providers' 30-day charts from the `Reports` table.
 //!
 //! Delivery itself (which email to whom, once) uses no SDK: it is
 //! `marketplace_domain::report::delivery::deliver_reports`, over the mailer and this ledger.
@@ -25,6 +26,7 @@ use marketplace_domain::report::aggregate::AggregateError;
 use marketplace_domain::report::attribute::AttributeValue;
 use marketplace_domain::DomainError;
 
+pub mod chart_source;
 pub mod ledger;
 pub mod logs_table;
 pub mod partials;
