@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 use marketplace_domain::report::aggregate::{AggregateError, Aggregator};
 use marketplace_domain::report::attribute::parse_export_line;
-use marketplace_domain::report::fast::parse_valid_export_line;
+use marketplace_domain::report::fast::{parse_valid_export_line, scan_valid_export_line};
 use marketplace_domain::report::record::{ContractViolation, Rejected};
 
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -208,6 +208,10 @@ fn ingest_line(agg: &mut Aggregator, raw: &[u8], locator: &dyn Fn() -> String) -
         }
     };
     if text.is_empty() {
+        return Ok(());
+    }
+    if let Some(log) = scan_valid_export_line(text) {
+        agg.add_valid(&log)?;
         return Ok(());
     }
     if let Some(log) = parse_valid_export_line(text) {

@@ -8,12 +8,20 @@
 //! path ([`super::attribute::parse_export_line`] + [`super::record::parse_deployment_log`]),
 //! which names the reason. So both paths count exactly the same logs with the same values;
 //! `tests::fast_and_general_paths_agree` checks it on every kind of reject.
+//!
+//! In front of the serde path sits [`scan_export_line`], a hand-written scanner for the export
+//! line's fixed shape (`{"Item": {"name": {"S"|"N": "text"}, ..., "errors": {"L": [{"M":
+//! {...}}]}}}`, any key order, any JSON whitespace). It gives up (`None`) on anything else — an
+//! escape sequence, a nested value in an attribute it does not know, a duplicate key, a
+//! missing attribute — and the line then takes the serde path, so it only ever speeds up lines
+//! whose outcome the serde path would have given too (`scanner_agrees_with_serde` checks it on
+//! generated lines, escapes, unicode, missing and reordered keys included).
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::record::{check_valid, DeploymentLog, RawErrorEntry, RawLog};
+use super::record::{check_valid, check_valid_ref, DeploymentLog, RawErrorEntry, RawLog, ValidLog};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,6 +137,215 @@ pub fn valid_log(line: ExportLineRef<'_>) -> Option<DeploymentLog> {
     .ok()
 }
 
+/// The log of a line the scanner takes, borrowing its text; `None` when the scanner gives up or
+/// the line breaks the contract: then take [`parse_valid_export_line`] and the general path.
+pub fn scan_valid_export_line(line: &str) -> Option<ValidLog<'_>> {
+    let mut errors = Vec::new();
+    let raw = scan_export_line(line, &mut errors)?;
+    check_valid_ref(&raw.with_errors(&errors)).ok()
+}
+
+/// The attributes the scanner found (errors are collected beside it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScannedLine<'a> {
+    fields: [&'a str; FIELDS.len()],
+}
+
+impl<'a> ScannedLine<'a> {
+    /// The contract's attributes, with `errors` as the error entries.
+    pub fn with_errors<'e>(&self, errors: &'e [RawErrorEntry<'a>]) -> RawLog<'a, 'e> {
+        let f = &self.fields;
+        RawLog {
+            deployment_id: f[0],
+            provider_id: f[1],
+            product_id: f[2],
+            product_name: f[3],
+            customer_alias: f[4],
+            started_at: f[5],
+            finished_at: f[6],
+            status: f[7],
+            errors,
+            billing_model: f[8],
+            quantity: f[9],
+            unit_price: f[10],
+            currency: f[11],
+            provider_share: f[12],
+        }
+    }
+}
+
+/// The scalar attributes of the contract with their DynamoDB type (`errors` is apart).
+const FIELDS: [(&str, u8); 13] = [
+    ("deployment_id", b'S'),
+    ("provider_id", b'S'),
+    ("product_id", b'S'),
+    ("product_name", b'S'),
+    ("customer_alias", b'S'),
+    ("started_at", b'S'),
+    ("finished_at", b'S'),
+    ("status", b'S'),
+    ("billing_model", b'S'),
+    ("quantity", b'N'),
+    ("unit_price", b'N'),
+    ("currency", b'S'),
+    ("provider_share", b'N'),
+];
+
+/// Scans one export line of the usual shape, borrowing every string; `errors` receives the
+/// error entries. `None` when the line is anything else (the serde path then decides).
+pub fn scan_export_line<'a>(line: &'a str, errors: &mut Vec<RawErrorEntry<'a>>) -> Option<ScannedLine<'a>> {
+    let mut c = Scan { s: line, b: line.as_bytes(), i: 0 };
+    c.byte(b'{')?;
+    if c.string()? != "Item" {
+        return None;
+    }
+    c.byte(b':')?;
+    c.byte(b'{')?;
+    let mut out = ScannedLine::default();
+    let mut seen = 0u32;
+    let mut seen_errors = false;
+    errors.clear();
+    loop {
+        let name = c.string()?;
+        c.byte(b':')?;
+        if name == "errors" {
+            if std::mem::replace(&mut seen_errors, true) {
+                return None;
+            }
+            c.error_list(errors)?;
+        } else if let Some(k) = FIELDS.iter().position(|(n, _)| *n == name) {
+            if seen & (1 << k) != 0 {
+                return None;
+            }
+            seen |= 1 << k;
+            out.fields[k] = c.typed(FIELDS[k].1)?;
+        } else {
+            // pk, sk or another attribute: only a plain S or N value is skipped here.
+            c.byte(b'{')?;
+            let tag = c.string()?;
+            if tag != "S" && tag != "N" {
+                return None;
+            }
+            c.byte(b':')?;
+            c.string()?;
+            c.byte(b'}')?;
+        }
+        match c.next()? {
+            b',' => {}
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    c.byte(b'}')?;
+    c.ws();
+    (c.i == c.b.len() && seen == (1 << FIELDS.len()) - 1 && seen_errors).then_some(out)
+}
+
+struct Scan<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn ws(&mut self) {
+        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// The next non-blank byte.
+    fn next(&mut self) -> Option<u8> {
+        self.ws();
+        let b = *self.b.get(self.i)?;
+        self.i += 1;
+        Some(b)
+    }
+
+    fn byte(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// A string without escapes or control characters (anything else: `None`).
+    fn string(&mut self) -> Option<&'a str> {
+        self.byte(b'"')?;
+        let start = self.i;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => break,
+                b'\\' => return None,
+                c if c < 0x20 => return None,
+                _ => self.i += 1,
+            }
+        }
+        let text = self.s.get(start..self.i)?;
+        self.i += 1;
+        Some(text)
+    }
+
+    /// `{"S": "text"}` (or `N`): the text.
+    fn typed(&mut self, tag: u8) -> Option<&'a str> {
+        self.byte(b'{')?;
+        if self.string()?.as_bytes() != [tag] {
+            return None;
+        }
+        self.byte(b':')?;
+        let text = self.string()?;
+        self.byte(b'}')?;
+        Some(text)
+    }
+
+    /// `{"L": [{"M": {"code": {"S": ..}, "message": {"S": ..}, "at": {"S": ..}}}, ...]}`.
+    fn error_list(&mut self, errors: &mut Vec<RawErrorEntry<'a>>) -> Option<()> {
+        self.byte(b'{')?;
+        if self.string()? != "L" {
+            return None;
+        }
+        self.byte(b':')?;
+        self.byte(b'[')?;
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+        } else {
+            loop {
+                self.byte(b'{')?;
+                if self.string()? != "M" {
+                    return None;
+                }
+                self.byte(b':')?;
+                self.byte(b'{')?;
+                let mut entry: [Option<&'a str>; 3] = [None; 3];
+                loop {
+                    let k = match self.string()? {
+                        "code" => 0,
+                        "message" => 1,
+                        "at" => 2,
+                        _ => return None,
+                    };
+                    self.byte(b':')?;
+                    if entry[k].replace(self.typed(b'S')?).is_some() {
+                        return None;
+                    }
+                    match self.next()? {
+                        b',' => {}
+                        b'}' => break,
+                        _ => return None,
+                    }
+                }
+                self.byte(b'}')?;
+                let [Some(code), Some(message), Some(at)] = entry else { return None };
+                errors.push(RawErrorEntry { code, message, at });
+                match self.next()? {
+                    b',' => {}
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.byte(b'}')
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +396,142 @@ mod tests {
         let escaped = valid.replacen(r#""product_name": {"S": ""#, r#""product_name": {"S": "\"Q\" "#, 1);
         assert_eq!(parse_valid_export_line(&escaped), general(&escaped));
         assert!(parse_valid_export_line(&escaped).is_some());
+    }
+}
+
+#[cfg(test)]
+mod scanner_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A JSON string literal of `text`, escaping non-ASCII as `\uXXXX` when `escape_unicode`.
+    fn json_string(text: &str, escape_unicode: bool) -> String {
+        let plain = serde_json::to_string(text).expect("a string serialises");
+        if !escape_unicode {
+            return plain;
+        }
+        plain.chars().map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", c as u32) }).collect()
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[a-z0-9-]{1,12}",
+            1 => "[a-zA-Z0-9 ,\"\\\\é日\n\t\u{1F600}-]{0,12}",
+            1 => Just(String::new()),
+        ]
+    }
+
+    fn one_of(values: &'static [&'static str]) -> impl Strategy<Value = String> {
+        proptest::sample::select(values).prop_map(str::to_owned)
+    }
+
+    /// (attribute name, value JSON) pairs of a line; values are sometimes of the wrong type.
+    fn attributes() -> impl Strategy<Value = Vec<(String, String)>> {
+        let instant = || one_of(&["2026-02-14T10:00:00Z", "2026-02-14T10:00:00.25Z", "2026-02-14T12:00:00+02:00", "x"]);
+        let scalars = (
+            (text(), one_of(&["acme", "globex-labs", "../x", "é"]), text(), text(), text()),
+            (instant(), instant(), one_of(&["SUCCEEDED", "FAILED", "DONE"]), one_of(&["hourly", "monthly", "weird"])),
+            (one_of(&["1", "2.5", "0.125", "1e2", "-1"]), one_of(&["49.99", "0.000001", "12"])),
+            (one_of(&["USD", "EUR", "JPY", "usd"]), one_of(&["0.7", "1", "2"])),
+        );
+        let entry = (text(), text(), instant(), any::<u8>());
+        (scalars, proptest::collection::vec(entry, 0..3), any::<u8>(), any::<bool>()).prop_map(
+            |(
+                ((id, provider, product, name, alias), (start, end, status, model), (qty, price), (cur, share)),
+                errs,
+                typo,
+                esc,
+            )| {
+                let s = |v: &str| format!(r#"{{"S": {}}}"#, json_string(v, esc));
+                let n = |v: &str| format!(r#"{{"N": {}}}"#, json_string(v, esc));
+                let entries: Vec<String> = errs
+                    .iter()
+                    .map(|(code, message, at, shape)| {
+                        let mut keys = vec![("code", s(code)), ("message", s(message)), ("at", s(at))];
+                        keys.rotate_left(usize::from(shape % 3));
+                        if shape % 11 == 0 {
+                            keys.pop(); // a missing key
+                        }
+                        let body: Vec<String> = keys.iter().map(|(k, v)| format!(r#""{k}": {v}"#)).collect();
+                        format!(r#"{{"M": {{{}}}}}"#, body.join(", "))
+                    })
+                    .collect();
+                let mut attrs = vec![
+                    ("pk".to_owned(), s("DAY#2026-02-14#01")),
+                    ("deployment_id".to_owned(), s(&id)),
+                    ("provider_id".to_owned(), s(&provider)),
+                    ("product_id".to_owned(), s(&product)),
+                    ("product_name".to_owned(), s(&name)),
+                    ("customer_alias".to_owned(), s(&alias)),
+                    ("started_at".to_owned(), s(&start)),
+                    ("finished_at".to_owned(), s(&end)),
+                    ("status".to_owned(), s(&status)),
+                    ("errors".to_owned(), format!(r#"{{"L": [{}]}}"#, entries.join(", "))),
+                    ("billing_model".to_owned(), s(&model)),
+                    ("quantity".to_owned(), n(&qty)),
+                    ("unit_price".to_owned(), n(&price)),
+                    ("currency".to_owned(), s(&cur)),
+                    ("provider_share".to_owned(), n(&share)),
+                ];
+                // Occasionally: a wrong type, a missing attribute, a NULL, a nested attribute.
+                let k = usize::from(typo) % attrs.len();
+                match typo / 32 {
+                    0 => attrs[k].1 = attrs[k].1.replacen(r#"{"S""#, r#"{"N""#, 1).replacen(r#"{"N""#, r#"{"S""#, 1),
+                    1 => {
+                        attrs.remove(k);
+                    }
+                    2 => attrs[k].1 = r#"{"NULL": true}"#.to_owned(),
+                    3 => attrs.push(("extra".to_owned(), r#"{"M": {"a": {"S": "b"}}}"#.to_owned())),
+                    4 => attrs.push((attrs[k].0.clone(), attrs[k].1.clone())), // a duplicate key
+                    _ => {}
+                }
+                attrs
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// What the scanner accepts, the serde path accepts with the same values; and on the
+        /// plain shape (no escapes, nothing nested or doubled) the scanner takes every line the
+        /// serde path takes.
+        #[test]
+        fn scanner_agrees_with_serde(attrs in attributes(), order in any::<u64>(), spacing in 0usize..3) {
+            let mut attrs = attrs;
+            // Reorder the keys (a deterministic shuffle from `order`).
+            let mut seed = order;
+            for i in (1..attrs.len()).rev() {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                attrs.swap(i, (seed >> 33) as usize % (i + 1));
+            }
+            let (colon, comma) = [(": ", ", "), (":", ","), (" :\n", "\t,\r\n ")][spacing];
+            let body: Vec<String> = attrs.iter().map(|(k, v)| format!("\"{k}\"{colon}{v}")).collect();
+            let line = format!("{{\"Item\"{colon}{{{}}}}}", body.join(comma));
+            let scanned = scan_valid_export_line(&line).map(|log| log.to_owned_log());
+            let serde = parse_valid_export_line(&line);
+            if scanned.is_some() {
+                prop_assert_eq!(&scanned, &serde, "{}", line);
+            }
+            let mut names: Vec<&str> = attrs.iter().map(|(k, _)| k.as_str()).collect();
+            names.sort_unstable();
+            let doubled = names.windows(2).any(|w| w[0] == w[1]);
+            let plain = !line.contains('\\') && !line.contains(r#""M": {"a""#) && !doubled;
+            if plain && serde.is_some() {
+                prop_assert!(scanned.is_some(), "the scanner gave up on a plain line: {}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn scanner_takes_the_generated_shape_and_gives_up_on_escapes() {
+        let line = r#"{"Item": {"pk": {"S": "DAY#2026-02-14#02"}, "deployment_id": {"S": "d-1"}, "provider_id": {"S": "acme"}, "product_id": {"S": "vault"}, "product_name": {"S": "Vault é 日"}, "customer_alias": {"S": "C1"}, "started_at": {"S": "2026-02-14T21:51:10Z"}, "finished_at": {"S": "2026-02-14T22:40:10Z"}, "status": {"S": "FAILED"}, "errors": {"L": [{"M": {"at": {"S": "2026-02-14T21:52:10Z"}, "code": {"S": "VM_TIMEOUT"}, "message": {"S": "slow, \"very\""}}}]}, "billing_model": {"S": "hourly"}, "quantity": {"N": "3.25"}, "unit_price": {"N": "0.125"}, "currency": {"S": "USD"}, "provider_share": {"N": "0.7"}}}"#;
+        assert!(scan_valid_export_line(line).is_none(), "an escaped quote: the serde path decides");
+        let plain = line.replace(r#"\"very\""#, "very");
+        let log = scan_valid_export_line(&plain).expect("the usual shape is scanned");
+        assert_eq!(log.product_name, "Vault é 日");
+        assert_eq!(log.errors.len(), 1);
+        assert_eq!(Some(log.to_owned_log()), parse_valid_export_line(&plain));
     }
 }

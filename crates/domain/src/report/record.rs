@@ -406,7 +406,7 @@ fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
 
 /// The contract's attributes as borrowed text (the export fast path, [`super::fast`]).
 #[derive(Debug, Clone, Copy)]
-pub struct RawLog<'a> {
+pub struct RawLog<'a, 'e> {
     /// `deployment_id`.
     pub deployment_id: &'a str,
     /// `provider_id`.
@@ -424,7 +424,7 @@ pub struct RawLog<'a> {
     /// `status` text.
     pub status: &'a str,
     /// `errors` entries.
-    pub errors: &'a [RawErrorEntry<'a>],
+    pub errors: &'e [RawErrorEntry<'a>],
     /// `billing_model` text.
     pub billing_model: &'a str,
     /// `quantity` number text.
@@ -450,7 +450,98 @@ pub struct RawErrorEntry<'a> {
 
 /// The contract's value checks on attributes already known to have the right DynamoDB types:
 /// the same checks, through the same functions, as the general path.
-pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation> {
+pub fn check_valid(raw: &RawLog<'_, '_>) -> Result<DeploymentLog, ContractViolation> {
+    check_valid_ref(raw).map(|log| log.to_owned_log())
+}
+
+/// A valid deployment log that borrows its text from the input line: what the export fast path
+/// aggregates without allocating ([`super::aggregate::Aggregator::add_valid`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidLog<'a> {
+    /// Deployment id.
+    pub deployment_id: &'a str,
+    /// Provider owning the product.
+    pub provider_id: &'a str,
+    /// Product deployed.
+    pub product_id: &'a str,
+    /// Product display name at deployment time.
+    pub product_name: &'a str,
+    /// Customer alias shown to the provider.
+    pub customer_alias: &'a str,
+    /// Start (UTC).
+    pub started_at: DateTime<Utc>,
+    /// End (UTC).
+    pub finished_at: DateTime<Utc>,
+    /// Outcome.
+    pub status: DeploymentStatus,
+    /// Error entries in recorded order (`code`, `message`, `at`).
+    pub errors: Vec<(&'a str, &'a str, DateTime<Utc>)>,
+    /// Billing model.
+    pub billing_model: BillingModel,
+    /// Billed quantity.
+    pub quantity: Decimal,
+    /// Price per unit.
+    pub unit_price: Decimal,
+    /// Billing currency.
+    pub currency: Currency,
+    /// The provider's share of revenue.
+    pub provider_share: Decimal,
+}
+
+impl ValidLog<'_> {
+    /// The owned form.
+    pub fn to_owned_log(&self) -> DeploymentLog {
+        DeploymentLog {
+            deployment_id: self.deployment_id.to_owned(),
+            provider_id: self.provider_id.to_owned(),
+            product_id: self.product_id.to_owned(),
+            product_name: self.product_name.to_owned(),
+            customer_alias: self.customer_alias.to_owned(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            status: self.status,
+            errors: self
+                .errors
+                .iter()
+                .map(|&(code, message, at)| DeploymentErrorEntry {
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                    at,
+                })
+                .collect(),
+            billing_model: self.billing_model,
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            currency: self.currency,
+            provider_share: self.provider_share,
+        }
+    }
+}
+
+impl DeploymentLog {
+    /// The borrowed form.
+    pub fn as_valid(&self) -> ValidLog<'_> {
+        ValidLog {
+            deployment_id: &self.deployment_id,
+            provider_id: &self.provider_id,
+            product_id: &self.product_id,
+            product_name: &self.product_name,
+            customer_alias: &self.customer_alias,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            status: self.status,
+            errors: self.errors.iter().map(|e| (e.code.as_str(), e.message.as_str(), e.at)).collect(),
+            billing_model: self.billing_model,
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            currency: self.currency,
+            provider_share: self.provider_share,
+        }
+    }
+}
+
+/// [`check_valid`] without copying the text: the log borrows from `raw`.
+pub fn check_valid_ref<'a>(raw: &RawLog<'a, '_>) -> Result<ValidLog<'a>, ContractViolation> {
     let deployment_id = bounded("deployment_id", raw.deployment_id)?;
     if !is_safe_identifier(raw.provider_id) {
         return Err(ContractViolation::UnsafeProviderId(raw.provider_id.to_owned()));
@@ -473,14 +564,14 @@ pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation>
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            Ok(DeploymentErrorEntry {
-                code: bounded("errors[].code", e.code)?.to_owned(),
-                message: bounded("errors[].message", e.message)?.to_owned(),
+            Ok((
+                bounded("errors[].code", e.code)?,
+                bounded("errors[].message", e.message)?,
                 // The attribute name is only built for the error (not once per entry).
-                at: DateTime::parse_from_rfc3339(e.at).map(|d| d.with_timezone(&Utc)).map_err(|_| {
+                DateTime::parse_from_rfc3339(e.at).map(|d| d.with_timezone(&Utc)).map_err(|_| {
                     ContractViolation::UnparseableDate { attribute: format!("errors[{i}].at"), value: e.at.to_owned() }
                 })?,
-            })
+            ))
         })
         .collect::<Result<Vec<_>, ContractViolation>>()?;
     let billing_model =
@@ -509,12 +600,12 @@ pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation>
     if provider_share <= Decimal::ZERO || provider_share > Decimal::ONE {
         return Err(ContractViolation::ShareOutOfRange(provider_share));
     }
-    Ok(DeploymentLog {
-        deployment_id: deployment_id.to_owned(),
-        provider_id: raw.provider_id.to_owned(),
-        product_id: product_id.to_owned(),
-        product_name: product_name.to_owned(),
-        customer_alias: customer_alias.to_owned(),
+    Ok(ValidLog {
+        deployment_id,
+        provider_id: raw.provider_id,
+        product_id,
+        product_name,
+        customer_alias,
         started_at,
         finished_at,
         status,
