@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -639,10 +639,75 @@ pub fn format_instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// Appends [`format_instant`]'s text to `out`; whole seconds of years 0–9999 (every instant of
+/// a real report) without going through the formatter.
+pub fn push_instant(out: &mut String, at: DateTime<Utc>) {
+    let t = at.naive_utc();
+    if at.timestamp_subsec_nanos() != 0 || !(0..=9999).contains(&t.year()) {
+        out.push_str(&format_instant(at));
+        return;
+    }
+    push_date(out, t.date());
+    let mut buf = *b"T00:00:00Z";
+    let two = |buf: &mut [u8; 10], at: usize, v: u32| {
+        buf[at] = b'0' + (v / 10 % 10) as u8;
+        buf[at + 1] = b'0' + (v % 10) as u8;
+    };
+    two(&mut buf, 1, t.hour());
+    two(&mut buf, 4, t.minute());
+    two(&mut buf, 7, t.second());
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
+/// Appends `date` as `YYYY-MM-DD` (chrono's `%Y-%m-%d`).
+pub fn push_date(out: &mut String, date: NaiveDate) {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&date.format("%Y-%m-%d").to_string());
+        return;
+    }
+    let mut buf = *b"0000-00-00";
+    let y = year as u32;
+    for (i, div) in [1000, 100, 10, 1].into_iter().enumerate() {
+        buf[i] = b'0' + (y / div % 10) as u8;
+    }
+    buf[5] = b'0' + (date.month() / 10) as u8;
+    buf[6] = b'0' + (date.month() % 10) as u8;
+    buf[8] = b'0' + (date.day() / 10) as u8;
+    buf[9] = b'0' + (date.day() % 10) as u8;
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::attribute::parse_export_line;
+
+    #[test]
+    fn push_instant_and_push_date_print_what_chrono_prints() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut instants: Vec<DateTime<Utc>> =
+            ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-02-14T21:52:10.5Z"]
+                .iter()
+                .map(|t| t.parse().expect("instant"))
+                .collect();
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let secs = (seed % 400_000_000_000) as i64 - 100_000_000_000;
+            let nanos = if seed % 5 == 0 { (seed >> 20) as u32 % 1_000_000_000 } else { 0 };
+            instants.extend(DateTime::<Utc>::from_timestamp(secs, nanos));
+        }
+        for at in instants {
+            let mut text = String::from("x");
+            push_instant(&mut text, at);
+            assert_eq!(text, format!("x{}", format_instant(at)));
+            let mut date = String::new();
+            push_date(&mut date, at.date_naive());
+            assert_eq!(date, at.date_naive().format("%Y-%m-%d").to_string());
+        }
+    }
 
     pub(crate) const VALID: &str = r#"{"Item": {"pk": {"S": "DAY#2026-02-14#02"}, "sk": {"S": "2026-02-14T22:40:10Z#d-1"}, "deployment_id": {"S": "d-1"}, "provider_id": {"S": "acme"}, "product_id": {"S": "vault"}, "product_name": {"S": "Vault"}, "customer_alias": {"S": "C1"}, "started_at": {"S": "2026-02-14T21:51:10Z"}, "finished_at": {"S": "2026-02-14T22:40:10Z"}, "status": {"S": "SUCCEEDED"}, "errors": {"L": [{"M": {"code": {"S": "VM_TIMEOUT"}, "message": {"S": "slow"}, "at": {"S": "2026-02-14T21:52:10Z"}}}]}, "billing_model": {"S": "hourly"}, "quantity": {"N": "3.25"}, "unit_price": {"N": "0.125"}, "currency": {"S": "USD"}, "provider_share": {"N": "0.7"}}}"#;
 
