@@ -262,6 +262,9 @@ fn number_attr(item: &Item, name: &'static str) -> Result<Decimal, ContractViola
 }
 
 fn parse_instant(attribute: &str, text: &str) -> Result<DateTime<Utc>, ContractViolation> {
+    if let Some(at) = whole_second_utc(text) {
+        return Ok(at);
+    }
     DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| ContractViolation::UnparseableDate { attribute: attribute.to_owned(), value: text.to_owned() })
@@ -568,9 +571,13 @@ pub fn check_valid_ref<'a>(raw: &RawLog<'a, '_>) -> Result<ValidLog<'a>, Contrac
                 bounded("errors[].code", e.code)?,
                 bounded("errors[].message", e.message)?,
                 // The attribute name is only built for the error (not once per entry).
-                DateTime::parse_from_rfc3339(e.at).map(|d| d.with_timezone(&Utc)).map_err(|_| {
-                    ContractViolation::UnparseableDate { attribute: format!("errors[{i}].at"), value: e.at.to_owned() }
-                })?,
+                whole_second_utc(e.at)
+                    .map(Ok)
+                    .unwrap_or_else(|| DateTime::parse_from_rfc3339(e.at).map(|d| d.with_timezone(&Utc)))
+                    .map_err(|_| ContractViolation::UnparseableDate {
+                        attribute: format!("errors[{i}].at"),
+                        value: e.at.to_owned(),
+                    })?,
             ))
         })
         .collect::<Result<Vec<_>, ContractViolation>>()?;
@@ -639,6 +646,23 @@ pub fn format_instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` (the shape every log uses) without the general RFC 3339 parser;
+/// `None` for anything else (a fraction, an offset, a leap second, an invalid date), which the
+/// general parser then decides. Tested to agree with it.
+fn whole_second_utc(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?;
+    Some(date.and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?.and_utc())
+}
+
 /// Appends [`format_instant`]'s text to `out`; whole seconds of years 0–9999 (every instant of
 /// a real report) without going through the formatter.
 pub fn push_instant(out: &mut String, at: DateTime<Utc>) {
@@ -682,6 +706,62 @@ pub fn push_date(out: &mut String, date: NaiveDate) {
 mod tests {
     use super::*;
     use crate::report::attribute::parse_export_line;
+
+    #[test]
+    fn whole_second_parser_agrees_with_rfc3339() {
+        let chrono = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|d| d.with_timezone(&Utc));
+        let mut texts: Vec<String> = [
+            "2026-02-14T21:52:10Z",
+            "2026-02-29T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2026-02-14T23:59:60Z",
+            "2026-13-01T00:00:00Z",
+            "2026-02-14t21:52:10Z",
+            "2026-02-14 21:52:10Z",
+            "2026-02-14T21:52:10z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2026-02-14T24:00:00Z",
+            "2026-02-14T21:60:10Z",
+            "+026-02-14T21:52:10Z",
+            "2026-02-14T21:52:1aZ",
+            "2026-02-14T21:52:10.5Z",
+            "2026-02-14T21:52:10+00:00",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let mut seed = 7u64;
+        for _ in 0..5000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let d = |k: u32| ((seed >> k) % 10).to_string();
+            texts.push(format!(
+                "{}{}{}{}-{}{}-{}{}T{}{}:{}{}:{}{}Z",
+                d(1),
+                d(5),
+                d(9),
+                d(13),
+                d(17).replace(|c: char| c > '1', "0"),
+                d(21),
+                d(25).replace(|c: char| c > '3', "1"),
+                d(29),
+                d(33).replace(|c: char| c > '2', "1"),
+                d(37),
+                d(41).replace(|c: char| c > '6', "5"),
+                d(45),
+                d(49).replace(|c: char| c > '6', "5"),
+                d(53)
+            ));
+        }
+        let mut fast_taken = 0;
+        for t in &texts {
+            if let Some(at) = whole_second_utc(t) {
+                fast_taken += 1;
+                assert_eq!(Some(at), chrono(t), "{t}");
+            }
+            assert_eq!(parse_instant("x", t).ok(), chrono(t), "{t}");
+        }
+        assert!(fast_taken > 1000, "the common shape takes the fast path ({fast_taken})");
+    }
 
     #[test]
     fn push_instant_and_push_date_print_what_chrono_prints() {
