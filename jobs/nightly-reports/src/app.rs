@@ -553,9 +553,20 @@ pub async fn handle_scheduled(
             };
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
             let start = starting_point(&aws.reports, plan, false).await?;
-            let agg = aws.logs.aggregate(start, Some(partition), parallelism, None).await?;
+            // Error and reject rows go to a local spill, then to S3 as one sorted run each
+            // (`<i>.errors`, `<i>.rejects`), streamed: neither this partition nor the merge
+            // holds them. The group totals (`<i>.json`) go last, so a listed partial is whole.
+            let spill = Spill::new().map_err(JobError::from)?;
+            let mut agg = aws.logs.aggregate(start, Some(partition), parallelism, Some(&spill)).await?;
+            let (errors, rejects) = agg.take_rows();
+            spill.add(errors, rejects).map_err(JobError::from)?;
             let stats = agg.stats();
-            let key = format!("partials/{run_id}/{}.json", partition.index);
+            let stem = format!("partials/{run_id}/{}", partition.index);
+            let (errors_run, rejects_run) = (spill.scratch_path("out-errors"), spill.scratch_path("out-rejects"));
+            spill.write_merged(&errors_run, &rejects_run).map_err(JobError::from)?;
+            store.put_file(&format!("{stem}.errors"), &errors_run).await?;
+            store.put_file(&format!("{stem}.rejects"), &rejects_run).await?;
+            let key = format!("{stem}.json");
             store.put(&key, encode_partial(&agg).map_err(|e| invalid(e.to_string()))?).await?;
             return Ok(
                 serde_json::json!({ "partial": key, "items": stats.items, "counted": stats.counted, "rejected": stats.rejected }),
@@ -563,12 +574,23 @@ pub async fn handle_scheduled(
         }
         Mode::Merge => {
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
+            // Each partial's rows are streamed to a file and merged as a run of one spill, so
+            // the merge holds group totals only, whatever the number of error rows.
+            let spill = Spill::new().map_err(JobError::from)?;
             let mut merged: Option<Aggregator> = None;
             for key in &run.partials {
-                let agg = decode_partial(&store.get(key).await?).map_err(|e| invalid(format!("partial {key}: {e}")))?;
+                let mut agg =
+                    decode_partial(&store.get(key).await?).map_err(|e| invalid(format!("partial {key}: {e}")))?;
                 if agg.plan() != plan {
                     return Err(invalid(format!("partial {key} covers other dates than this merge")));
                 }
+                let stem = key.strip_suffix(".json").unwrap_or(key);
+                let (errors_run, rejects_run) = (spill.scratch_path("in-errors"), spill.scratch_path("in-rejects"));
+                store.get_file(&format!("{stem}.errors"), &errors_run).await?;
+                store.get_file(&format!("{stem}.rejects"), &rejects_run).await?;
+                spill.adopt(&errors_run, &rejects_run).map_err(JobError::from)?;
+                let (errors, rejects) = agg.take_rows();
+                spill.add(errors, rejects).map_err(JobError::from)?;
                 match merged.as_mut() {
                     None => merged = Some(agg),
                     Some(m) => m.merge(agg).map_err(JobError::from)?,
@@ -576,7 +598,9 @@ pub async fn handle_scheduled(
             }
             let merged = merged.ok_or(AppError::Job(JobError::NothingToMerge))?;
             refuse_if_later_dates_stored(&aws.reports, plan).await?;
-            publish(add_stored_sums(&aws.reports, merged).await?, out, everything, Some(aws)).await?
+            let merged = add_stored_sums(&aws.reports, merged).await?;
+            let resend = Resend::from(everything.resend);
+            publish_resending(merged, out, everything, &resend, Some(&spill), None, Some(aws)).await?
         }
     };
     serde_json::to_value(&summary).map_err(|e| invalid(e.to_string()))
