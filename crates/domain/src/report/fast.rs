@@ -137,41 +137,48 @@ pub fn valid_log(line: ExportLineRef<'_>) -> Option<DeploymentLog> {
     .ok()
 }
 
-/// The log of a line the scanner takes, borrowing its text; `None` when the scanner gives up or
-/// the line breaks the contract: then take [`parse_valid_export_line`] and the general path.
-pub fn scan_valid_export_line(line: &str) -> Option<ValidLog<'_>> {
-    let mut errors = Vec::new();
-    let raw = scan_export_line(line, &mut errors)?;
-    check_valid_ref(&raw.with_errors(&errors)).ok()
-}
-
-/// The attributes the scanner found (errors are collected beside it).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ScannedLine<'a> {
-    fields: [&'a str; FIELDS.len()],
-}
-
-impl<'a> ScannedLine<'a> {
-    /// The contract's attributes, with `errors` as the error entries.
-    pub fn with_errors<'e>(&self, errors: &'e [RawErrorEntry<'a>]) -> RawLog<'a, 'e> {
-        let f = &self.fields;
-        RawLog {
-            deployment_id: f[0],
-            provider_id: f[1],
-            product_id: f[2],
-            product_name: f[3],
-            customer_alias: f[4],
-            started_at: f[5],
-            finished_at: f[6],
-            status: f[7],
-            errors,
-            billing_model: f[8],
-            quantity: f[9],
-            unit_price: f[10],
-            currency: f[11],
-            provider_share: f[12],
+/// The log of a line the scanner takes, borrowing its text from the line (and from `scratch`,
+/// where text with escape sequences is decoded); `None` when the scanner gives up or the line
+/// breaks the contract: then take [`parse_valid_export_line`] and the general path.
+pub fn scan_valid_export_line<'a>(line: &'a str, scratch: &'a mut String) -> Option<ValidLog<'a>> {
+    scratch.clear();
+    let mut fields = [Span::Line(0, 0); FIELDS.len()];
+    let mut entries: Vec<[Span; 3]> = Vec::new();
+    scan_export_line(line, scratch, &mut fields, &mut entries)?;
+    let scratch: &'a String = scratch;
+    let text = |span: Span| -> &'a str {
+        match span {
+            Span::Line(from, to) => line.get(from..to).unwrap_or_default(),
+            Span::Scratch(from, to) => scratch.get(from..to).unwrap_or_default(),
         }
-    }
+    };
+    let errors: Vec<RawErrorEntry<'a>> =
+        entries.iter().map(|e| RawErrorEntry { code: text(e[0]), message: text(e[1]), at: text(e[2]) }).collect();
+    let f = fields.map(text);
+    check_valid_ref(&RawLog {
+        deployment_id: f[0],
+        provider_id: f[1],
+        product_id: f[2],
+        product_name: f[3],
+        customer_alias: f[4],
+        started_at: f[5],
+        finished_at: f[6],
+        status: f[7],
+        errors: &errors,
+        billing_model: f[8],
+        quantity: f[9],
+        unit_price: f[10],
+        currency: f[11],
+        provider_share: f[12],
+    })
+    .ok()
+}
+
+/// Where a scanned value's text is: a range of the line, or of the scratch buffer (decoded).
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    Line(usize, usize),
+    Scratch(usize, usize),
 }
 
 /// The scalar attributes of the contract with their DynamoDB type (`errors` is apart).
@@ -191,43 +198,46 @@ const FIELDS: [(&str, u8); 13] = [
     ("provider_share", b'N'),
 ];
 
-/// Scans one export line of the usual shape, borrowing every string; `errors` receives the
-/// error entries. `None` when the line is anything else (the serde path then decides).
-pub fn scan_export_line<'a>(line: &'a str, errors: &mut Vec<RawErrorEntry<'a>>) -> Option<ScannedLine<'a>> {
-    let mut c = Scan { s: line, b: line.as_bytes(), i: 0 };
+/// Scans one export line of the usual shape into `fields` (in [`FIELDS`] order) and `entries`
+/// (`code`, `message`, `at` of each error entry). `None` when the line is anything else.
+fn scan_export_line(
+    line: &str,
+    scratch: &mut String,
+    fields: &mut [Span; FIELDS.len()],
+    entries: &mut Vec<[Span; 3]>,
+) -> Option<()> {
+    let mut c = Scan { s: line, b: line.as_bytes(), i: 0, scratch };
     c.byte(b'{')?;
-    if c.string()? != "Item" {
+    if c.key()? != "Item" {
         return None;
     }
     c.byte(b':')?;
     c.byte(b'{')?;
-    let mut out = ScannedLine::default();
     let mut seen = 0u32;
     let mut seen_errors = false;
-    errors.clear();
     loop {
-        let name = c.string()?;
+        let name = c.key()?;
         c.byte(b':')?;
         if name == "errors" {
             if std::mem::replace(&mut seen_errors, true) {
                 return None;
             }
-            c.error_list(errors)?;
+            c.error_list(entries)?;
         } else if let Some(k) = FIELDS.iter().position(|(n, _)| *n == name) {
             if seen & (1 << k) != 0 {
                 return None;
             }
             seen |= 1 << k;
-            out.fields[k] = c.typed(FIELDS[k].1)?;
+            fields[k] = c.typed(FIELDS[k].1)?;
         } else {
             // pk, sk or another attribute: only a plain S or N value is skipped here.
             c.byte(b'{')?;
-            let tag = c.string()?;
+            let tag = c.key()?;
             if tag != "S" && tag != "N" {
                 return None;
             }
             c.byte(b':')?;
-            c.string()?;
+            c.value()?;
             c.byte(b'}')?;
         }
         match c.next()? {
@@ -238,16 +248,17 @@ pub fn scan_export_line<'a>(line: &'a str, errors: &mut Vec<RawErrorEntry<'a>>) 
     }
     c.byte(b'}')?;
     c.ws();
-    (c.i == c.b.len() && seen == (1 << FIELDS.len()) - 1 && seen_errors).then_some(out)
+    (c.i == c.b.len() && seen == (1 << FIELDS.len()) - 1 && seen_errors).then_some(())
 }
 
-struct Scan<'a> {
+struct Scan<'a, 's> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    scratch: &'s mut String,
 }
 
-impl<'a> Scan<'a> {
+impl<'a> Scan<'a, '_> {
     fn ws(&mut self) {
         while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
@@ -266,39 +277,88 @@ impl<'a> Scan<'a> {
         (self.next()? == want).then_some(())
     }
 
-    /// A string without escapes or control characters (anything else: `None`).
-    fn string(&mut self) -> Option<&'a str> {
+    /// An object key: a string without escapes (anything else: `None`).
+    fn key(&mut self) -> Option<&'a str> {
+        match self.value()? {
+            Span::Line(from, to) => self.s.get(from..to),
+            Span::Scratch(..) => None,
+        }
+    }
+
+    /// A string value. Text with escape sequences is decoded into the scratch buffer as JSON
+    /// defines them; a surrogate `\u` escape, an unknown escape or a raw control character
+    /// gives `None` (serde then decides).
+    fn value(&mut self) -> Option<Span> {
         self.byte(b'"')?;
         let start = self.i;
         loop {
             match *self.b.get(self.i)? {
-                b'"' => break,
-                b'\\' => return None,
+                b'"' => {
+                    self.i += 1;
+                    return Some(Span::Line(start, self.i - 1));
+                }
+                b'\\' => break,
                 c if c < 0x20 => return None,
                 _ => self.i += 1,
             }
         }
-        let text = self.s.get(start..self.i)?;
-        self.i += 1;
-        Some(text)
+        let from = self.scratch.len();
+        self.scratch.push_str(self.s.get(start..self.i)?);
+        loop {
+            let run = self.i;
+            while !matches!(*self.b.get(self.i)?, b'"' | b'\\' | 0..0x20) {
+                self.i += 1;
+            }
+            self.scratch.push_str(self.s.get(run..self.i)?);
+            match self.b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return Some(Span::Scratch(from, self.scratch.len()));
+                }
+                b'\\' => {
+                    let decoded = match *self.b.get(self.i + 1)? {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hex = self.s.get(self.i + 2..self.i + 6)?;
+                            if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                                return None;
+                            }
+                            self.i += 4;
+                            char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+                        }
+                        _ => return None,
+                    };
+                    self.scratch.push(decoded);
+                    self.i += 2;
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// `{"S": "text"}` (or `N`): the text.
-    fn typed(&mut self, tag: u8) -> Option<&'a str> {
+    fn typed(&mut self, tag: u8) -> Option<Span> {
         self.byte(b'{')?;
-        if self.string()?.as_bytes() != [tag] {
+        if self.key()?.as_bytes() != [tag] {
             return None;
         }
         self.byte(b':')?;
-        let text = self.string()?;
+        let text = self.value()?;
         self.byte(b'}')?;
         Some(text)
     }
 
     /// `{"L": [{"M": {"code": {"S": ..}, "message": {"S": ..}, "at": {"S": ..}}}, ...]}`.
-    fn error_list(&mut self, errors: &mut Vec<RawErrorEntry<'a>>) -> Option<()> {
+    fn error_list(&mut self, entries: &mut Vec<[Span; 3]>) -> Option<()> {
         self.byte(b'{')?;
-        if self.string()? != "L" {
+        if self.key()? != "L" {
             return None;
         }
         self.byte(b':')?;
@@ -309,14 +369,14 @@ impl<'a> Scan<'a> {
         } else {
             loop {
                 self.byte(b'{')?;
-                if self.string()? != "M" {
+                if self.key()? != "M" {
                     return None;
                 }
                 self.byte(b':')?;
                 self.byte(b'{')?;
-                let mut entry: [Option<&'a str>; 3] = [None; 3];
+                let mut entry: [Option<Span>; 3] = [None; 3];
                 loop {
-                    let k = match self.string()? {
+                    let k = match self.key()? {
                         "code" => 0,
                         "message" => 1,
                         "at" => 2,
@@ -334,7 +394,7 @@ impl<'a> Scan<'a> {
                 }
                 self.byte(b'}')?;
                 let [Some(code), Some(message), Some(at)] = entry else { return None };
-                errors.push(RawErrorEntry { code, message, at });
+                entries.push([code, message, at]);
                 match self.next()? {
                     b',' => {}
                     b']' => break,
@@ -509,7 +569,8 @@ mod scanner_tests {
             let (colon, comma) = [(": ", ", "), (":", ","), (" :\n", "\t,\r\n ")][spacing];
             let body: Vec<String> = attrs.iter().map(|(k, v)| format!("\"{k}\"{colon}{v}")).collect();
             let line = format!("{{\"Item\"{colon}{{{}}}}}", body.join(comma));
-            let scanned = scan_valid_export_line(&line).map(|log| log.to_owned_log());
+            let mut scratch = String::new();
+            let scanned = scan_valid_export_line(&line, &mut scratch).map(|log| log.to_owned_log());
             let serde = parse_valid_export_line(&line);
             if scanned.is_some() {
                 prop_assert_eq!(&scanned, &serde, "{}", line);
@@ -517,7 +578,8 @@ mod scanner_tests {
             let mut names: Vec<&str> = attrs.iter().map(|(k, _)| k.as_str()).collect();
             names.sort_unstable();
             let doubled = names.windows(2).any(|w| w[0] == w[1]);
-            let plain = !line.contains('\\') && !line.contains(r#""M": {"a""#) && !doubled;
+            let surrogate = ["\\ud8", "\\ud9", "\\uda", "\\udb", "\\udc", "\\udd", "\\ude", "\\udf"].iter().any(|u| line.contains(u));
+            let plain = !surrogate && !line.contains(r#""M": {"a""#) && !doubled;
             if plain && serde.is_some() {
                 prop_assert!(scanned.is_some(), "the scanner gave up on a plain line: {}", line);
             }
@@ -525,13 +587,22 @@ mod scanner_tests {
     }
 
     #[test]
-    fn scanner_takes_the_generated_shape_and_gives_up_on_escapes() {
+    fn scanner_takes_the_generated_shape_escapes_included() {
         let line = r#"{"Item": {"pk": {"S": "DAY#2026-02-14#02"}, "deployment_id": {"S": "d-1"}, "provider_id": {"S": "acme"}, "product_id": {"S": "vault"}, "product_name": {"S": "Vault é 日"}, "customer_alias": {"S": "C1"}, "started_at": {"S": "2026-02-14T21:51:10Z"}, "finished_at": {"S": "2026-02-14T22:40:10Z"}, "status": {"S": "FAILED"}, "errors": {"L": [{"M": {"at": {"S": "2026-02-14T21:52:10Z"}, "code": {"S": "VM_TIMEOUT"}, "message": {"S": "slow, \"very\""}}}]}, "billing_model": {"S": "hourly"}, "quantity": {"N": "3.25"}, "unit_price": {"N": "0.125"}, "currency": {"S": "USD"}, "provider_share": {"N": "0.7"}}}"#;
-        assert!(scan_valid_export_line(line).is_none(), "an escaped quote: the serde path decides");
-        let plain = line.replace(r#"\"very\""#, "very");
-        let log = scan_valid_export_line(&plain).expect("the usual shape is scanned");
+        let mut scratch = String::new();
+        let log = scan_valid_export_line(line, &mut scratch).expect("the usual shape is scanned");
         assert_eq!(log.product_name, "Vault é 日");
-        assert_eq!(log.errors.len(), 1);
-        assert_eq!(Some(log.to_owned_log()), parse_valid_export_line(&plain));
+        assert_eq!(log.errors, [("VM_TIMEOUT", "slow, \"very\"", "2026-02-14T21:52:10Z".parse().expect("instant"))]);
+        assert_eq!(Some(log.to_owned_log()), parse_valid_export_line(line));
+        for (escape, decoded) in [(r"\u00e9\n\t\/\\", "é\n\t/\\"), (r"\u65E5", "日")] {
+            let escaped = line.replace("Vault é 日", escape);
+            let log = scan_valid_export_line(&escaped, &mut scratch).expect("escapes are decoded");
+            assert_eq!(log.product_name, decoded);
+            assert_eq!(Some(log.to_owned_log()), parse_valid_export_line(&escaped));
+        }
+        for given_up in [r"\ud83d\ude00", r"\x", r"\u12", "tab\there"] {
+            let odd = line.replace("Vault é 日", given_up);
+            assert!(scan_valid_export_line(&odd, &mut scratch).is_none(), "{given_up}: serde decides");
+        }
     }
 }
