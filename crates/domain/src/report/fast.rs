@@ -208,7 +208,7 @@ fn scan_export_line(
 ) -> Option<()> {
     // A raw control character is JSON whitespace (tab, CR, LF) or an error: rare either way,
     // and serde decides. Ruling them out here lets strings end at the first `"` or `\\`.
-    if line.bytes().any(|b| b < 0x20) {
+    if has_control_byte(line.as_bytes()) {
         return None;
     }
     let mut c = Scan { s: line, b: line.as_bytes(), i: 0, scratch };
@@ -260,6 +260,19 @@ fn scan_export_line(
     c.byte(b'}')?;
     c.ws();
     (c.i == c.b.len() && seen == (1 << FIELDS.len()) - 1 && seen_errors).then_some(())
+}
+
+/// Whether any byte is below 0x20, eight at a time (the exact "has less than" word test).
+fn has_control_byte(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        if x.wrapping_sub(ONES * 0x20) & !x & (ONES * 0x80) != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b < 0x20)
 }
 
 struct Scan<'a, 's> {
@@ -595,6 +608,23 @@ mod scanner_tests {
                 prop_assert!(scanned.is_some(), "the scanner gave up on a plain line: {}", line);
             }
         }
+    }
+
+    #[test]
+    fn control_bytes_are_found_in_any_position() {
+        for len in 0..24 {
+            for at in 0..len {
+                for byte in [0u8, 0x09, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = byte;
+                    assert!(has_control_byte(&bytes), "{len} {at} {byte}");
+                }
+                let mut bytes = vec![0x20u8; len];
+                bytes[at] = 0xff;
+                assert!(!has_control_byte(&bytes));
+            }
+        }
+        assert!(!has_control_byte("ünïcode 日本 \u{7f}".as_bytes()));
     }
 
     #[test]
