@@ -25,7 +25,7 @@ use crate::partition::Partition;
 use crate::pipeline::{
     aggregate_export_spilling, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary,
 };
-use crate::spill::{Merged, Spill};
+use crate::spill::Spill;
 
 /// Errors of a run.
 #[derive(Debug, thiserror::Error)]
@@ -381,23 +381,69 @@ pub async fn publish_resending(
     Ok(summary)
 }
 
-/// Reads a spill's error rows back for one (date, provider) after the other, in order.
+/// Reads a spill's error rows back for one (date, provider) after the other, in order. A
+/// second thread merges the sorted runs ahead of the reader (a few batches, bounded), so the
+/// merge overlaps rendering and writing the files.
 struct ErrorsByProvider {
-    merged: Merged<ErrorRow>,
+    batches: std::sync::mpsc::Receiver<Result<Vec<ErrorRow>, String>>,
+    pending: std::collections::VecDeque<ErrorRow>,
 }
+
+/// Rows per batch handed from the merging thread (with 4 batches queued: a few MiB at most).
+const MERGE_BATCH: usize = 1024;
 
 impl ErrorsByProvider {
     fn open(spill: &Spill) -> Result<Self, JobError> {
-        Ok(ErrorsByProvider { merged: spill.errors()? })
+        let mut merged = spill.errors()?;
+        let (tx, batches) = std::sync::mpsc::sync_channel(4);
+        // Ends by itself: at the last row, on an error, or when the reader is gone.
+        std::thread::spawn(move || loop {
+            let mut batch = Vec::with_capacity(MERGE_BATCH);
+            let end = loop {
+                match merged.next_row() {
+                    Ok(Some(row)) => {
+                        batch.push(row);
+                        if batch.len() == MERGE_BATCH {
+                            break Ok(false);
+                        }
+                    }
+                    Ok(None) => break Ok(true),
+                    Err(e) => break Err(e.to_string()),
+                }
+            };
+            match end {
+                Ok(end) => {
+                    if tx.send(Ok(batch)).is_err() || end {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        });
+        Ok(ErrorsByProvider { batches, pending: std::collections::VecDeque::new() })
+    }
+
+    /// Whether the next row exists and `keep` says it belongs here.
+    fn next_is(&mut self, keep: impl Fn(&ErrorRow) -> bool) -> Result<bool, String> {
+        while self.pending.is_empty() {
+            match self.batches.recv() {
+                Ok(batch) => self.pending.extend(batch?),
+                Err(_) => return Ok(false), // every row was read
+            }
+        }
+        Ok(self.pending.front().is_some_and(keep))
     }
 
     fn take(&mut self, date: NaiveDate, provider_id: &str) -> Result<Vec<ErrorRow>, String> {
-        let before = |r: &ErrorRow| (r.report_date, r.provider_id.as_str()) < (date, provider_id);
-        while self.merged.next_if(before).map_err(|e| e.to_string())?.is_some() {}
+        while self.next_is(|r| (r.report_date, r.provider_id.as_str()) < (date, provider_id))? {
+            self.pending.pop_front();
+        }
         let mut rows = Vec::new();
-        let this = |r: &ErrorRow| r.report_date == date && r.provider_id == provider_id;
-        while let Some(row) = self.merged.next_if(this).map_err(|e| e.to_string())? {
-            rows.push(row);
+        while self.next_is(|r| r.report_date == date && r.provider_id == provider_id)? {
+            rows.extend(self.pending.pop_front());
         }
         Ok(rows)
     }
