@@ -530,7 +530,7 @@ mod scanner_tests {
                     .map(|(code, message, at, shape)| {
                         let mut keys = vec![("code", s(code)), ("message", s(message)), ("at", s(at))];
                         keys.rotate_left(usize::from(shape % 3));
-                        if shape % 11 == 0 {
+                        if shape.is_multiple_of(11) {
                             keys.pop(); // a missing key
                         }
                         let body: Vec<String> = keys.iter().map(|(k, v)| format!(r#""{k}": {v}"#)).collect();

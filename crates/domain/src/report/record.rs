@@ -776,7 +776,7 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let secs = (seed % 400_000_000_000) as i64 - 100_000_000_000;
-            let nanos = if seed % 5 == 0 { (seed >> 20) as u32 % 1_000_000_000 } else { 0 };
+            let nanos = if seed.is_multiple_of(5) { (seed >> 20) as u32 % 1_000_000_000 } else { 0 };
             instants.extend(DateTime::<Utc>::from_timestamp(secs, nanos));
         }
         for at in instants {
