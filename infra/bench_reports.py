@@ -92,6 +92,9 @@ def main():
         job, duck, cat = [], [], []
         script = DUCKDB_SQL.format(path=export, date=args.date, out=os.path.join(work, "duckdb.csv"))
         for _ in range(args.runs):
+            # Each run writes a fresh report directory, as a night does (a re-run of a date also
+            # swaps out and deletes the previous one; that is not what is compared here).
+            shutil.rmtree(os.path.join(work, "out"), ignore_errors=True)
             job.append(timed([args.job, "--date", args.date, "--from-export", export,
                               "--out", os.path.join(work, "out"), "--rejects-ok"],
                              env={**os.environ, "RUST_LOG": "warn"}))

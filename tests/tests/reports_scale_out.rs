@@ -49,6 +49,18 @@ async fn sixteen_partitions_and_a_merge_publish_what_a_single_run_does() {
         partials.push(result["partial"].clone());
     }
     assert_eq!(counted, 27, "every deployment is counted by exactly one partition");
+    // The partials hold group totals only; error and reject rows are sorted runs beside them.
+    let store = aws.partials.as_ref().expect("REPORT_PARTIALS_BUCKET");
+    let mut rows_bytes = 0;
+    for i in 0..16 {
+        let partial = store.get(&format!("partials/{run_id}/{i}.json")).await.expect("partial");
+        let partial = nightly_reports::pipeline::decode_partial(&partial).expect("decodes");
+        assert_eq!(partial.held_rows(), 0, "partial {i} carries no rows");
+        for kind in ["errors", "rejects"] {
+            rows_bytes += store.get(&format!("partials/{run_id}/{i}.{kind}")).await.expect("rows run").len();
+        }
+    }
+    assert!(rows_bytes > 0, "the error and reject rows were handed over as runs");
     let merge_out = std::env::temp_dir().join(unique("merged"));
     let merge = payload(
         json!({"mode": "merge", "scheduled_time": "2026-02-15T02:00:00Z", "run_id": run_id, "partials": partials}),

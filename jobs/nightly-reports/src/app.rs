@@ -25,7 +25,7 @@ use crate::partition::Partition;
 use crate::pipeline::{
     aggregate_export_spilling, decode_partial, encode_partial, write_partial, write_reports, JobError, RunSummary,
 };
-use crate::spill::{Merged, Spill};
+use crate::spill::Spill;
 
 /// Errors of a run.
 #[derive(Debug, thiserror::Error)]
@@ -385,23 +385,69 @@ pub async fn publish_resending(
     Ok(summary)
 }
 
-/// Reads a spill's error rows back for one (date, provider) after the other, in order.
+/// Reads a spill's error rows back for one (date, provider) after the other, in order. A
+/// second thread merges the sorted runs ahead of the reader (a few batches, bounded), so the
+/// merge overlaps rendering and writing the files.
 struct ErrorsByProvider {
-    merged: Merged<ErrorRow>,
+    batches: std::sync::mpsc::Receiver<Result<Vec<ErrorRow>, String>>,
+    pending: std::collections::VecDeque<ErrorRow>,
 }
+
+/// Rows per batch handed from the merging thread (with 4 batches queued: a few MiB at most).
+const MERGE_BATCH: usize = 1024;
 
 impl ErrorsByProvider {
     fn open(spill: &Spill) -> Result<Self, JobError> {
-        Ok(ErrorsByProvider { merged: spill.errors()? })
+        let mut merged = spill.errors()?;
+        let (tx, batches) = std::sync::mpsc::sync_channel(4);
+        // Ends by itself: at the last row, on an error, or when the reader is gone.
+        std::thread::spawn(move || loop {
+            let mut batch = Vec::with_capacity(MERGE_BATCH);
+            let end = loop {
+                match merged.next_row() {
+                    Ok(Some(row)) => {
+                        batch.push(row);
+                        if batch.len() == MERGE_BATCH {
+                            break Ok(false);
+                        }
+                    }
+                    Ok(None) => break Ok(true),
+                    Err(e) => break Err(e.to_string()),
+                }
+            };
+            match end {
+                Ok(end) => {
+                    if tx.send(Ok(batch)).is_err() || end {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        });
+        Ok(ErrorsByProvider { batches, pending: std::collections::VecDeque::new() })
+    }
+
+    /// Whether the next row exists and `keep` says it belongs here.
+    fn next_is(&mut self, keep: impl Fn(&ErrorRow) -> bool) -> Result<bool, String> {
+        while self.pending.is_empty() {
+            match self.batches.recv() {
+                Ok(batch) => self.pending.extend(batch?),
+                Err(_) => return Ok(false), // every row was read
+            }
+        }
+        Ok(self.pending.front().is_some_and(keep))
     }
 
     fn take(&mut self, date: NaiveDate, provider_id: &str) -> Result<Vec<ErrorRow>, String> {
-        let before = |r: &ErrorRow| (r.report_date, r.provider_id.as_str()) < (date, provider_id);
-        while self.merged.next_if(before).map_err(|e| e.to_string())?.is_some() {}
+        while self.next_is(|r| (r.report_date, r.provider_id.as_str()) < (date, provider_id))? {
+            self.pending.pop_front();
+        }
         let mut rows = Vec::new();
-        let this = |r: &ErrorRow| r.report_date == date && r.provider_id == provider_id;
-        while let Some(row) = self.merged.next_if(this).map_err(|e| e.to_string())? {
-            rows.push(row);
+        while self.next_is(|r| r.report_date == date && r.provider_id == provider_id)? {
+            rows.extend(self.pending.pop_front());
         }
         Ok(rows)
     }
@@ -565,9 +611,20 @@ pub async fn handle_scheduled(
             };
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
             let start = starting_point(&aws.reports, plan, false).await?;
-            let agg = aws.logs.aggregate(start, Some(partition), parallelism, None).await?;
+            // Error and reject rows go to a local spill, then to S3 as one sorted run each
+            // (`<i>.errors`, `<i>.rejects`), streamed: neither this partition nor the merge
+            // holds them. The group totals (`<i>.json`) go last, so a listed partial is whole.
+            let spill = Spill::new().map_err(JobError::from)?;
+            let mut agg = aws.logs.aggregate(start, Some(partition), parallelism, Some(&spill)).await?;
+            let (errors, rejects) = agg.take_rows();
+            spill.add(errors, rejects).map_err(JobError::from)?;
             let stats = agg.stats();
-            let key = format!("partials/{run_id}/{}.json", partition.index);
+            let stem = format!("partials/{run_id}/{}", partition.index);
+            let (errors_run, rejects_run) = (spill.scratch_path("out-errors"), spill.scratch_path("out-rejects"));
+            spill.write_merged(&errors_run, &rejects_run).map_err(JobError::from)?;
+            store.put_file(&format!("{stem}.errors"), &errors_run).await?;
+            store.put_file(&format!("{stem}.rejects"), &rejects_run).await?;
+            let key = format!("{stem}.json");
             store.put(&key, encode_partial(&agg).map_err(|e| invalid(e.to_string()))?).await?;
             return Ok(
                 serde_json::json!({ "partial": key, "items": stats.items, "counted": stats.counted, "rejected": stats.rejected }),
@@ -575,12 +632,23 @@ pub async fn handle_scheduled(
         }
         Mode::Merge => {
             let store = aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))?;
+            // Each partial's rows are streamed to a file and merged as a run of one spill, so
+            // the merge holds group totals only, whatever the number of error rows.
+            let spill = Spill::new().map_err(JobError::from)?;
             let mut merged: Option<Aggregator> = None;
             for key in &run.partials {
-                let agg = decode_partial(&store.get(key).await?).map_err(|e| invalid(format!("partial {key}: {e}")))?;
+                let mut agg =
+                    decode_partial(&store.get(key).await?).map_err(|e| invalid(format!("partial {key}: {e}")))?;
                 if agg.plan() != plan {
                     return Err(invalid(format!("partial {key} covers other dates than this merge")));
                 }
+                let stem = key.strip_suffix(".json").unwrap_or(key);
+                let (errors_run, rejects_run) = (spill.scratch_path("in-errors"), spill.scratch_path("in-rejects"));
+                store.get_file(&format!("{stem}.errors"), &errors_run).await?;
+                store.get_file(&format!("{stem}.rejects"), &rejects_run).await?;
+                spill.adopt(&errors_run, &rejects_run).map_err(JobError::from)?;
+                let (errors, rejects) = agg.take_rows();
+                spill.add(errors, rejects).map_err(JobError::from)?;
                 match merged.as_mut() {
                     None => merged = Some(agg),
                     Some(m) => m.merge(agg).map_err(JobError::from)?,
@@ -588,7 +656,9 @@ pub async fn handle_scheduled(
             }
             let merged = merged.ok_or(AppError::Job(JobError::NothingToMerge))?;
             refuse_if_later_dates_stored(&aws.reports, plan).await?;
-            publish(add_stored_sums(&aws.reports, merged).await?, out, everything, Some(aws)).await?
+            let merged = add_stored_sums(&aws.reports, merged).await?;
+            let resend = Resend::from(everything.resend);
+            publish_resending(merged, out, everything, &resend, Some(&spill), None, Some(aws)).await?
         }
         Mode::Statement => {
             let request = crate::statement_run::StatementRequest {

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 use marketplace_domain::report::aggregate::{AggregateError, Aggregator};
 use marketplace_domain::report::attribute::parse_export_line;
-use marketplace_domain::report::fast::parse_valid_export_line;
+use marketplace_domain::report::fast::{parse_valid_export_line, scan_valid_export_line};
 use marketplace_domain::report::record::{ContractViolation, Rejected};
 
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -146,7 +146,7 @@ fn read_blocks(path: &Path, mut send: impl FnMut(Block) -> bool) -> Result<(), E
         let at_end = filled < start + BLOCK_BYTES;
         if !at_end {
             // Keep the last partial line for the next block (a line longer than a block grows it).
-            match bytes.iter().rposition(|b| *b == b'\n') {
+            match memchr::memrchr(b'\n', &bytes) {
                 Some(cut) => carry = bytes.split_off(cut + 1),
                 None => {
                     carry = bytes;
@@ -155,7 +155,7 @@ fn read_blocks(path: &Path, mut send: impl FnMut(Block) -> bool) -> Result<(), E
             }
         }
         if !bytes.is_empty() {
-            let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+            let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
             let first_line = line;
             line += lines;
             if !send(Block { path: Arc::clone(&shared), first_line, bytes }) {
@@ -170,15 +170,19 @@ fn read_blocks(path: &Path, mut send: impl FnMut(Block) -> bool) -> Result<(), E
 
 fn work(rx: &Mutex<Receiver<Block>>, plan: ReportPlan, spill: Option<&Spill>) -> Result<Aggregator, ExportError> {
     let mut agg = Aggregator::new(plan);
+    let mut scratch = String::new();
     loop {
         let block = match rx.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return Err(ExportError::Worker),
         };
         let Ok(block) = block else { break };
-        for (k, raw) in block.bytes.split(|b| *b == b'\n').enumerate() {
+        let mut start = 0;
+        for (k, end) in memchr::memchr_iter(b'\n', &block.bytes).chain([block.bytes.len()]).enumerate() {
+            let raw = &block.bytes[start..end];
+            start = end + 1;
             let number = block.first_line + k as u64;
-            ingest_line(&mut agg, raw, &|| format!("{} line {number}", block.path.display()))?;
+            ingest_line(&mut agg, raw, &mut scratch, &|| format!("{} line {number}", block.path.display()))?;
         }
         if let Some(spill) = spill {
             if agg.held_rows() >= SPILL_ROWS {
@@ -195,7 +199,12 @@ fn work(rx: &Mutex<Receiver<Block>>, plan: ReportPlan, spill: Option<&Spill>) ->
 }
 
 /// One export line into the aggregator: fast path, else the general one, else a reject.
-fn ingest_line(agg: &mut Aggregator, raw: &[u8], locator: &dyn Fn() -> String) -> Result<(), ExportError> {
+fn ingest_line(
+    agg: &mut Aggregator,
+    raw: &[u8],
+    scratch: &mut String,
+    locator: &dyn Fn() -> String,
+) -> Result<(), ExportError> {
     let text = match std::str::from_utf8(raw) {
         Ok(text) => text.trim(),
         Err(e) => {
@@ -208,6 +217,10 @@ fn ingest_line(agg: &mut Aggregator, raw: &[u8], locator: &dyn Fn() -> String) -
         }
     };
     if text.is_empty() {
+        return Ok(());
+    }
+    if let Some(log) = scan_valid_export_line(text, scratch) {
+        agg.add_valid(&log)?;
         return Ok(());
     }
     if let Some(log) = parse_valid_export_line(text) {

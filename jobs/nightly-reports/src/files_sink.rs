@@ -2,8 +2,13 @@
 //!
 //! Each date's directory is written to a temporary sibling and swapped in whole, so a re-run
 //! leaves exactly the files of the new run (no stale provider folder survives) and a crash never
-//! leaves a half-written date.
+//! leaves a half-written date. (The rename is what makes it whole; no file is synced: a report
+//! run is re-runnable and byte-identical, so a power cut costs a re-run, not a wrong file.)
+//!
+//! Files are rendered on the calling thread and written by a second one, so the disk works
+//! while the next provider's rows are merged and rendered; each directory is created once.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -31,6 +36,52 @@ pub fn write_report(out: &Path, report: &DailyReport) -> Result<PathBuf, WriteEr
     write_report_with(out, report, None)
 }
 
+/// Renders the date's files in order into `send` (false: the writer stopped).
+fn render_files(
+    report: &DailyReport,
+    errors_of: &mut Option<ErrorsOf<'_>>,
+    staging: &Path,
+    send: &mut dyn FnMut(ReportFile) -> bool,
+) -> Result<(), WriteError> {
+    for file in team_files(report) {
+        if !send(file) {
+            return Ok(());
+        }
+    }
+    for provider_id in report.providers.keys() {
+        let files = match errors_of.as_mut() {
+            None => provider_files(report, provider_id),
+            Some(errors_of) => {
+                let errors = errors_of(provider_id)
+                    .map_err(|e| WriteError { path: staging.to_owned(), source: io::Error::other(e) })?;
+                provider_files(&report.for_provider(provider_id, errors), provider_id)
+            }
+        };
+        for file in files {
+            if !send(file) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes every received file under `staging`, creating each directory once.
+fn write_files(staging: &Path, files: std::sync::mpsc::Receiver<ReportFile>) -> Result<(), WriteError> {
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    for file in files {
+        let path = staging.join(&file.path);
+        if let Some(parent) = path.parent() {
+            if !made.contains(parent) {
+                fs::create_dir_all(parent).map_err(at(parent))?;
+                made.insert(parent.to_owned());
+            }
+        }
+        fs::write(&path, file.contents.as_bytes()).map_err(at(&path))?;
+    }
+    Ok(())
+}
+
 /// Supplies one provider's error rows (providers are asked in order).
 pub type ErrorsOf<'a> = &'a mut dyn FnMut(&str) -> Result<Vec<ErrorRow>, String>;
 
@@ -48,29 +99,18 @@ pub fn write_report_with(
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(at(&staging))?;
     }
-    let write = |file: ReportFile| -> Result<(), WriteError> {
-        let path = staging.join(&file.path);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(at(parent))?;
-        }
-        fs::write(&path, file.contents.as_bytes()).map_err(at(&path))
-    };
-    for file in team_files(report) {
-        write(file)?;
-    }
-    for provider_id in report.providers.keys() {
-        let files = match errors_of.as_mut() {
-            None => provider_files(report, provider_id),
-            Some(errors_of) => {
-                let errors = errors_of(provider_id)
-                    .map_err(|e| WriteError { path: staging.clone(), source: io::Error::other(e) })?;
-                provider_files(&report.for_provider(provider_id, errors), provider_id)
-            }
-        };
-        for file in files {
-            write(file)?;
-        }
-    }
+    // A few files in flight: the writer thread holds at most this many rendered files.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<ReportFile>(8);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| write_files(&staging, rx));
+        let rendered = render_files(report, &mut errors_of, &staging, &mut |file| tx.send(file).is_ok());
+        drop(tx);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(WriteError { path: staging.clone(), source: io::Error::other("the file writer thread panicked") })
+        });
+        // A write error stops the renderer (its send fails): report the write error first.
+        written.and(rendered)
+    })?;
     let old = out.join(format!(".{date}.old-{}", std::process::id()));
     if final_dir.exists() {
         fs::rename(&final_dir, &old).map_err(at(&final_dir))?;

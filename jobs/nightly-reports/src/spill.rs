@@ -74,6 +74,32 @@ impl Spill {
         Ok(())
     }
 
+    /// Merges every error run into one sorted run at `errors` and every reject run into one at
+    /// `rejects` (the files a scale-out partition hands to the merge; [`Self::adopt`] reads them
+    /// back as runs). Streams: memory is one reader per run.
+    pub fn write_merged(&self, errors: &Path, rejects: &Path) -> Result<(), SpillError> {
+        copy_merged(self.errors()?, errors, encode_error)?;
+        copy_merged(self.rejects()?, rejects, encode_reject)
+    }
+
+    /// Takes sorted run files written by [`Self::write_merged`] (of another spill) as runs of
+    /// this one; they are moved into this spill's directory, and removed with it.
+    pub fn adopt(&self, errors: &Path, rejects: &Path) -> Result<(), SpillError> {
+        let errors_run = self.run_path("errors");
+        fs::rename(errors, &errors_run).map_err(at(errors))?;
+        let rejects_run = self.run_path("rejects");
+        fs::rename(rejects, &rejects_run).map_err(at(rejects))?;
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.0.push(errors_run);
+        runs.1.push(rejects_run);
+        Ok(())
+    }
+
+    /// A fresh path in the spill's directory (for a file to [`Self::adopt`]).
+    pub fn scratch_path(&self, name: &str) -> PathBuf {
+        self.run_path(name)
+    }
+
     fn run_path(&self, kind: &str) -> PathBuf {
         self.dir.join(format!("{kind}-{:06}.bin", self.next.fetch_add(1, Ordering::Relaxed)))
     }
@@ -109,6 +135,18 @@ fn write_run<T>(path: &Path, rows: &[T], encode: fn(&mut Vec<u8>, &T)) -> Result
     for row in rows {
         buf.clear();
         encode(&mut buf, row);
+        out.write_all(&(buf.len() as u32).to_le_bytes()).map_err(at(path))?;
+        out.write_all(&buf).map_err(at(path))?;
+    }
+    out.flush().map_err(at(path))
+}
+
+fn copy_merged<T>(mut merged: Merged<T>, path: &Path, encode: fn(&mut Vec<u8>, &T)) -> Result<(), SpillError> {
+    let mut out = BufWriter::with_capacity(1 << 16, File::create(path).map_err(at(path))?);
+    let mut buf = Vec::with_capacity(256);
+    while let Some(row) = merged.next_row()? {
+        buf.clear();
+        encode(&mut buf, &row);
         out.write_all(&(buf.len() as u32).to_le_bytes()).map_err(at(path))?;
         out.write_all(&buf).map_err(at(path))?;
     }
@@ -324,6 +362,22 @@ mod tests {
         assert_eq!(out.iter().map(|r| r.deployment_id.as_str()).collect::<Vec<_>>(), ["d9", "d1", "d3", "d2"]);
         let mut rejects = spill.rejects().expect("rejects");
         assert_eq!(rejects.next_row().expect("row").map(|r| r.deployment_id), Some("z".into()));
+        // A partition's hand-over: one merged run per kind, adopted by another spill.
+        let merge = Spill::new().expect("spill");
+        let (e, r) = (merge.scratch_path("in-errors"), merge.scratch_path("in-rejects"));
+        spill.write_merged(&e, &r).expect("merged runs");
+        merge.adopt(&e, &r).expect("adopt");
+        merge.add(vec![row("a", "2026-02-14T00:30:00Z", "d0", 0)], vec![]).expect("run");
+        let mut both = merge.errors().expect("merge");
+        let mut ids = Vec::new();
+        while let Some(r) = both.next_row().expect("row") {
+            ids.push(r.deployment_id);
+        }
+        assert_eq!(ids, ["d0", "d9", "d1", "d3", "d2"]);
+        assert_eq!(
+            merge.rejects().expect("rejects").next_row().expect("row").map(|r| r.deployment_id),
+            Some("z".into())
+        );
         let dir = spill.dir.clone();
         drop(spill);
         assert!(!dir.exists(), "the spill cleans up after itself");

@@ -26,12 +26,14 @@
 
 use std::collections::BTreeMap;
 
+use hashbrown::{Equivalent, HashMap};
+
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::Item;
-use super::record::{parse_deployment_log, ContractViolation, DeploymentLog, DeploymentStatus, Rejected};
+use super::record::{parse_deployment_log, ContractViolation, DeploymentLog, DeploymentStatus, Rejected, ValidLog};
 use crate::money::{round_to_minor_units, Currency};
 
 /// Which report dates a run produces. Reading covers the first report date's month start up to
@@ -156,6 +158,30 @@ pub struct GroupKey {
     pub currency: Currency,
 }
 
+/// A [`GroupKey`] borrowed from an input line: looks a group up without allocating. Its derived
+/// `Hash` equals [`GroupKey`]'s (a `String` hashes as its `str`), as `Equivalent` requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct GroupKeyRef<'a> {
+    provider_id: &'a str,
+    product_id: &'a str,
+    currency: Currency,
+}
+
+impl Equivalent<GroupKey> for GroupKeyRef<'_> {
+    fn equivalent(&self, key: &GroupKey) -> bool {
+        self.currency == key.currency && self.product_id == key.product_id && self.provider_id == key.provider_id
+    }
+}
+
+/// One day's groups: a hash map (looked up once per log by a borrowed key); every output sorts.
+type DayGroups = HashMap<GroupKey, GroupTotals>;
+
+fn sorted(groups: &DayGroups) -> Vec<(&GroupKey, &GroupTotals)> {
+    let mut v: Vec<_> = groups.iter().collect();
+    v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    v
+}
+
 /// Exact running totals of one group on one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupTotals {
@@ -264,7 +290,7 @@ pub struct Aggregator {
     /// First day whose logs this aggregator counts (the plan's month start, or the day after
     /// the stored month sums it was seeded with).
     read_from: NaiveDate,
-    groups: BTreeMap<NaiveDate, BTreeMap<GroupKey, GroupTotals>>,
+    groups: BTreeMap<NaiveDate, DayGroups>,
     errors: Vec<ErrorRow>,
     rejects: Vec<RejectRow>,
     stats: IngestStats,
@@ -320,9 +346,9 @@ impl Aggregator {
         (self.read_from..=self.plan.last).contains(&day)
     }
 
-    /// The group totals of one day (exact; empty when nothing happened).
+    /// The group totals of one day (exact; empty when nothing happened), sorted by group.
     pub fn day_totals(&self, date: NaiveDate) -> impl Iterator<Item = (&GroupKey, &GroupTotals)> {
-        self.groups.get(&date).into_iter().flatten()
+        self.groups.get(&date).map(sorted).unwrap_or_default().into_iter()
     }
 
     /// Exact month-to-date totals of every group of `date`'s month up to `date` (inclusive):
@@ -361,7 +387,7 @@ impl Aggregator {
 
     /// Number of (date, group) totals held — what memory grows with.
     pub fn group_count(&self) -> usize {
-        self.groups.values().map(BTreeMap::len).sum()
+        self.groups.values().map(HashMap::len).sum()
     }
 
     /// Parses an item against the contract and counts or rejects it.
@@ -393,13 +419,19 @@ impl Aggregator {
 
     /// Counts a valid deployment log into its group.
     pub fn add(&mut self, log: DeploymentLog) -> Result<(), AggregateError> {
-        let day = log.report_date();
+        self.add_valid(&log.as_valid())
+    }
+
+    /// [`Self::add`] for a log that borrows its text: strings are copied only when a group is
+    /// created or renamed, and into error rows.
+    pub fn add_valid(&mut self, log: &ValidLog<'_>) -> Result<(), AggregateError> {
+        let day = log.finished_at.date_naive();
         if !self.counts_day(day) {
             self.stats.items += 1;
             self.stats.outside_window += 1;
             return Ok(());
         }
-        let key = GroupKey { provider_id: log.provider_id, product_id: log.product_id, currency: log.currency };
+        let key = GroupKeyRef { provider_id: log.provider_id, product_id: log.product_id, currency: log.currency };
         let amounts = match log.status {
             DeploymentStatus::Succeeded => log
                 .quantity
@@ -427,9 +459,10 @@ impl Aggregator {
                         t.revenue = r;
                         t.remuneration = m;
                         t.counts += counts;
-                        if (log.finished_at, log.deployment_id.as_str()) > (t.named_by.0, t.named_by.1.as_str()) {
-                            t.product_name.clone_from(&log.product_name);
-                            t.named_by = (log.finished_at, log.deployment_id.clone());
+                        if (log.finished_at, log.deployment_id) > (t.named_by.0, t.named_by.1.as_str()) {
+                            log.product_name.clone_into(&mut t.product_name);
+                            t.named_by.0 = log.finished_at;
+                            log.deployment_id.clone_into(&mut t.named_by.1);
                         }
                         true
                     }
@@ -438,20 +471,25 @@ impl Aggregator {
             }
             (Some((revenue, remuneration)), None) => {
                 let totals = GroupTotals {
-                    product_name: log.product_name.clone(),
-                    named_by: (log.finished_at, log.deployment_id.clone()),
+                    product_name: log.product_name.to_owned(),
+                    named_by: (log.finished_at, log.deployment_id.to_owned()),
                     counts,
                     revenue,
                     remuneration,
                 };
-                by_group.insert(key.clone(), totals);
+                let owned = GroupKey {
+                    provider_id: log.provider_id.to_owned(),
+                    product_id: log.product_id.to_owned(),
+                    currency: log.currency,
+                };
+                by_group.insert(owned, totals);
                 true
             }
         };
         if !counted {
             let group = format!("{}/{}/{}", key.provider_id, key.product_id, key.currency);
             self.reject(Rejected {
-                key: log.deployment_id,
+                key: log.deployment_id.to_owned(),
                 report_date: Some(day),
                 reason: ContractViolation::SumOverflow(group),
             });
@@ -460,20 +498,18 @@ impl Aggregator {
         self.stats.items += 1;
         self.stats.counted += 1;
         if self.plan.is_report_date(day) {
-            let DeploymentLog { deployment_id, customer_alias, status, errors, .. } = log;
-            let GroupKey { provider_id, product_id, .. } = key;
-            for (position, entry) in errors.into_iter().enumerate() {
+            for (position, &(code, message, at)) in log.errors.iter().enumerate() {
                 self.errors.push(ErrorRow {
-                    error_at: entry.at,
-                    deployment_id: deployment_id.clone(),
+                    error_at: at,
+                    deployment_id: log.deployment_id.to_owned(),
                     position: u32::try_from(position).unwrap_or(u32::MAX),
                     report_date: day,
-                    provider_id: provider_id.clone(),
-                    product_id: product_id.clone(),
-                    customer_alias: customer_alias.clone(),
-                    deployment_status: status,
-                    error_code: entry.code,
-                    error_message: entry.message,
+                    provider_id: log.provider_id.to_owned(),
+                    product_id: log.product_id.to_owned(),
+                    customer_alias: log.customer_alias.to_owned(),
+                    deployment_status: log.status,
+                    error_code: code.to_owned(),
+                    error_message: message.to_owned(),
                 });
             }
         }
@@ -523,7 +559,7 @@ impl Aggregator {
             groups: self
                 .groups
                 .iter()
-                .flat_map(|(day, g)| g.iter().map(move |(k, t)| (*day, k.clone(), t.clone())))
+                .flat_map(|(day, g)| sorted(g).into_iter().map(move |(k, t)| (*day, k.clone(), t.clone())))
                 .collect(),
             errors,
             rejects,
@@ -533,7 +569,7 @@ impl Aggregator {
 
     /// Rebuilds an aggregator from its serialised state.
     pub fn from_partial(partial: PartialAggregate) -> Self {
-        let mut groups: BTreeMap<NaiveDate, BTreeMap<GroupKey, GroupTotals>> = BTreeMap::new();
+        let mut groups: BTreeMap<NaiveDate, DayGroups> = BTreeMap::new();
         for (day, key, totals) in partial.groups {
             groups.entry(day).or_default().insert(key, totals);
         }
@@ -552,10 +588,9 @@ impl Aggregator {
         let Aggregator { plan, groups, mut errors, mut rejects, .. } = self;
         errors.sort();
         rejects.sort();
-        let empty = BTreeMap::new();
         let mut reports = Vec::new();
         for date in plan.report_dates() {
-            let day_groups = groups.get(&date).unwrap_or(&empty);
+            let day_groups = groups.get(&date).map(sorted).unwrap_or_default();
             let mut providers: BTreeMap<String, ProviderReport> = BTreeMap::new();
             for (key, totals) in day_groups {
                 providers

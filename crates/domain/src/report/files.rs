@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 
 use super::aggregate::{Counts, DailyReport, ErrorRow, RejectRow, ReportRow, RowMoney, SummaryRow};
-use super::record::format_instant;
+use super::record::{push_date, push_instant};
 use crate::money::Currency;
 
 /// Header of `deployments.csv`.
@@ -61,7 +61,7 @@ impl<'a> Row<'a> {
             self.out.push(',');
         }
         self.first = false;
-        if value.contains([',', '"', '\n', '\r']) {
+        if value.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
             self.out.push('"');
             for (k, part) in value.split('"').enumerate() {
                 if k > 0 {
@@ -82,7 +82,31 @@ impl<'a> Row<'a> {
     }
 
     fn num(&mut self, n: u64) -> &mut Self {
-        self.raw(&n.to_string())
+        use std::fmt::Write;
+        self.sep();
+        let _ = write!(self.out, "{n}");
+        self
+    }
+
+    fn sep(&mut self) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+    }
+
+    /// A date (never needs quoting).
+    fn date(&mut self, d: NaiveDate) -> &mut Self {
+        self.sep();
+        push_date(self.out, d);
+        self
+    }
+
+    /// An instant (never needs quoting).
+    fn instant(&mut self, at: chrono::DateTime<chrono::Utc>) -> &mut Self {
+        self.sep();
+        push_instant(self.out, at);
+        self
     }
 
     fn counts(&mut self, c: &Counts) -> &mut Self {
@@ -109,7 +133,9 @@ fn with_header(header: &str) -> String {
 }
 
 fn date_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    let mut s = String::with_capacity(10);
+    push_date(&mut s, d);
+    s
 }
 
 /// `providers/<provider>/deployments.csv`.
@@ -166,13 +192,13 @@ pub fn errors_csv_header() -> String {
 /// Appends one `errors.csv` row.
 pub fn push_error_row(out: &mut String, r: &ErrorRow) {
     Row::new(out)
-        .raw(&date_text(r.report_date))
+        .date(r.report_date)
         .text(&r.provider_id)
         .text(&r.product_id)
         .text(&r.deployment_id)
         .text(&r.customer_alias)
         .raw(r.deployment_status.as_str())
-        .raw(&format_instant(r.error_at))
+        .instant(r.error_at)
         .text(&r.error_code)
         .text(&r.error_message)
         .end();

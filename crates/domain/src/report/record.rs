@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -262,6 +262,9 @@ fn number_attr(item: &Item, name: &'static str) -> Result<Decimal, ContractViola
 }
 
 fn parse_instant(attribute: &str, text: &str) -> Result<DateTime<Utc>, ContractViolation> {
+    if let Some(at) = whole_second_utc(text) {
+        return Ok(at);
+    }
     DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| ContractViolation::UnparseableDate { attribute: attribute.to_owned(), value: text.to_owned() })
@@ -406,7 +409,7 @@ fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
 
 /// The contract's attributes as borrowed text (the export fast path, [`super::fast`]).
 #[derive(Debug, Clone, Copy)]
-pub struct RawLog<'a> {
+pub struct RawLog<'a, 'e> {
     /// `deployment_id`.
     pub deployment_id: &'a str,
     /// `provider_id`.
@@ -424,7 +427,7 @@ pub struct RawLog<'a> {
     /// `status` text.
     pub status: &'a str,
     /// `errors` entries.
-    pub errors: &'a [RawErrorEntry<'a>],
+    pub errors: &'e [RawErrorEntry<'a>],
     /// `billing_model` text.
     pub billing_model: &'a str,
     /// `quantity` number text.
@@ -450,7 +453,98 @@ pub struct RawErrorEntry<'a> {
 
 /// The contract's value checks on attributes already known to have the right DynamoDB types:
 /// the same checks, through the same functions, as the general path.
-pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation> {
+pub fn check_valid(raw: &RawLog<'_, '_>) -> Result<DeploymentLog, ContractViolation> {
+    check_valid_ref(raw).map(|log| log.to_owned_log())
+}
+
+/// A valid deployment log that borrows its text from the input line: what the export fast path
+/// aggregates without allocating ([`super::aggregate::Aggregator::add_valid`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidLog<'a> {
+    /// Deployment id.
+    pub deployment_id: &'a str,
+    /// Provider owning the product.
+    pub provider_id: &'a str,
+    /// Product deployed.
+    pub product_id: &'a str,
+    /// Product display name at deployment time.
+    pub product_name: &'a str,
+    /// Customer alias shown to the provider.
+    pub customer_alias: &'a str,
+    /// Start (UTC).
+    pub started_at: DateTime<Utc>,
+    /// End (UTC).
+    pub finished_at: DateTime<Utc>,
+    /// Outcome.
+    pub status: DeploymentStatus,
+    /// Error entries in recorded order (`code`, `message`, `at`).
+    pub errors: Vec<(&'a str, &'a str, DateTime<Utc>)>,
+    /// Billing model.
+    pub billing_model: BillingModel,
+    /// Billed quantity.
+    pub quantity: Decimal,
+    /// Price per unit.
+    pub unit_price: Decimal,
+    /// Billing currency.
+    pub currency: Currency,
+    /// The provider's share of revenue.
+    pub provider_share: Decimal,
+}
+
+impl ValidLog<'_> {
+    /// The owned form.
+    pub fn to_owned_log(&self) -> DeploymentLog {
+        DeploymentLog {
+            deployment_id: self.deployment_id.to_owned(),
+            provider_id: self.provider_id.to_owned(),
+            product_id: self.product_id.to_owned(),
+            product_name: self.product_name.to_owned(),
+            customer_alias: self.customer_alias.to_owned(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            status: self.status,
+            errors: self
+                .errors
+                .iter()
+                .map(|&(code, message, at)| DeploymentErrorEntry {
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                    at,
+                })
+                .collect(),
+            billing_model: self.billing_model,
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            currency: self.currency,
+            provider_share: self.provider_share,
+        }
+    }
+}
+
+impl DeploymentLog {
+    /// The borrowed form.
+    pub fn as_valid(&self) -> ValidLog<'_> {
+        ValidLog {
+            deployment_id: &self.deployment_id,
+            provider_id: &self.provider_id,
+            product_id: &self.product_id,
+            product_name: &self.product_name,
+            customer_alias: &self.customer_alias,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            status: self.status,
+            errors: self.errors.iter().map(|e| (e.code.as_str(), e.message.as_str(), e.at)).collect(),
+            billing_model: self.billing_model,
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            currency: self.currency,
+            provider_share: self.provider_share,
+        }
+    }
+}
+
+/// [`check_valid`] without copying the text: the log borrows from `raw`.
+pub fn check_valid_ref<'a>(raw: &RawLog<'a, '_>) -> Result<ValidLog<'a>, ContractViolation> {
     let deployment_id = bounded("deployment_id", raw.deployment_id)?;
     if !is_safe_identifier(raw.provider_id) {
         return Err(ContractViolation::UnsafeProviderId(raw.provider_id.to_owned()));
@@ -473,14 +567,18 @@ pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation>
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            Ok(DeploymentErrorEntry {
-                code: bounded("errors[].code", e.code)?.to_owned(),
-                message: bounded("errors[].message", e.message)?.to_owned(),
+            Ok((
+                bounded("errors[].code", e.code)?,
+                bounded("errors[].message", e.message)?,
                 // The attribute name is only built for the error (not once per entry).
-                at: DateTime::parse_from_rfc3339(e.at).map(|d| d.with_timezone(&Utc)).map_err(|_| {
-                    ContractViolation::UnparseableDate { attribute: format!("errors[{i}].at"), value: e.at.to_owned() }
-                })?,
-            })
+                whole_second_utc(e.at)
+                    .map(Ok)
+                    .unwrap_or_else(|| DateTime::parse_from_rfc3339(e.at).map(|d| d.with_timezone(&Utc)))
+                    .map_err(|_| ContractViolation::UnparseableDate {
+                        attribute: format!("errors[{i}].at"),
+                        value: e.at.to_owned(),
+                    })?,
+            ))
         })
         .collect::<Result<Vec<_>, ContractViolation>>()?;
     let billing_model =
@@ -509,12 +607,12 @@ pub fn check_valid(raw: &RawLog<'_>) -> Result<DeploymentLog, ContractViolation>
     if provider_share <= Decimal::ZERO || provider_share > Decimal::ONE {
         return Err(ContractViolation::ShareOutOfRange(provider_share));
     }
-    Ok(DeploymentLog {
-        deployment_id: deployment_id.to_owned(),
-        provider_id: raw.provider_id.to_owned(),
-        product_id: product_id.to_owned(),
-        product_name: product_name.to_owned(),
-        customer_alias: customer_alias.to_owned(),
+    Ok(ValidLog {
+        deployment_id,
+        provider_id: raw.provider_id,
+        product_id,
+        product_name,
+        customer_alias,
         started_at,
         finished_at,
         status,
@@ -548,10 +646,148 @@ pub fn format_instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` (the shape every log uses) without the general RFC 3339 parser;
+/// `None` for anything else (a fraction, an offset, a leap second, an invalid date), which the
+/// general parser then decides. Tested to agree with it.
+fn whole_second_utc(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?;
+    Some(date.and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?.and_utc())
+}
+
+/// Appends [`format_instant`]'s text to `out`; whole seconds of years 0–9999 (every instant of
+/// a real report) without going through the formatter.
+pub fn push_instant(out: &mut String, at: DateTime<Utc>) {
+    let t = at.naive_utc();
+    if at.timestamp_subsec_nanos() != 0 || !(0..=9999).contains(&t.year()) {
+        out.push_str(&format_instant(at));
+        return;
+    }
+    push_date(out, t.date());
+    let mut buf = *b"T00:00:00Z";
+    let two = |buf: &mut [u8; 10], at: usize, v: u32| {
+        buf[at] = b'0' + (v / 10 % 10) as u8;
+        buf[at + 1] = b'0' + (v % 10) as u8;
+    };
+    two(&mut buf, 1, t.hour());
+    two(&mut buf, 4, t.minute());
+    two(&mut buf, 7, t.second());
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
+/// Appends `date` as `YYYY-MM-DD` (chrono's `%Y-%m-%d`).
+pub fn push_date(out: &mut String, date: NaiveDate) {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&date.format("%Y-%m-%d").to_string());
+        return;
+    }
+    let mut buf = *b"0000-00-00";
+    let y = year as u32;
+    for (i, div) in [1000, 100, 10, 1].into_iter().enumerate() {
+        buf[i] = b'0' + (y / div % 10) as u8;
+    }
+    buf[5] = b'0' + (date.month() / 10) as u8;
+    buf[6] = b'0' + (date.month() % 10) as u8;
+    buf[8] = b'0' + (date.day() / 10) as u8;
+    buf[9] = b'0' + (date.day() % 10) as u8;
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::attribute::parse_export_line;
+
+    #[test]
+    fn whole_second_parser_agrees_with_rfc3339() {
+        let chrono = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|d| d.with_timezone(&Utc));
+        let mut texts: Vec<String> = [
+            "2026-02-14T21:52:10Z",
+            "2026-02-29T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2026-02-14T23:59:60Z",
+            "2026-13-01T00:00:00Z",
+            "2026-02-14t21:52:10Z",
+            "2026-02-14 21:52:10Z",
+            "2026-02-14T21:52:10z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2026-02-14T24:00:00Z",
+            "2026-02-14T21:60:10Z",
+            "+026-02-14T21:52:10Z",
+            "2026-02-14T21:52:1aZ",
+            "2026-02-14T21:52:10.5Z",
+            "2026-02-14T21:52:10+00:00",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let mut seed = 7u64;
+        for _ in 0..5000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let d = |k: u32| ((seed >> k) % 10).to_string();
+            texts.push(format!(
+                "{}{}{}{}-{}{}-{}{}T{}{}:{}{}:{}{}Z",
+                d(1),
+                d(5),
+                d(9),
+                d(13),
+                d(17).replace(|c: char| c > '1', "0"),
+                d(21),
+                d(25).replace(|c: char| c > '3', "1"),
+                d(29),
+                d(33).replace(|c: char| c > '2', "1"),
+                d(37),
+                d(41).replace(|c: char| c > '6', "5"),
+                d(45),
+                d(49).replace(|c: char| c > '6', "5"),
+                d(53)
+            ));
+        }
+        let mut fast_taken = 0;
+        for t in &texts {
+            if let Some(at) = whole_second_utc(t) {
+                fast_taken += 1;
+                assert_eq!(Some(at), chrono(t), "{t}");
+            }
+            assert_eq!(parse_instant("x", t).ok(), chrono(t), "{t}");
+        }
+        assert!(fast_taken > 1000, "the common shape takes the fast path ({fast_taken})");
+    }
+
+    #[test]
+    fn push_instant_and_push_date_print_what_chrono_prints() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut instants: Vec<DateTime<Utc>> =
+            ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-02-14T21:52:10.5Z"]
+                .iter()
+                .map(|t| t.parse().expect("instant"))
+                .collect();
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let secs = (seed % 400_000_000_000) as i64 - 100_000_000_000;
+            let nanos = if seed.is_multiple_of(5) { (seed >> 20) as u32 % 1_000_000_000 } else { 0 };
+            instants.extend(DateTime::<Utc>::from_timestamp(secs, nanos));
+        }
+        for at in instants {
+            let mut text = String::from("x");
+            push_instant(&mut text, at);
+            assert_eq!(text, format!("x{}", format_instant(at)));
+            let mut date = String::new();
+            push_date(&mut date, at.date_naive());
+            assert_eq!(date, at.date_naive().format("%Y-%m-%d").to_string());
+        }
+    }
 
     pub(crate) const VALID: &str = r#"{"Item": {"pk": {"S": "DAY#2026-02-14#02"}, "sk": {"S": "2026-02-14T22:40:10Z#d-1"}, "deployment_id": {"S": "d-1"}, "provider_id": {"S": "acme"}, "product_id": {"S": "vault"}, "product_name": {"S": "Vault"}, "customer_alias": {"S": "C1"}, "started_at": {"S": "2026-02-14T21:51:10Z"}, "finished_at": {"S": "2026-02-14T22:40:10Z"}, "status": {"S": "SUCCEEDED"}, "errors": {"L": [{"M": {"code": {"S": "VM_TIMEOUT"}, "message": {"S": "slow"}, "at": {"S": "2026-02-14T21:52:10Z"}}}]}, "billing_model": {"S": "hourly"}, "quantity": {"N": "3.25"}, "unit_price": {"N": "0.125"}, "currency": {"S": "USD"}, "provider_share": {"N": "0.7"}}}"#;
 
