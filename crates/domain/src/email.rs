@@ -223,7 +223,7 @@ fn align(col: usize) -> &'static str {
 }
 
 /// A table as plain text with aligned columns (first column left-aligned, the others right).
-fn aligned_table(header: &[String], rows: &[Vec<String>]) -> String {
+pub fn aligned_table(header: &[String], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|col| {
             std::iter::once(header)

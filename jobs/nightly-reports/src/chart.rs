@@ -206,7 +206,7 @@ pub struct ReportChart {
 /// Draws the chart of `series` and tabulates its figures.
 pub fn render(series: &DailySeries) -> Result<ReportChart, ChartError> {
     let (header, rows) = table(series);
-    let text_table = text_table(&header, &rows);
+    let text_table = marketplace_domain::email::aligned_table(&header, &rows);
     let html_table = html_table(series, &header, &rows);
     let png = draw::png(series)?;
     Ok(ReportChart { image: ChartImage { png, alt_text: alt_text(series) }, header, rows, text_table, html_table })
@@ -253,31 +253,6 @@ fn table(series: &DailySeries) -> (Vec<String>, Vec<Vec<String>>) {
     total.extend(currencies.iter().map(|c| format_money(total_revenue(series, *c), *c)));
     rows.push(total);
     (header, rows)
-}
-
-fn text_table(header: &[String], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|col| {
-            std::iter::once(&header[col])
-                .chain(rows.iter().map(|r| &r[col]))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for line in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
-        let cells: Vec<String> = line
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            // Dates left-aligned, figures right-aligned.
-            .map(|(col, (cell, w))| if col == 0 { format!("{cell:<w$}") } else { format!("{cell:>w$}") })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn html_table(series: &DailySeries, header: &[String], rows: &[Vec<String>]) -> String {

@@ -27,7 +27,8 @@ use crate::money::{format_money, Currency};
 /// Raw bytes of attachments per email (see module docs).
 pub const ATTACHMENT_BUDGET_BYTES: usize = 7 * 1024 * 1024;
 
-fn money_cells(m: &RowMoney, c: Currency) -> [String; 3] {
+/// The three money columns of a row, formatted in its currency (report and statement emails).
+pub(crate) fn money_cells(m: &RowMoney, c: Currency) -> [String; 3] {
     [format_money(m.billable_revenue, c), format_money(m.remuneration_value, c), format_money(m.marketplace_fee, c)]
 }
 

@@ -6,11 +6,10 @@
 //! statement. Built with [`crate::email::Message`] (text and HTML from the same blocks, every
 //! value escaped).
 
-use super::aggregate::RowMoney;
+use super::email::money_cells;
 use super::statement::{statement_csv, Month, Statement};
 use crate::config::PortalConfig;
 use crate::email::{compose, Attachment, Email, Message};
-use crate::money::{format_money, Currency};
 use crate::provider::{reports_help_line, Provider};
 
 /// The one line on rounding every statement email carries.
@@ -26,10 +25,6 @@ pub fn month_name(month: Month) -> String {
 /// File name of the attached statement: `statement-<yyyy-mm>.csv`.
 pub fn attachment_name(month: Month) -> String {
     format!("statement-{month}.csv")
-}
-
-fn money_cells(m: &RowMoney, c: Currency) -> [String; 3] {
-    [format_money(m.billable_revenue, c), format_money(m.remuneration_value, c), format_money(m.marketplace_fee, c)]
 }
 
 /// The statement email to `provider`'s contact.
@@ -125,7 +120,7 @@ pub fn statement_email(config: &PortalConfig, provider: &Provider, statement: &S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::aggregate::Counts;
+    use crate::report::aggregate::{Counts, RowMoney};
     use crate::report::statement::{monthly_statement, StoredRow};
 
     fn row(day: &str, product: &str, currency: &str, revenue: &str, remuneration: &str) -> StoredRow {
