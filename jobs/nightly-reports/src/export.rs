@@ -8,8 +8,9 @@
 //! file name. Blank lines are skipped; a line that is not DynamoDB JSON is rejected (listed in
 //! `rejected.csv` as `<file> line <n>`), never silently dropped, and never stops the run.
 //!
-//! Reading is streaming and parallel ([`aggregate_export_parallel`]): one thread reads (and
-//! gunzips) blocks of whole lines, `workers` threads parse them — valid lines through the
+//! Reading is streaming and parallel ([`aggregate_export_parallel`]): one thread cuts the input
+//! into blocks of whole lines — ranges of the mapped file for an uncompressed regular file (no
+//! copy; each block's pages leave the process once parsed), read buffers for gzip and pipes — `workers` threads parse them — valid lines through the
 //! borrowing fast path (`marketplace_domain::report::fast`), anything else through the general
 //! path that names the reject — each into its own aggregator, and the aggregators merge at the
 //! end (exact sums: the result is the same whatever the split). With a [`Spill`], workers move
@@ -68,7 +69,43 @@ struct Block {
     path: Arc<PathBuf>,
     /// Line number of the block's first line (1-based).
     first_line: u64,
-    bytes: Vec<u8>,
+    bytes: Bytes,
+}
+
+/// Twice the kernel's default fault-around window (see [`Bytes::release`]).
+const FAULT_AROUND_MARGIN: usize = 128 << 10;
+
+/// A block's lines: read into a buffer (gzip, pipes), or a range of the mapped file.
+enum Bytes {
+    Read(Vec<u8>),
+    Mapped(Arc<memmap2::Mmap>, std::ops::Range<usize>),
+}
+
+impl Bytes {
+    /// Done with a mapped block: its pages leave the process (they stay in the page cache), so
+    /// resident memory stays a few blocks whatever the file's size, as with read buffers.
+    fn release(&self) {
+        if let Bytes::Mapped(map, range) = self {
+            // SAFETY: a read-only shared file mapping; a page touched again after DONTNEED is
+            // read back from the file (another worker's neighbouring block may do that), never
+            // replaced by zeros as it would be in a private or anonymous mapping.
+            // The kernel maps neighbouring cached pages on a fault ("fault-around", 64 KiB by
+            // default), including pages of blocks already released: the margin drops those too.
+            let start = range.start.saturating_sub(FAULT_AROUND_MARGIN);
+            let end = (range.end + FAULT_AROUND_MARGIN).min(map.len());
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+        }
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Read(bytes) => bytes,
+            Bytes::Mapped(map, range) => &map[range.clone()],
+        }
+    }
 }
 
 /// Streams the export files of `partition` (every file when `None`) into a fresh aggregator for
@@ -123,7 +160,15 @@ pub fn aggregate_export_parallel(
 }
 
 /// Reads `path` in blocks of whole lines; stops early when `send` returns false.
-fn read_blocks(path: &Path, mut send: impl FnMut(Block) -> bool) -> Result<(), ExportError> {
+fn read_blocks(path: &Path, send: impl FnMut(Block) -> bool) -> Result<(), ExportError> {
+    match map_plain_file(path)? {
+        Some(map) => map_blocks(path, map, send),
+        None => stream_blocks(path, send),
+    }
+}
+
+/// [`read_blocks`] through a read buffer (gzip, pipes).
+fn stream_blocks(path: &Path, mut send: impl FnMut(Block) -> bool) -> Result<(), ExportError> {
     let mut reader = open_export_file(path)?;
     let shared = Arc::new(path.to_owned());
     let mut carry: Vec<u8> = Vec::new();
@@ -158,7 +203,7 @@ fn read_blocks(path: &Path, mut send: impl FnMut(Block) -> bool) -> Result<(), E
             let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
             let first_line = line;
             line += lines;
-            if !send(Block { path: Arc::clone(&shared), first_line, bytes }) {
+            if !send(Block { path: Arc::clone(&shared), first_line, bytes: Bytes::Read(bytes) }) {
                 return Ok(()); // a worker stopped; its error is reported
             }
         }
@@ -166,6 +211,50 @@ fn read_blocks(path: &Path, mut send: impl FnMut(Block) -> bool) -> Result<(), E
             return Ok(());
         }
     }
+}
+
+/// An uncompressed regular file, mapped into memory (no copy through a read buffer: the
+/// workers parse the page cache's pages in place). `None` for gzip, pipes and empty files, which
+/// are read. Export files are written once and then only read: a file truncated while the job
+/// maps it would fault the process (SIGBUS), which is why only regular files are mapped.
+fn map_plain_file(path: &Path) -> Result<Option<memmap2::Mmap>, ExportError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let meta = file.metadata().map_err(io_err(path))?;
+    if !meta.is_file() || meta.len() < 2 {
+        return Ok(None);
+    }
+    // SAFETY: the map is read-only and the export file is not modified while the job reads it
+    // (see above); the bytes are treated as untrusted input like any read buffer.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
+    if map[..2] == [0x1f, 0x8b] {
+        return Ok(None);
+    }
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(Some(map))
+}
+
+/// [`read_blocks`] over a mapped file: blocks are ranges of whole lines of the map.
+fn map_blocks(path: &Path, map: memmap2::Mmap, mut send: impl FnMut(Block) -> bool) -> Result<(), ExportError> {
+    let shared = Arc::new(path.to_owned());
+    let map = Arc::new(map);
+    let (mut start, mut line) = (0usize, 1u64);
+    while start < map.len() {
+        let mut end = (start + BLOCK_BYTES).min(map.len());
+        if end < map.len() {
+            // End after the block's last newline; a line longer than a block extends it.
+            end = match memchr::memrchr(b'\n', &map[start..end]) {
+                Some(cut) => start + cut + 1,
+                None => memchr::memchr(b'\n', &map[end..]).map_or(map.len(), |cut| end + cut + 1),
+            };
+        }
+        let first_line = line;
+        line += memchr::memchr_iter(b'\n', &map[start..end]).count() as u64;
+        if !send(Block { path: Arc::clone(&shared), first_line, bytes: Bytes::Mapped(Arc::clone(&map), start..end) }) {
+            return Ok(());
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 fn work(rx: &Mutex<Receiver<Block>>, plan: ReportPlan, spill: Option<&Spill>) -> Result<Aggregator, ExportError> {
@@ -184,6 +273,7 @@ fn work(rx: &Mutex<Receiver<Block>>, plan: ReportPlan, spill: Option<&Spill>) ->
             let number = block.first_line + k as u64;
             ingest_line(&mut agg, raw, &mut scratch, &|| format!("{} line {number}", block.path.display()))?;
         }
+        block.bytes.release();
         if let Some(spill) = spill {
             if agg.held_rows() >= SPILL_ROWS {
                 let (errors, rejects) = agg.take_rows();
@@ -301,4 +391,55 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (line number, line) of every line the workers would see.
+    fn lines(
+        path: &Path,
+        read: fn(&Path, &mut dyn FnMut(Block) -> bool) -> Result<(), ExportError>,
+    ) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        read(path, &mut |block| {
+            let mut start = 0;
+            for (k, end) in memchr::memchr_iter(b'\n', &block.bytes).chain([block.bytes.len()]).enumerate() {
+                out.push((block.first_line + k as u64, block.bytes[start..end].to_vec()));
+                start = end + 1;
+            }
+            block.bytes.release();
+            true
+        })
+        .expect("read");
+        // Both ways end a block after a newline: its empty last piece is not a line.
+        out.retain(|(_, line)| !line.is_empty());
+        out
+    }
+
+    #[test]
+    fn mapped_and_read_blocks_give_the_same_lines_and_numbers() {
+        let dir = std::env::temp_dir().join(format!("export-blocks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let long = "x".repeat(BLOCK_BYTES * 2 + 17);
+        let mut text = String::new();
+        for i in 0..40_000 {
+            text.push_str(&format!("{{\"Item\": {i}}}\r\n"));
+            if i % 9_999 == 0 {
+                text.push_str(&long);
+                text.push_str("\n\n");
+            }
+        }
+        text.push_str("last line without newline");
+        let path = dir.join("export.json");
+        std::fs::write(&path, &text).expect("write");
+        let mapped = lines(&path, |p, send| read_blocks(p, send));
+        let read = lines(&path, |p, send| stream_blocks(p, send));
+        assert!(matches!(map_plain_file(&path), Ok(Some(_))), "a plain file is mapped");
+        assert_eq!(mapped.len(), 40_000 + 5 + 1);
+        assert_eq!(mapped, read);
+        assert_eq!(mapped.last().map(|(n, _)| *n), Some(40_000 + 5 * 2 + 1), "blank lines are counted");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }
