@@ -218,7 +218,13 @@ impl FromStr for Currency {
         if !bytes.iter().all(u8::is_ascii_uppercase) {
             return Err(unknown());
         }
-        let minor_units = minor_units(code).and_then(|m| u8::try_from(m).ok()).ok_or_else(unknown)?;
+        // The table is sorted by code: compare packed codes, not strings (one per log).
+        let packed = |c: &[u8]| c.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b));
+        let minor_units = CURRENCIES
+            .binary_search_by_key(&packed(&bytes), |(c, _)| packed(c.as_bytes()))
+            .ok()
+            .and_then(|i| u8::try_from(CURRENCIES[i].1).ok())
+            .ok_or_else(unknown)?;
         Ok(Currency { code: bytes, minor_units })
     }
 }

@@ -198,6 +198,28 @@ const FIELDS: [(&str, u8); 13] = [
     ("provider_share", b'N'),
 ];
 
+/// The index in [`FIELDS`] of an attribute name (a `match`: one comparison, not a search).
+fn field_index(name: &str) -> Option<usize> {
+    let k = match name {
+        "deployment_id" => 0,
+        "provider_id" => 1,
+        "product_id" => 2,
+        "product_name" => 3,
+        "customer_alias" => 4,
+        "started_at" => 5,
+        "finished_at" => 6,
+        "status" => 7,
+        "billing_model" => 8,
+        "quantity" => 9,
+        "unit_price" => 10,
+        "currency" => 11,
+        "provider_share" => 12,
+        _ => return None,
+    };
+    debug_assert_eq!(FIELDS[k].0, name);
+    Some(k)
+}
+
 /// Scans one export line of the usual shape into `fields` (in [`FIELDS`] order) and `entries`
 /// (`code`, `message`, `at` of each error entry). `None` when the line is anything else.
 fn scan_export_line(
@@ -212,8 +234,6 @@ fn scan_export_line(
         return None;
     }
     let mut c = Scan { s: line, b: line.as_bytes(), i: 0, scratch };
-    // Lines list their attributes in one order: the one after the last is tried first.
-    let mut hint = 0;
     c.byte(b'{')?;
     if c.key()? != "Item" {
         return None;
@@ -230,11 +250,7 @@ fn scan_export_line(
                 return None;
             }
             c.error_list(entries)?;
-        } else if let Some(k) = (FIELDS.get(hint).is_some_and(|(n, _)| *n == name))
-            .then_some(hint)
-            .or_else(|| FIELDS.iter().position(|(n, _)| *n == name))
-        {
-            hint = k + 1;
+        } else if let Some(k) = field_index(name) {
             if seen & (1 << k) != 0 {
                 return None;
             }
@@ -437,6 +453,15 @@ mod tests {
 
     fn general(line: &str) -> Option<DeploymentLog> {
         parse_export_line(line).ok().and_then(|item| parse_deployment_log(&item, &String::new).ok())
+    }
+
+    #[test]
+    fn every_field_name_finds_its_own_index() {
+        for (k, (name, _)) in FIELDS.iter().enumerate() {
+            assert_eq!(field_index(name), Some(k), "{name}");
+        }
+        assert_eq!(field_index("pk"), None);
+        assert_eq!(field_index("errors"), None);
     }
 
     #[test]

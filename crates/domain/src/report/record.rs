@@ -194,13 +194,17 @@ pub enum ContractViolation {
 
 /// Byte limits of the contract's text fields.
 pub const TEXT_LIMITS: &[(&str, usize)] = &[
-    ("deployment_id", 128),
-    ("product_id", 128),
-    ("product_name", 256),
-    ("customer_alias", 256),
-    ("errors[].code", 128),
-    ("errors[].message", 2048),
+    ("deployment_id", MAX_ID),
+    ("product_id", MAX_ID),
+    ("product_name", MAX_NAME),
+    ("customer_alias", MAX_NAME),
+    ("errors[].code", MAX_ID),
+    ("errors[].message", MAX_MESSAGE),
 ];
+
+const MAX_ID: usize = 128;
+const MAX_NAME: usize = 256;
+const MAX_MESSAGE: usize = 2048;
 
 /// Most error entries one deployment may carry.
 pub const MAX_ERRORS: usize = 100;
@@ -211,12 +215,8 @@ pub const MAX_QUANTITY: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, fals
 /// Largest `unit_price` accepted.
 pub const MAX_UNIT_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0); // 10^9
 
-fn limit(attribute: &str) -> usize {
-    TEXT_LIMITS.iter().find(|(a, _)| *a == attribute).map_or(usize::MAX, |(_, n)| *n)
-}
-
-fn bounded<'a>(attribute: &'static str, text: &'a str) -> Result<&'a str, ContractViolation> {
-    let max = limit(attribute);
+/// `text`, unless it is longer than `max` bytes (the limit of `attribute` in [`TEXT_LIMITS`]).
+fn bounded<'a>(attribute: &'static str, max: usize, text: &'a str) -> Result<&'a str, ContractViolation> {
     if text.len() > max {
         return Err(ContractViolation::TooLong { attribute, max, length: text.len() });
     }
@@ -320,8 +320,8 @@ fn parse_errors(item: &Item) -> Result<Vec<DeploymentErrorEntry>, ContractViolat
                 })
             };
             Ok(DeploymentErrorEntry {
-                code: bounded("errors[].code", field("code")?)?.to_owned(),
-                message: bounded("errors[].message", field("message")?)?.to_owned(),
+                code: bounded("errors[].code", MAX_ID, field("code")?)?.to_owned(),
+                message: bounded("errors[].message", MAX_MESSAGE, field("message")?)?.to_owned(),
                 at: parse_instant(&format!("errors[{i}].at"), field("at")?)?,
             })
         })
@@ -350,14 +350,14 @@ fn reject_key(item: &Item, locator: &dyn Fn() -> String) -> String {
 }
 
 fn parse_valid(item: &Item) -> Result<DeploymentLog, ContractViolation> {
-    let deployment_id = bounded("deployment_id", string_attr(item, "deployment_id")?)?;
+    let deployment_id = bounded("deployment_id", MAX_ID, string_attr(item, "deployment_id")?)?;
     let provider_id = string_attr(item, "provider_id")?;
     if !is_safe_identifier(provider_id) {
         return Err(ContractViolation::UnsafeProviderId(provider_id.to_owned()));
     }
-    let product_id = bounded("product_id", string_attr(item, "product_id")?)?;
-    let product_name = bounded("product_name", string_attr(item, "product_name")?)?;
-    let customer_alias = bounded("customer_alias", string_attr(item, "customer_alias")?)?;
+    let product_id = bounded("product_id", MAX_ID, string_attr(item, "product_id")?)?;
+    let product_name = bounded("product_name", MAX_NAME, string_attr(item, "product_name")?)?;
+    let customer_alias = bounded("customer_alias", MAX_NAME, string_attr(item, "customer_alias")?)?;
     let started_at = date_attr(item, "started_at")?;
     let finished_at = date_attr(item, "finished_at")?;
     let status = match string_attr(item, "status")? {
@@ -545,13 +545,13 @@ impl DeploymentLog {
 
 /// [`check_valid`] without copying the text: the log borrows from `raw`.
 pub fn check_valid_ref<'a>(raw: &RawLog<'a, '_>) -> Result<ValidLog<'a>, ContractViolation> {
-    let deployment_id = bounded("deployment_id", raw.deployment_id)?;
+    let deployment_id = bounded("deployment_id", MAX_ID, raw.deployment_id)?;
     if !is_safe_identifier(raw.provider_id) {
         return Err(ContractViolation::UnsafeProviderId(raw.provider_id.to_owned()));
     }
-    let product_id = bounded("product_id", raw.product_id)?;
-    let product_name = bounded("product_name", raw.product_name)?;
-    let customer_alias = bounded("customer_alias", raw.customer_alias)?;
+    let product_id = bounded("product_id", MAX_ID, raw.product_id)?;
+    let product_name = bounded("product_name", MAX_NAME, raw.product_name)?;
+    let customer_alias = bounded("customer_alias", MAX_NAME, raw.customer_alias)?;
     let started_at = parse_instant("started_at", raw.started_at)?;
     let finished_at = parse_instant("finished_at", raw.finished_at)?;
     let status = match raw.status {
@@ -568,8 +568,8 @@ pub fn check_valid_ref<'a>(raw: &RawLog<'a, '_>) -> Result<ValidLog<'a>, Contrac
         .enumerate()
         .map(|(i, e)| {
             Ok((
-                bounded("errors[].code", e.code)?,
-                bounded("errors[].message", e.message)?,
+                bounded("errors[].code", MAX_ID, e.code)?,
+                bounded("errors[].message", MAX_MESSAGE, e.message)?,
                 // The attribute name is only built for the error (not once per entry).
                 whole_second_utc(e.at)
                     .map(Ok)
