@@ -616,8 +616,7 @@ pub async fn handle_scheduled(
             // holds them. The group totals (`<i>.json`) go last, so a listed partial is whole.
             let spill = Spill::new().map_err(JobError::from)?;
             let mut agg = aws.logs.aggregate(start, Some(partition), parallelism, Some(&spill)).await?;
-            let (errors, rejects) = agg.take_rows();
-            spill.add(errors, rejects).map_err(JobError::from)?;
+            spill.add(agg.take_rows()).map_err(JobError::from)?;
             let stats = agg.stats();
             let stem = format!("partials/{run_id}/{}", partition.index);
             let (errors_run, rejects_run) = (spill.scratch_path("out-errors"), spill.scratch_path("out-rejects"));
@@ -647,8 +646,7 @@ pub async fn handle_scheduled(
                 store.get_file(&format!("{stem}.errors"), &errors_run).await?;
                 store.get_file(&format!("{stem}.rejects"), &rejects_run).await?;
                 spill.adopt(&errors_run, &rejects_run).map_err(JobError::from)?;
-                let (errors, rejects) = agg.take_rows();
-                spill.add(errors, rejects).map_err(JobError::from)?;
+                spill.add(agg.take_rows()).map_err(JobError::from)?;
                 match merged.as_mut() {
                     None => merged = Some(agg),
                     Some(m) => m.merge(agg).map_err(JobError::from)?,

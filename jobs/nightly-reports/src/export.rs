@@ -259,6 +259,9 @@ fn map_blocks(path: &Path, map: memmap2::Mmap, mut send: impl FnMut(Block) -> bo
 
 fn work(rx: &Mutex<Receiver<Block>>, plan: ReportPlan, spill: Option<&Spill>) -> Result<Aggregator, ExportError> {
     let mut agg = Aggregator::new(plan);
+    if spill.is_some() {
+        agg.pack_error_rows();
+    }
     let mut scratch = String::new();
     loop {
         let block = match rx.lock() {
@@ -276,14 +279,12 @@ fn work(rx: &Mutex<Receiver<Block>>, plan: ReportPlan, spill: Option<&Spill>) ->
         block.bytes.release();
         if let Some(spill) = spill {
             if agg.held_rows() >= SPILL_ROWS {
-                let (errors, rejects) = agg.take_rows();
-                spill.add(errors, rejects)?;
+                spill.add(agg.take_rows())?;
             }
         }
     }
     if let Some(spill) = spill {
-        let (errors, rejects) = agg.take_rows();
-        spill.add(errors, rejects)?;
+        spill.add(agg.take_rows())?;
     }
     Ok(agg)
 }

@@ -3,7 +3,9 @@
 //! The aggregator's error rows (one per error entry of a report date) and rejects are output
 //! rows themselves, so a night with millions of them cannot hold them all. Workers hand them
 //! over in batches ([`Spill::add`]); each batch is sorted in the files' order and written as one
-//! run to a temporary directory in a compact binary form. Writing the files then merges the
+//! run to a temporary directory in a compact binary form (the error rows' packed form,
+//! [`marketplace_domain::report::packed`]: the workers' aggregators already hold them packed,
+//! one buffer per batch instead of six strings per row, and sort them without decoding). Writing the files then merges the
 //! runs ([`Spill::errors`], [`Spill::rejects`]): memory is one batch per worker plus one
 //! buffered reader per run, whatever the number of rows.
 
@@ -15,9 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
-use marketplace_domain::report::record::DeploymentStatus;
+use chrono::NaiveDate;
+use marketplace_domain::report::aggregate::{ErrorRow, HeldRows, RejectRow};
+use marketplace_domain::report::packed;
 
 /// Rows a worker holds before it spills them (about 5 MiB of error rows).
 pub const SPILL_ROWS: usize = 16_384;
@@ -57,12 +59,16 @@ impl Spill {
         Ok(Spill { dir, next: AtomicUsize::new(0), runs: Mutex::new((Vec::new(), Vec::new())) })
     }
 
-    /// Sorts and writes one batch of rows as a run.
-    pub fn add(&self, mut errors: Vec<ErrorRow>, mut rejects: Vec<RejectRow>) -> Result<(), SpillError> {
-        if !errors.is_empty() {
-            errors.sort_unstable_by(error_order);
+    /// Sorts and writes one batch of rows as a run (the error rows in their packed form:
+    /// [`marketplace_domain::report::packed`]).
+    pub fn add(&self, rows: HeldRows) -> Result<(), SpillError> {
+        let HeldRows { errors, mut packed, mut rejects } = rows;
+        for row in &errors {
+            packed.push(&row.as_ref());
+        }
+        if !packed.is_empty() {
             let path = self.run_path("errors");
-            write_run(&path, &errors, encode_error)?;
+            write_packed_run(&path, packed.sorted())?;
             self.runs.lock().unwrap_or_else(|e| e.into_inner()).0.push(path);
         }
         if !rejects.is_empty() {
@@ -107,7 +113,7 @@ impl Spill {
     /// Every error row, in (report date, provider, `errors.csv`) order.
     pub fn errors(&self) -> Result<Merged<ErrorRow>, SpillError> {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner()).0.clone();
-        Merged::open(&runs, decode_error, error_order)
+        Merged::open(&runs, packed::decode, packed::error_order)
     }
 
     /// Every reject, in `rejected.csv` order.
@@ -123,10 +129,13 @@ impl Drop for Spill {
     }
 }
 
-/// The order error rows are merged in: by report date and provider (one `errors.csv` after the
-/// other), then as the file is sorted.
-pub fn error_order(a: &ErrorRow, b: &ErrorRow) -> std::cmp::Ordering {
-    (a.report_date, &a.provider_id).cmp(&(b.report_date, &b.provider_id)).then_with(|| a.cmp(b))
+fn write_packed_run<'a>(path: &Path, rows: impl Iterator<Item = &'a [u8]>) -> Result<(), SpillError> {
+    let mut out = BufWriter::with_capacity(1 << 16, File::create(path).map_err(at(path))?);
+    for row in rows {
+        out.write_all(&(row.len() as u32).to_le_bytes()).map_err(at(path))?;
+        out.write_all(row).map_err(at(path))?;
+    }
+    out.flush().map_err(at(path))
 }
 
 fn write_run<T>(path: &Path, rows: &[T], encode: fn(&mut Vec<u8>, &T)) -> Result<(), SpillError> {
@@ -259,9 +268,6 @@ impl<'a> Cursor<'a> {
     fn i32(&mut self) -> Option<i32> {
         Some(i32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
     fn string(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
         String::from_utf8(self.take(n)?.to_vec()).ok()
@@ -272,35 +278,7 @@ impl<'a> Cursor<'a> {
 }
 
 fn encode_error(out: &mut Vec<u8>, r: &ErrorRow) {
-    out.extend_from_slice(&r.error_at.timestamp().to_le_bytes());
-    out.extend_from_slice(&r.error_at.timestamp_subsec_nanos().to_le_bytes());
-    put_str(out, &r.deployment_id);
-    out.extend_from_slice(&r.position.to_le_bytes());
-    put_date(out, r.report_date);
-    put_str(out, &r.provider_id);
-    put_str(out, &r.product_id);
-    put_str(out, &r.customer_alias);
-    out.push(u8::from(r.deployment_status == DeploymentStatus::Failed));
-    put_str(out, &r.error_code);
-    put_str(out, &r.error_message);
-}
-
-fn decode_error(bytes: &[u8]) -> Option<ErrorRow> {
-    let mut c = Cursor(bytes);
-    let secs = c.i64()?;
-    let nanos = c.u32()?;
-    Some(ErrorRow {
-        error_at: DateTime::<Utc>::from_timestamp(secs, nanos)?,
-        deployment_id: c.string()?,
-        position: c.u32()?,
-        report_date: c.date()?,
-        provider_id: c.string()?,
-        product_id: c.string()?,
-        customer_alias: c.string()?,
-        deployment_status: if c.take(1)?[0] == 1 { DeploymentStatus::Failed } else { DeploymentStatus::Succeeded },
-        error_code: c.string()?,
-        error_message: c.string()?,
-    })
+    packed::encode(out, &r.as_ref());
 }
 
 fn encode_reject(out: &mut Vec<u8>, r: &RejectRow) {
@@ -326,6 +304,8 @@ fn decode_reject(bytes: &[u8]) -> Option<RejectRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use marketplace_domain::report::packed::error_order;
+    use marketplace_domain::report::record::DeploymentStatus;
 
     fn row(provider: &str, at: &str, id: &str, position: u32) -> ErrorRow {
         ErrorRow {
@@ -348,9 +328,13 @@ mod tests {
         let a = vec![row("b", "2026-02-14T01:00:00.5Z", "d2", 0), row("a", "2026-02-14T03:00:00Z", "d1", 1)];
         let b = vec![row("a", "2026-02-14T02:00:00Z", "d9", 0), row("b", "2026-02-14T00:00:00Z", "d3", 0)];
         spill
-            .add(a.clone(), vec![RejectRow { deployment_id: "z".into(), reason: "r".into(), report_date: None }])
+            .add(HeldRows {
+                errors: a.clone(),
+                rejects: vec![RejectRow { deployment_id: "z".into(), reason: "r".into(), report_date: None }],
+                ..HeldRows::default()
+            })
             .expect("run");
-        spill.add(b.clone(), vec![]).expect("run");
+        spill.add(HeldRows { errors: b.clone(), ..HeldRows::default() }).expect("run");
         let mut merged = spill.errors().expect("merge");
         let mut out = Vec::new();
         while let Some(r) = merged.next_row().expect("row") {
@@ -367,7 +351,9 @@ mod tests {
         let (e, r) = (merge.scratch_path("in-errors"), merge.scratch_path("in-rejects"));
         spill.write_merged(&e, &r).expect("merged runs");
         merge.adopt(&e, &r).expect("adopt");
-        merge.add(vec![row("a", "2026-02-14T00:30:00Z", "d0", 0)], vec![]).expect("run");
+        merge
+            .add(HeldRows { errors: vec![row("a", "2026-02-14T00:30:00Z", "d0", 0)], ..HeldRows::default() })
+            .expect("run");
         let mut both = merge.errors().expect("merge");
         let mut ids = Vec::new();
         while let Some(r) = both.next_row().expect("row") {

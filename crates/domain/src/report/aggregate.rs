@@ -33,6 +33,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::Item;
+use super::packed::{ErrorRowRef, PackedErrors};
 use super::record::{parse_deployment_log, ContractViolation, DeploymentLog, DeploymentStatus, Rejected, ValidLog};
 use crate::money::{round_to_minor_units, Currency};
 
@@ -292,8 +293,21 @@ pub struct Aggregator {
     read_from: NaiveDate,
     groups: BTreeMap<NaiveDate, DayGroups>,
     errors: Vec<ErrorRow>,
+    /// Error rows of the fast path in packed form, once [`Self::pack_error_rows`] asked for it.
+    packed: Option<PackedErrors>,
     rejects: Vec<RejectRow>,
     stats: IngestStats,
+}
+
+/// The error and reject rows an aggregator held ([`Aggregator::take_rows`]).
+#[derive(Debug, Default)]
+pub struct HeldRows {
+    /// Error rows (of the general paths, or all of them when not packing).
+    pub errors: Vec<ErrorRow>,
+    /// Packed error rows (when packing).
+    pub packed: PackedErrors,
+    /// Rejects.
+    pub rejects: Vec<RejectRow>,
 }
 
 impl Aggregator {
@@ -304,6 +318,7 @@ impl Aggregator {
             read_from: plan.read_from(),
             groups: BTreeMap::new(),
             errors: Vec::new(),
+            packed: None,
             rejects: Vec::new(),
             stats: IngestStats::default(),
         }
@@ -375,14 +390,33 @@ impl Aggregator {
 
     /// Error and reject rows held (what a bounded-memory run moves out with [`Self::take_rows`]).
     pub fn held_rows(&self) -> usize {
-        self.errors.len() + self.rejects.len()
+        self.errors.len() + self.packed.as_ref().map_or(0, PackedErrors::len) + self.rejects.len()
+    }
+
+    /// From now on, the fast path ([`Self::add_valid`]) holds its error rows packed (one
+    /// buffer, no allocation per row), for a caller that takes them with [`Self::take_rows`]
+    /// and spills them. Rows still held at [`Self::finish`] or [`Self::to_partial`] are
+    /// unpacked there, so the result is the same either way.
+    pub fn pack_error_rows(&mut self) {
+        self.packed.get_or_insert_with(PackedErrors::default);
     }
 
     /// Takes the error and reject rows held so far, leaving the group totals: a caller that
     /// streams rows to files (the job's spill) keeps memory bounded by group count. The
     /// reports [`Self::finish`] builds afterwards lack those rows.
-    pub fn take_rows(&mut self) -> (Vec<ErrorRow>, Vec<RejectRow>) {
-        (std::mem::take(&mut self.errors), std::mem::take(&mut self.rejects))
+    pub fn take_rows(&mut self) -> HeldRows {
+        HeldRows {
+            errors: std::mem::take(&mut self.errors),
+            packed: self.packed.as_mut().map(std::mem::take).unwrap_or_default(),
+            rejects: std::mem::take(&mut self.rejects),
+        }
+    }
+
+    /// Every error row held, unpacked.
+    fn all_errors(&self) -> Vec<ErrorRow> {
+        let mut errors = self.errors.clone();
+        errors.extend(self.packed.iter().flat_map(PackedErrors::unpack));
+        errors
     }
 
     /// Number of (date, group) totals held — what memory grows with.
@@ -498,6 +532,23 @@ impl Aggregator {
         self.stats.items += 1;
         self.stats.counted += 1;
         if self.plan.is_report_date(day) {
+            if let Some(packed) = self.packed.as_mut() {
+                for (position, &(code, message, at)) in log.errors.iter().enumerate() {
+                    packed.push(&ErrorRowRef {
+                        error_at: at,
+                        deployment_id: log.deployment_id,
+                        position: u32::try_from(position).unwrap_or(u32::MAX),
+                        report_date: day,
+                        provider_id: log.provider_id,
+                        product_id: log.product_id,
+                        customer_alias: log.customer_alias,
+                        deployment_status: log.status,
+                        error_code: code,
+                        error_message: message,
+                    });
+                }
+                return Ok(());
+            }
             for (position, &(code, message, at)) in log.errors.iter().enumerate() {
                 self.errors.push(ErrorRow {
                     error_at: at,
@@ -521,6 +572,7 @@ impl Aggregator {
         if self.plan != other.plan || self.read_from != other.read_from {
             return Err(AggregateError::PlanMismatch(self.plan, other.plan));
         }
+        let other_errors = other.all_errors();
         for (day, groups) in other.groups {
             let mine = self.groups.entry(day).or_default();
             for (key, totals) in groups {
@@ -537,7 +589,7 @@ impl Aggregator {
                 }
             }
         }
-        self.errors.extend(other.errors);
+        self.errors.extend(other_errors);
         self.rejects.extend(other.rejects);
         self.stats.items += other.stats.items;
         self.stats.counted += other.stats.counted;
@@ -548,7 +600,7 @@ impl Aggregator {
 
     /// The serialisable state (sorted, so equal states serialise to equal bytes).
     pub fn to_partial(&self) -> PartialAggregate {
-        let mut errors = self.errors.clone();
+        let mut errors = self.all_errors();
         errors.sort();
         let mut rejects = self.rejects.clone();
         rejects.sort();
@@ -578,6 +630,7 @@ impl Aggregator {
             read_from: partial.read_from.unwrap_or_else(|| partial.plan.read_from()),
             groups,
             errors: partial.errors,
+            packed: None,
             rejects: partial.rejects,
             stats: partial.stats,
         }
@@ -585,7 +638,8 @@ impl Aggregator {
 
     /// The finished reports, one per report date.
     pub fn finish(self) -> Result<Vec<DailyReport>, AggregateError> {
-        let Aggregator { plan, groups, mut errors, mut rejects, .. } = self;
+        let mut errors = self.all_errors();
+        let Aggregator { plan, groups, mut rejects, .. } = self;
         errors.sort();
         rejects.sort();
         let mut reports = Vec::new();

@@ -25,6 +25,7 @@ pub mod delivery;
 pub mod email;
 pub mod fast;
 pub mod files;
+pub mod packed;
 
 pub mod record;
 pub mod statement;

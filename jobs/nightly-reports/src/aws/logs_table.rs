@@ -160,15 +160,13 @@ impl DeploymentLogTable {
                     }
                 }
                 if let Some(spill) = spill.filter(|_| agg.held_rows() >= SPILL_ROWS) {
-                    let (errors, rejects) = agg.take_rows();
-                    if let Err(e) = spill.add(errors, rejects) {
+                    if let Err(e) = spill.add(agg.take_rows()) {
                         failed = Some(AwsError::Spill(e));
                     }
                 }
             }
             if let (None, Some(spill)) = (&failed, spill) {
-                let (errors, rejects) = agg.take_rows();
-                if let Err(e) = spill.add(errors, rejects) {
+                if let Err(e) = spill.add(agg.take_rows()) {
                     failed = Some(AwsError::Spill(e));
                 }
             }
