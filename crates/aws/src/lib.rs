@@ -28,6 +28,7 @@ pub use mailer::SesMailer;
 pub use provider_store::DynamoProviderStore;
 
 /// The SDK configuration (Lambda-fitted credentials, region, endpoints, timeouts): see [`sdk`].
+pub use aws_types::SdkConfig;
 pub use sdk::{batch_sdk_config, sdk_config};
 
 /// Reads a required environment variable, naming it when it is missing.

@@ -1,7 +1,9 @@
 //! The AWS SDK configuration every binary shares: fitted to Lambda, cheap to build at cold start,
 //! and with timeouts and retries chosen from the function's own timeout.
 //!
-//! What `aws_config::load_defaults` would do at start-up and why this does less:
+//! What `aws_config::load_defaults` would do at start-up and why this does less (the
+//! configuration is built here from `aws-types` directly, so `aws-config` and the STS client its
+//! web-identity provider needs are not linked at all: ~370 KB of every Lambda binary):
 //!
 //! - **Credentials from the environment only.** Lambda hands the execution role's credentials to
 //!   the process in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, valid for
@@ -17,21 +19,27 @@
 //!   (Amazon Root CA 1–4 and the Starfield Services G2 root that cross-signs them), compiled in.
 //!   A plain-HTTP endpoint (the local stack) needs no certificates at all; an HTTPS endpoint
 //!   whose certificate another authority issued (a TLS-intercepting proxy, say) is refused.
-//! - **Endpoints** still come from the SDK's own settings (`AWS_ENDPOINT_URL`,
-//!   `AWS_ENDPOINT_URL_<SERVICE>`), which `aws_config`'s loader reads: that is how the tests reach
-//!   the local stack.
+//! - **Endpoints** still come from the SDK's own environment settings, read the way
+//!   `aws_config`'s loader reads them: `AWS_ENDPOINT_URL` for every service and
+//!   `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `AWS_ENDPOINT_URL_DYNAMODB`) for one, which each
+//!   service client looks up through [`EnvServiceConfig`]. That is how the tests reach the local
+//!   stack. (Profile files and `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` are not read.)
 //!
 //! Build the [`SdkConfig`](aws_config::SdkConfig) once per process and every service client
 //! from it (one client per service, cloned where several stores share it).
 
 use std::time::Duration;
 
-use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
-use aws_config::environment::region::EnvironmentVariableRegionProvider;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
+use aws_credential_types::provider::{self, error::CredentialsError, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::config::BehaviorVersion;
+use aws_smithy_async::time::SystemTimeSource;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::region::Region;
+use aws_types::sdk_config::SdkConfig;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 /// Amazon Trust Services' root certificates (PEM), the issuers of every AWS service endpoint.
 const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services.pem");
@@ -121,31 +129,85 @@ impl SdkTimeouts {
 }
 
 /// The SDK configuration of a portal function (see the module docs and [`PORTAL_FUNCTION`]).
-pub async fn sdk_config() -> aws_config::SdkConfig {
+pub async fn sdk_config() -> SdkConfig {
     sdk_config_with(PORTAL_FUNCTION).await
 }
 
 /// The SDK configuration of the nightly report job (see [`BATCH_JOB`]).
-pub async fn batch_sdk_config() -> aws_config::SdkConfig {
+pub async fn batch_sdk_config() -> SdkConfig {
     sdk_config_with(BATCH_JOB).await
 }
 
 /// The SDK configuration with the given timeouts: environment credentials and region, the
-/// SDK's endpoint settings, an HTTPS client trusting Amazon Trust Services' roots.
-pub async fn sdk_config_with(timeouts: SdkTimeouts) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-        .region(EnvironmentVariableRegionProvider::new())
+/// SDK's endpoint settings, an HTTPS client trusting Amazon Trust Services' roots. (`async`
+/// like the loader it replaces; nothing in it waits.)
+pub async fn sdk_config_with(timeouts: SdkTimeouts) -> SdkConfig {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(SharedCredentialsProvider::new(EnvCredentials))
+        .region(env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).map(Region::new))
         .http_client(
             aws_smithy_http_client::Builder::new()
                 .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
                 .tls_context(amazon_trust_services())
                 .build_https(),
         )
+        .time_source(SystemTimeSource::new())
+        .service_config(EnvServiceConfig)
         .timeout_config(timeouts.timeout_config())
-        .retry_config(timeouts.retry_config())
-        .load()
-        .await
+        .retry_config(timeouts.retry_config());
+    builder.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
+    builder.set_endpoint_url(env("AWS_ENDPOINT_URL"));
+    builder.build()
+}
+
+/// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, read
+/// when a client asks (as `aws_config`'s environment provider does).
+#[derive(Debug)]
+struct EnvCredentials;
+
+impl EnvCredentials {
+    fn credentials() -> provider::Result {
+        let var = |name: &'static str| match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => Ok(Some(value.trim().to_owned())),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(e) => Err(CredentialsError::invalid_configuration(format!("{name}: {e}"))),
+        };
+        let missing = |name: &str| CredentialsError::not_loaded(format!("environment variable {name} is not set"));
+        let key = var("AWS_ACCESS_KEY_ID")?.ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?;
+        let secret = var("AWS_SECRET_ACCESS_KEY")?.ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?;
+        Ok(Credentials::new(key, secret, var("AWS_SESSION_TOKEN")?, None, "Environment"))
+    }
+}
+
+impl ProvideCredentials for EnvCredentials {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::ready(Self::credentials())
+    }
+}
+
+/// Service-specific settings from the environment, looked up as `aws_config` does: a service
+/// client asks for a setting (`AWS_ENDPOINT_URL`) for its service id (`DynamoDB`), and gets
+/// `AWS_ENDPOINT_URL_DYNAMODB` if set, else `AWS_ENDPOINT_URL`.
+#[derive(Debug)]
+pub struct EnvServiceConfig;
+
+impl EnvServiceConfig {
+    /// The environment variable a service-specific setting is read from first.
+    pub fn service_variable(setting: &str, service_id: &str) -> String {
+        format!("{setting}_{}", service_id.to_uppercase().replace(' ', "_"))
+    }
+}
+
+impl LoadServiceConfig for EnvServiceConfig {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        var(&Self::service_variable(key.env(), key.service_id())).or_else(|| var(key.env()))
+    }
 }
 
 /// A TLS context trusting the compiled-in Amazon Trust Services roots only: no system store scan.
@@ -174,6 +236,16 @@ mod tests {
     fn the_compiled_in_roots_are_the_five_amazon_trust_services_certificates() {
         let text = std::str::from_utf8(AMAZON_TRUST_SERVICES_ROOTS).expect("PEM is ASCII");
         assert_eq!(text.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+    }
+
+    #[test]
+    fn service_specific_variables_are_named_as_the_sdk_names_them() {
+        assert_eq!(EnvServiceConfig::service_variable("AWS_ENDPOINT_URL", "DynamoDB"), "AWS_ENDPOINT_URL_DYNAMODB");
+        assert_eq!(EnvServiceConfig::service_variable("AWS_ENDPOINT_URL", "S3"), "AWS_ENDPOINT_URL_S3");
+        assert_eq!(
+            EnvServiceConfig::service_variable("AWS_ENDPOINT_URL", "Some Service"),
+            "AWS_ENDPOINT_URL_SOME_SERVICE"
+        );
     }
 
     #[tokio::test]

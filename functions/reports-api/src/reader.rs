@@ -93,7 +93,7 @@ impl AwsReportReader {
 
     /// Clients from `sdk` on the given tables and bucket.
     pub fn new(
-        sdk: &aws_config::SdkConfig,
+        sdk: &marketplace_aws::SdkConfig,
         reports_table: impl Into<String>,
         marketplace_table: impl Into<String>,
         files_bucket: impl Into<String>,

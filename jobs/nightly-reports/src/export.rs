@@ -398,11 +398,10 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 mod tests {
     use super::*;
 
+    type ReadBlocks = fn(&Path, &mut dyn FnMut(Block) -> bool) -> Result<(), ExportError>;
+
     /// (line number, line) of every line the workers would see.
-    fn lines(
-        path: &Path,
-        read: fn(&Path, &mut dyn FnMut(Block) -> bool) -> Result<(), ExportError>,
-    ) -> Vec<(u64, Vec<u8>)> {
+    fn lines(path: &Path, read: ReadBlocks) -> Vec<(u64, Vec<u8>)> {
         let mut out = Vec::new();
         read(path, &mut |block| {
             let mut start = 0;

@@ -17,7 +17,7 @@ pub struct PartialStore {
 
 impl PartialStore {
     /// Path-style addressing works on AWS and on local emulators alike.
-    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
+    pub fn new(sdk: &marketplace_aws::SdkConfig, bucket: impl Into<String>) -> Self {
         let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
         PartialStore { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into() }
     }

@@ -38,7 +38,7 @@ pub fn object_key(date: NaiveDate, relative: &str) -> String {
 
 impl ReportFileStore {
     /// Path-style addressing works on AWS and on local emulators alike.
-    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
+    pub fn new(sdk: &marketplace_aws::SdkConfig, bucket: impl Into<String>) -> Self {
         let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
         ReportFileStore { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into() }
     }
