@@ -76,6 +76,13 @@ pub fn log_change(record: &EventRecord) -> Result<LogChange, InvalidRecord> {
     })
 }
 
+/// Whether `change` can be late at all: a date is reported only after it ended (the job refuses
+/// a date of today or later), so a change made on the log's own date (or before it) came before
+/// any report's read. Nearly every record is such a change: it costs no lookup.
+pub fn may_be_late(change: &LogChange) -> bool {
+    change.changed_at.date_naive() > change.date
+}
+
 /// The late-log item of `change`, given the mark of its date (`None`: not reported yet), or
 /// `None` when the change is no late log.
 pub fn late_log(change: &LogChange, mark: Option<&MonthSumsMark>) -> Option<LateLogItem> {
@@ -170,6 +177,10 @@ pub async fn handle(store: &LateLogStore, event: Event) -> (DynamoDbEventRespons
                 continue;
             }
         };
+        if !may_be_late(&change) {
+            counts.not_late += 1;
+            continue;
+        }
         let outcome = async {
             let mark = match marks.get(&change.date) {
                 Some(mark) => mark.clone(),
@@ -268,6 +279,14 @@ mod tests {
         let mut record = sample().records.remove(0);
         record.change.approximate_creation_date_time = DateTime::<Utc>::default();
         assert!(log_change(&record).is_err(), "no creation time");
+    }
+
+    #[test]
+    fn a_change_on_the_logs_own_day_needs_no_lookup() {
+        let mut change = log_change(&sample().records[0]).expect("valid");
+        assert!(may_be_late(&change), "changed two days after its date");
+        change.changed_at = at("2026-02-14T23:59:59Z");
+        assert!(!may_be_late(&change), "changed on its date: no report can have read that day yet");
     }
 
     #[test]
