@@ -15,7 +15,8 @@
 //! MPA acceptance (receipt + team review request) and approval (approval email), product
 //! publishing (product record, provider and team notices), deployments of that product (written
 //! to DeploymentLogs as the deployment engine does), the nightly job for their day (report items,
-//! the provider's report and the team's summary emailed) and its re-run (nothing sent twice).
+//! the provider's report and the team's summary emailed), its re-run (nothing sent twice) and a
+//! late log of that day (a DeploymentLogs stream record to `late-logs`: one late-log item).
 
 use std::collections::HashMap;
 
@@ -263,6 +264,40 @@ async fn lifecycle() {
     assert_eq!(emails_to(&contact).into_iter().filter(|e| e.subject.contains("deployment report")).count(), 1);
     assert_eq!(team_emails_about(&team_summary).len(), 1);
     proxy.assert_calls_granted_to("NightlyReportsFunction");
+
+    // ---- a log of that (reported) day arrives late: the stream record, through the runtime
+    let mut stream: Value = serde_json::from_str(
+        &std::fs::read_to_string(event_file("deployment-log-stream.json")).expect("sample stream event"),
+    )
+    .expect("JSON");
+    let mut late = stream["Records"][0].take();
+    late["dynamodb"]["Keys"] =
+        json!({"pk": {"S": format!("DAY#{date}#03")}, "sk": {"S": format!("{date}T23:59:59Z#late-e2e")}});
+    late["dynamodb"]["ApproximateCreationDateTime"] = json!(chrono::Utc::now().timestamp() + 1);
+    let late_file = std::env::temp_dir().join(unique("late-log-stream")).with_extension("json");
+    std::fs::write(&late_file, json!({"Records": [late.clone()]}).to_string()).expect("write stream event");
+    let response = invoke("late-logs", late_file.clone()).await;
+    assert!(failed_ids(&response).is_empty(), "{response}");
+    let month = &date[..7];
+    let late_items = dynamodb()
+        .await
+        .query()
+        .table_name(&reports_table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("LATE#{month}")))
+        .send()
+        .await
+        .expect("query late logs")
+        .items
+        .unwrap_or_default();
+    let event_id = late["eventID"].as_str().expect("eventID");
+    assert_eq!(
+        late_items.iter().map(|i| text(i, "sk")).collect::<Vec<_>>(),
+        vec![format!("{date}#{event_id}")],
+        "one late log recorded"
+    );
+    proxy.assert_calls_granted_to("LateLogsFunction");
+    let _ = std::fs::remove_file(&late_file);
     let _ = std::fs::remove_dir_all(&reports_out);
 
     let watch = std::sync::Arc::try_unwrap(watch).unwrap_or_else(|_| panic!("watch still shared"));

@@ -399,8 +399,9 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     // The next night reads its own day only, and its month-to-date is still right to the cent.
     let next = run_job(&run_for(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
     assert_eq!((next.days_read, next.items), (1, 14), "{next:?}");
-    // The late log is noticed (the 13th is counted again) and named, not silently dropped.
-    assert_eq!((next.late_logs.clone(), next.late_log_count), (vec![format!("{month}13: 1")], 1), "{next:?}");
+    // No day is read twice: the late log is named from the DeploymentLogs stream by the late-logs
+    // function, which this test does not run (tests/tests/late_logs.rs does).
+    assert_eq!((next.late_logs.clone(), next.late_log_count), (vec![], 0), "{next:?}");
     let expected = files_under(&fixture().join("expected/2026-02-14"));
     let shifted = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("2026-02-", month);
     let written = files_under(&out.join(format!("{month}14")));

@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
 use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
 use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, ErrorRowsOf, Resend};
+use marketplace_domain::report::storage::late_counts;
 use marketplace_domain::report::ReportPlan;
 use marketplace_domain::{DomainError, PortalConfig};
 use serde::Deserialize;
@@ -175,18 +176,21 @@ pub async fn run_job_resending(
     // A whole run streams its error and reject rows out of memory; a partition keeps them for
     // its partial aggregate.
     let spill = if partition.is_none() { Some(Spill::new().map_err(JobError::from)?) } else { None };
-    let (agg, per_day) = match &request.source {
-        Source::Export(path) => {
-            (aggregate_export_spilling(path, request.plan, partition, spill.as_ref())?, BTreeMap::new())
-        }
+    let (agg, table_read) = match &request.source {
+        Source::Export(path) => (aggregate_export_spilling(path, request.plan, partition, spill.as_ref())?, None),
         Source::Table => {
             let aws = aws.ok_or(AppError::NoAws)?;
             let start = starting_point(&aws.reports, request.plan, partition.is_none()).await?;
-            aws.logs.aggregate_counting(start, partition, request.parallelism, spill.as_ref()).await?
+            let read_started_at = chrono::Utc::now();
+            let (agg, items) =
+                aws.logs.aggregate_counting(start, partition, request.parallelism, spill.as_ref()).await?;
+            (agg, Some(TableRead { started_at: read_started_at, items }))
         }
     };
-    let late = match (&request.source, aws) {
-        (Source::Table, Some(aws)) if partition.is_none() => late_logs(aws, request.plan).await?,
+    let late = match (&request.source, aws, &table_read) {
+        (Source::Table, Some(aws), Some(read)) if partition.is_none() => {
+            late_logs(&aws.reports, request.plan, read.started_at).await?
+        }
         _ => Vec::new(),
     };
     if let Some((_, path)) = &request.partition {
@@ -200,8 +204,8 @@ pub async fn run_job_resending(
             ..RunSummary::default()
         });
     }
-    let day_items = (request.source == Source::Table).then_some(&per_day);
-    let summary = publish_resending(agg, &request.out, request.delivery, resend, spill.as_ref(), day_items, aws).await;
+    let summary =
+        publish_resending(agg, &request.out, request.delivery, resend, spill.as_ref(), table_read.as_ref(), aws).await;
     match summary {
         Ok(mut summary) => {
             summary.late_log_count = late.iter().map(|(_, n)| *n).sum();
@@ -217,28 +221,56 @@ pub async fn run_job_resending(
     }
 }
 
-/// Logs that arrived after their day was reported: the day before the run's first date, when
-/// a stored run counted it, is counted again (`Select: COUNT`, one more read of that day) and
-/// compared. Each difference is logged with the re-run that includes it, and reported
-/// (`late_logs` in the summary, the `LateLogs` metric and its alarm).
-async fn late_logs(aws: &AwsContext, plan: ReportPlan) -> Result<Vec<(NaiveDate, u64)>, AppError> {
-    let Some(previous) = plan.first().pred_opt() else {
-        return Ok(Vec::new());
-    };
-    let Some(counted) = aws.reports.month_sums_mark(previous).await?.and_then(|m| m.items) else {
-        return Ok(Vec::new());
-    };
-    let now = aws.logs.count_day(previous).await?;
-    if now == counted {
-        return Ok(Vec::new());
-    }
-    let difference = now.abs_diff(counted);
-    tracing::warn!(
-        date = %previous, counted, now,
-        "deployment logs of an already reported day changed after its report; re-run it and the later dates (--dates {previous}..<latest reported date>)"
-    );
-    Ok(vec![(previous, difference)])
+/// What a table run read: when its read of the DeploymentLogs day-shards started, and how many
+/// items each day held. Both go into the dates' month-sums marks.
+#[derive(Debug, Clone)]
+pub struct TableRead {
+    /// When the run started reading (changes from then on may be missing from its reports).
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Items read per day.
+    pub items: BTreeMap<NaiveDate, u64>,
 }
+
+/// Logs that arrived after their day was reported, as the `late-logs` function recorded them
+/// from the DeploymentLogs stream: the late-log items of the first report date's month (and of
+/// the month before in a month's first [`LATE_LOGS_PREVIOUS_MONTH_DAYS`] days, so a late log of
+/// the 31st is still named on the 1st), one paged `Query` each, plus the month's marks. A date
+/// counts the late logs changed after its latest run started reading; the dates this run
+/// reports count from this run's own read start (`read_started_at`), so a re-run makes its
+/// dates' earlier late logs moot. Each date is logged with the re-run that includes it, and
+/// reported (`late_logs` in the summary, the `LateLogs` metric and its alarm). No day is read
+/// again.
+async fn late_logs(
+    reports: &ReportsTable,
+    plan: ReportPlan,
+    read_started_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(NaiveDate, u64)>, AppError> {
+    let first = plan.first();
+    let mut months = vec![first];
+    if first.day() <= LATE_LOGS_PREVIOUS_MONTH_DAYS {
+        months.extend(first.with_day(1).and_then(|d| d.pred_opt()));
+    }
+    let mut counts = BTreeMap::new();
+    for month in months {
+        let mut marks = reports.month_sums_marks(month).await?;
+        for date in plan.report_dates() {
+            if let Some(mark) = marks.get_mut(&date) {
+                mark.read_started_at = Some(read_started_at);
+            }
+        }
+        counts.extend(late_counts(&reports.late_logs(month).await?, &marks));
+    }
+    for (date, count) in &counts {
+        tracing::warn!(
+            %date, late_logs = count,
+            "deployment logs of an already reported day changed after its report; re-run it and the later dates (--dates {date}..<latest reported date>)"
+        );
+    }
+    Ok(counts.into_iter().collect())
+}
+
+/// In a month's first days the late logs of the month before are named too.
+pub const LATE_LOGS_PREVIOUS_MONTH_DAYS: u32 = 7;
 
 /// A report of `today` (UTC) or later would report a partial day: refused.
 pub fn refuse_unfinished_days(plan: ReportPlan, today: NaiveDate) -> Result<(), AppError> {
@@ -297,8 +329,8 @@ pub async fn publish(
 
 /// [`publish`] with an explicit re-send selection, and the error and reject rows in `spill`
 /// when the aggregator streamed them out (they are read back one provider at a time).
-/// `day_items`: the DeploymentLogs items read per day (table runs), kept with the month sums so
-/// that a later night can tell logs that arrived after the report. Fails at
+/// `day_items`: what a table run read ([`TableRead`]), kept in the month-sums marks so that
+/// late logs of the dates can be told from logs the report read. Fails at
 /// the end, after every other delivery went out, when some delivery failed
 /// ([`AppError::Undelivered`]).
 pub async fn publish_resending(
@@ -307,7 +339,7 @@ pub async fn publish_resending(
     delivery: Delivery,
     resend: &Resend,
     spill: Option<&Spill>,
-    day_items: Option<&BTreeMap<NaiveDate, u64>>,
+    day_items: Option<&TableRead>,
     aws: Option<&AwsContext>,
 ) -> Result<RunSummary, AppError> {
     let stats = agg.stats();
@@ -316,8 +348,8 @@ pub async fn publish_resending(
     if delivery.store {
         let aws = aws.ok_or(AppError::NoAws)?;
         for date in agg.plan().report_dates() {
-            let logs_read = day_items.map(|m| m.get(&date).copied().unwrap_or(0));
-            aws.reports.store_month_sums(date, &agg, logs_read).await?;
+            let logs_read = day_items.map(|read| read.items.get(&date).copied().unwrap_or(0));
+            aws.reports.store_month_sums(date, &agg, logs_read, day_items.map(|read| read.started_at)).await?;
         }
     }
     let mut reports = agg.finish().map_err(JobError::from)?;

@@ -11,13 +11,23 @@
 //! | monthly statement | `PROVIDER#<provider>` | `STATEMENT#<yyyy-mm>`                       | —            | — |
 //! | month sums      | `SUMS#<yyyy-mm>`        | `DAY#<date>#PROVIDER#<provider>#PRODUCT#<product>#<currency>` | — | — |
 //! | month-sums mark | `SUMS#<yyyy-mm>`        | `DATE#<date>`                               | —            | — |
+//! | late log        | `LATE#<yyyy-mm>`        | `<date>#<stream event id>`                  | —            | — |
 //!
 //! * **Month sums** (issue 9) make a night read only its own day: for every group of the month
 //!   so far, the exact (unrounded) month-to-date sums as of a report date, plus that day's own
 //!   exact sums when the group had deployments on it. The next night's month-to-date is these
 //!   sums plus its own day. The mark is written after all of a date's sums, so a date without a
 //!   mark is one whose sums cannot be trusted (never stored, or a crash while storing); the job
-//!   then reads the logs of the days since the last marked date instead.
+//!   then reads the logs of the days since the last marked date instead. The mark is the one
+//!   item with a run timestamp: when the run started reading the date's logs
+//!   ([`MonthSumsMark::read_started_at`]).
+//! * A **late log** ([`LateLogItem`]) is a change to a DeploymentLogs item (insert, update or
+//!   delete) of a date whose report was already stored, made after that report's run started
+//!   reading ([`changed_after_read`]). The `late-logs` function writes one per DynamoDB stream
+//!   record (keyed by its event id, so a redelivered record is written once); the next night
+//!   reads the month's late logs with one `Query` and names, per date, those newer than the
+//!   date's latest run ([`late_counts`]): a re-run of the date makes the older ones moot. They
+//!   expire (TTL attribute `expires_at`) after [`LATE_LOG_RETENTION_DAYS`].
 //! * The portal reads one provider's figures for a date range with one `Query`:
 //!   `pk = PROVIDER#p AND sk BETWEEN "DAY#<from>" AND "DAY#<to>~"` (`~` sorts after `#`).
 //! * The marketplace team reads a date's summary with `Query pk = SUMMARY#<date>`, and every
@@ -374,11 +384,17 @@ pub struct MonthSumsMark {
     /// count that differs shows logs that arrived (or left) after the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<u64>,
+    /// When the run started reading the date's DeploymentLogs items (absent when it read an
+    /// export, or for a mark stored before this field): a change to a log of the date at or
+    /// after it may be missing from the report ([`changed_after_read`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_started_at: Option<DateTime<Utc>>,
 }
 
 impl MonthSumsMark {
-    /// The mark of `date` with `groups` items, built from `items` logs.
-    pub fn new(date: NaiveDate, groups: u64, items: Option<u64>) -> Self {
+    /// The mark of `date` with `groups` items, built from `items` logs read from
+    /// `read_started_at` on.
+    pub fn new(date: NaiveDate, groups: u64, items: Option<u64>, read_started_at: Option<DateTime<Utc>>) -> Self {
         MonthSumsMark {
             pk: month_sums_pk(date),
             sk: month_sums_mark_sk(date),
@@ -386,8 +402,111 @@ impl MonthSumsMark {
             report_date: date,
             groups,
             items,
+            read_started_at,
         }
     }
+}
+
+/// How long a late-log item is kept (its `expires_at`): long enough for the night after, the
+/// first days of the next month, and an operator's look back.
+pub const LATE_LOG_RETENTION_DAYS: i64 = 62;
+
+/// Partition key of the late logs of `date`'s month: `LATE#<yyyy-mm>`.
+pub fn late_logs_pk(date: NaiveDate) -> String {
+    format!("LATE#{}", date.format("%Y-%m"))
+}
+
+/// Sort key of one late log: `<date>#<stream event id>`.
+pub fn late_log_sk(date: NaiveDate, event_id: &str) -> String {
+    format!("{date}#{event_id}")
+}
+
+/// The report date of a DeploymentLogs item from its partition key `DAY#<date>#<shard>`: the
+/// date whose 16 shard queries read it (the UTC date of its `finished_at`), present in every
+/// stream record whatever the stream's view type.
+pub fn report_date_of_log_pk(pk: &str) -> Option<NaiveDate> {
+    let rest = pk.strip_prefix("DAY#")?;
+    let (date, shard) = rest.split_once('#')?;
+    if shard.is_empty() {
+        return None;
+    }
+    NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
+}
+
+/// Whether a change made at `changed_at` to a log of `mark`'s date may be missing from the
+/// report the mark belongs to. DynamoDB Streams round a record's creation time down to the
+/// second, so the read start is too: a change in the same second as the read start counts as
+/// late (a re-run is harmless, a missed log is not). Without a read start (an export run or an
+/// older mark) every change after the report counts.
+pub fn changed_after_read(changed_at: DateTime<Utc>, mark: &MonthSumsMark) -> bool {
+    match mark.read_started_at {
+        None => true,
+        Some(started) => changed_at.timestamp() >= started.timestamp(),
+    }
+}
+
+/// A change to a log of an already reported date, made after that report's run started reading
+/// (module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateLogItem {
+    /// `LATE#<yyyy-mm>`.
+    pub pk: String,
+    /// `<date>#<stream event id>`.
+    pub sk: String,
+    /// Always `late_log`.
+    pub kind: String,
+    /// The log's report date.
+    pub report_date: NaiveDate,
+    /// When the change was made (the stream record's approximate creation time).
+    pub changed_at: DateTime<Utc>,
+    /// `INSERT`, `MODIFY` or `REMOVE`.
+    pub change: String,
+    /// The changed log's `pk` and `sk` in DeploymentLogs.
+    pub log_pk: String,
+    /// See `log_pk`.
+    pub log_sk: String,
+    /// TTL (epoch seconds): `changed_at` + [`LATE_LOG_RETENTION_DAYS`].
+    pub expires_at: i64,
+}
+
+impl LateLogItem {
+    /// The item of the stream record `event_id`.
+    pub fn new(
+        date: NaiveDate,
+        event_id: &str,
+        changed_at: DateTime<Utc>,
+        change: &str,
+        log_key: (&str, &str),
+    ) -> Self {
+        LateLogItem {
+            pk: late_logs_pk(date),
+            sk: late_log_sk(date, event_id),
+            kind: "late_log".to_owned(),
+            report_date: date,
+            changed_at,
+            change: change.to_owned(),
+            log_pk: log_key.0.to_owned(),
+            log_sk: log_key.1.to_owned(),
+            expires_at: (changed_at + chrono::Duration::days(LATE_LOG_RETENTION_DAYS)).timestamp(),
+        }
+    }
+}
+
+/// Per date, the late logs still unaccounted for: those changed after the read start of the
+/// date's latest run (`marks`, one per reported date). A date re-run after its late logs
+/// arrived has read them: they no longer count.
+pub fn late_counts<'a>(
+    late: impl IntoIterator<Item = &'a LateLogItem>,
+    marks: &std::collections::BTreeMap<NaiveDate, MonthSumsMark>,
+) -> std::collections::BTreeMap<NaiveDate, u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for item in late {
+        let counts_now = marks.get(&item.report_date).is_none_or(|mark| changed_after_read(item.changed_at, mark));
+        if counts_now {
+            *counts.entry(item.report_date).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -411,7 +530,51 @@ mod tests {
         assert_eq!(item.sk, "DAY#2026-02-14#PROVIDER#acme#PRODUCT#vault#USD");
         assert_eq!(item.revenue_exact, "1201.944999");
         assert_eq!(item.totals().expect("reads back"), (key, totals));
-        assert_eq!(MonthSumsMark::new(date, 1, Some(3)).sk, "DATE#2026-02-14");
+        assert_eq!(MonthSumsMark::new(date, 1, Some(3), None).sk, "DATE#2026-02-14");
+    }
+
+    #[test]
+    fn a_log_key_names_its_report_date_and_a_bad_one_none() {
+        let date: NaiveDate = "2026-02-14".parse().expect("date");
+        assert_eq!(report_date_of_log_pk("DAY#2026-02-14#07"), Some(date));
+        for bad in ["DAY#2026-02-14", "DAY#2026-02-14#", "DAY#2026-02-30#01", "SUMS#2026-02", "", "DAY#14-02-2026#01"] {
+            assert_eq!(report_date_of_log_pk(bad), None, "{bad}");
+        }
+        assert_eq!(late_logs_pk(date), "LATE#2026-02");
+        assert_eq!(late_log_sk(date, "e-1"), "2026-02-14#e-1");
+    }
+
+    #[test]
+    fn a_change_is_late_from_the_second_the_read_started_on() {
+        let date: NaiveDate = "2026-02-14".parse().expect("date");
+        let started: DateTime<Utc> = "2026-02-15T02:00:00.400Z".parse().expect("instant");
+        let mark = MonthSumsMark::new(date, 1, Some(3), Some(started));
+        let at = |t: &str| t.parse::<DateTime<Utc>>().expect("instant");
+        assert!(!changed_after_read(at("2026-02-15T01:59:59Z"), &mark), "read by the run");
+        assert!(changed_after_read(at("2026-02-15T02:00:00Z"), &mark), "same second (streams round down): late");
+        assert!(changed_after_read(at("2026-02-16T09:00:00Z"), &mark));
+        let without_start = MonthSumsMark::new(date, 1, None, None);
+        assert!(changed_after_read(at("2026-02-15T01:00:00Z"), &without_start), "no read start: every change");
+    }
+
+    #[test]
+    fn a_rerun_makes_the_late_logs_before_it_moot() {
+        let d = |s: &str| s.parse::<NaiveDate>().expect("date");
+        let at = |t: &str| t.parse::<DateTime<Utc>>().expect("instant");
+        let late =
+            |date: &str, id: &str, when: &str| LateLogItem::new(d(date), id, at(when), "INSERT", ("DAY#x#00", "sk"));
+        let items = [
+            late("2026-02-13", "a", "2026-02-15T10:00:00Z"),
+            late("2026-02-13", "b", "2026-02-16T10:00:00Z"),
+            late("2026-02-14", "c", "2026-02-15T10:00:00Z"),
+        ];
+        let mut marks = std::collections::BTreeMap::new();
+        // The 13th was re-run on the 16th at 02:00: only the change after it counts.
+        marks.insert(d("2026-02-13"), MonthSumsMark::new(d("2026-02-13"), 1, None, Some(at("2026-02-16T02:00:00Z"))));
+        marks.insert(d("2026-02-14"), MonthSumsMark::new(d("2026-02-14"), 1, None, Some(at("2026-02-15T02:00:00Z"))));
+        let counts = late_counts(&items, &marks);
+        assert_eq!(counts.into_iter().collect::<Vec<_>>(), vec![(d("2026-02-13"), 1), (d("2026-02-14"), 1)]);
+        assert_eq!(items[0].expires_at - items[0].changed_at.timestamp(), 62 * 86_400);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue as Av, Select};
+use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::{stream, StreamExt, TryStreamExt};
@@ -89,36 +89,6 @@ impl DeploymentLogTable {
         spill: Option<&Spill>,
     ) -> Result<Aggregator, AwsError> {
         Ok(self.aggregate_counting(agg, partition, parallelism, spill).await?.0)
-    }
-
-    /// How many items the day-shards of `day` hold now (`Select: COUNT`, all pages): compared
-    /// with what the day's report counted, it shows logs that arrived after the report.
-    pub async fn count_day(&self, day: NaiveDate) -> Result<u64, AwsError> {
-        let mut total = 0u64;
-        for shard in 0..SHARDS {
-            let pk = format!("DAY#{day}#{shard:02}");
-            let mut start: Option<HashMap<String, Av>> = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", Av::S(pk.clone()))
-                    .select(Select::Count)
-                    .set_exclusive_start_key(start.take())
-                    .set_limit(self.page_limit)
-                    .send()
-                    .await
-                    .map_err(dynamo("Query", &self.table))?;
-                total += u64::try_from(out.count).unwrap_or(0);
-                match out.last_evaluated_key {
-                    Some(k) if !k.is_empty() => start = Some(k),
-                    _ => break,
-                }
-            }
-        }
-        Ok(total)
     }
 
     /// [`Self::aggregate`], also returning how many items each day's shards held.

@@ -1,16 +1,16 @@
 //! Report, summary and month-sums items in the `Reports` table (`BatchWriteItem`, 25 per call);
 //! key design in `marketplace_domain::report::storage`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_dynamodb::Client;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use marketplace_aws::attributes::{from_item, to_item};
 use marketplace_domain::report::aggregate::{Aggregator, GroupKey, GroupTotals};
 use marketplace_domain::report::storage::{
-    month_sums_mark_sk, month_sums_pk, month_sums_prefix, report_items, MonthSumsItem, MonthSumsMark, BY_DATE_INDEX,
-    MONTH_SUMS_MARK_PREFIX,
+    late_logs_pk, month_sums_mark_sk, month_sums_pk, month_sums_prefix, report_items, LateLogItem, MonthSumsItem,
+    MonthSumsMark, BY_DATE_INDEX, MONTH_SUMS_MARK_PREFIX,
 };
 use marketplace_domain::report::DailyReport;
 use marketplace_domain::DomainError;
@@ -78,12 +78,13 @@ impl ReportsTable {
 
     /// Stores the exact month sums as of `date` (every group of the month so far), replacing
     /// what an earlier run stored for that date, and marks the date complete last (with the
-    /// number of DeploymentLogs items read for it, when known).
+    /// number of DeploymentLogs items read for it and when that read started, when known).
     pub async fn store_month_sums(
         &self,
         date: NaiveDate,
         agg: &Aggregator,
         logs_read: Option<u64>,
+        read_started_at: Option<DateTime<Utc>>,
     ) -> Result<usize, AwsError> {
         let month = agg.month_to_date(date)?;
         let day: HashMap<&GroupKey, &GroupTotals> = agg.day_totals(date).collect();
@@ -93,7 +94,7 @@ impl ReportsTable {
             .collect::<Result<Vec<_>, DomainError>>()?;
         let stored = self.keys(KeyQuery::on("pk", month_sums_pk(date)).sk_prefix(month_sums_prefix(date))).await?;
         let written = self.replace(stored, items).await?;
-        let mark = to_item(&MonthSumsMark::new(date, month.len() as u64, logs_read))?;
+        let mark = to_item(&MonthSumsMark::new(date, month.len() as u64, logs_read, read_started_at))?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -116,6 +117,27 @@ impl ReportsTable {
             .await
             .map_err(dynamo("GetItem", &self.table))?;
         Ok(out.item.as_ref().map(from_item).transpose()?)
+    }
+
+    /// The month-sums marks of `month`'s month (one paged `Query`), by date.
+    pub async fn month_sums_marks(&self, month: NaiveDate) -> Result<BTreeMap<NaiveDate, MonthSumsMark>, AwsError> {
+        let query = KeyQuery::on("pk", month_sums_pk(month)).sk_prefix(MONTH_SUMS_MARK_PREFIX.to_owned());
+        let mut marks = BTreeMap::new();
+        for item in self.query(query).await? {
+            let mark: MonthSumsMark = from_item(&item)?;
+            marks.insert(mark.report_date, mark);
+        }
+        Ok(marks)
+    }
+
+    /// The late logs the `late-logs` function recorded for dates of `month`'s month (one paged
+    /// `Query` of `LATE#<yyyy-mm>`).
+    pub async fn late_logs(&self, month: NaiveDate) -> Result<Vec<LateLogItem>, AwsError> {
+        let mut late = Vec::new();
+        for item in self.query(KeyQuery::on("pk", late_logs_pk(month))).await? {
+            late.push(from_item(&item)?);
+        }
+        Ok(late)
     }
 
     /// Dates of `month`'s month whose month sums are complete, ascending.

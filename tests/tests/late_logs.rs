@@ -1,0 +1,179 @@
+//! Late deployment logs against the local stack: a night is stored, then the `late-logs` handler
+//! gets DynamoDB stream events (the real `aws_lambda_events` type, from stream-record JSON) for
+//! changes to logs of its dates, and the next nights name the late ones per date until the date
+//! is re-run. Every paged read is forced across page boundaries (pages of one item).
+
+use std::path::{Path, PathBuf};
+
+use aws_lambda_events::event::dynamodb::Event;
+use chrono::{DateTime, Utc};
+use late_logs::{handle, BatchCounts, LateLogStore};
+use marketplace_domain::report::attribute::parse_export_line;
+use marketplace_domain::report::AttributeValue as AttributeValueD;
+use marketplace_domain::report::ReportPlan;
+use marketplace_tests::*;
+use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
+use nightly_reports::cli::Delivery;
+use nightly_reports::pipeline::RunSummary;
+use serde_json::{json, Value};
+
+/// This file's month (no other test uses it): the golden logs of 2026-02 moved there.
+const MONTH: &str = "2024-03-";
+
+fn golden_logs() -> Vec<marketplace_domain::report::Item> {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14/deployment-logs-export.json");
+    std::fs::read_to_string(fixture)
+        .expect("fixture")
+        .lines()
+        .map(|l| parse_export_line(&l.replace("2026-02-", MONTH)).expect("export line"))
+        .collect()
+}
+
+fn date(day: &str) -> chrono::NaiveDate {
+    format!("{MONTH}{day}").parse().expect("date")
+}
+
+fn run_for(plan: ReportPlan, out: &Path) -> JobRequest {
+    JobRequest {
+        plan,
+        source: Source::Table,
+        partition: None,
+        out: out.to_owned(),
+        delivery: Delivery { store: true, send: false, resend: false },
+        parallelism: 4,
+    }
+}
+
+/// One stream record (keys only, as template.yaml's stream is) for the log `pk`/`sk`.
+fn record(event_id: &str, sequence: u64, name: &str, (pk, sk): (&str, &str), created: DateTime<Utc>) -> Value {
+    json!({
+        "eventID": event_id,
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": created.timestamp() as f64,
+            "Keys": { "pk": { "S": pk }, "sk": { "S": sk } },
+            "SequenceNumber": format!("{sequence:028}"),
+            "SizeBytes": 80,
+            "StreamViewType": "KEYS_ONLY"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/DeploymentLogs/stream/2024-03-01T00:00:00.000"
+    })
+}
+
+fn event(records: &[Value]) -> Event {
+    serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
+}
+
+async fn deliver(store: &LateLogStore, records: &[Value]) -> BatchCounts {
+    let (response, counts) = handle(store, event(records)).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    counts
+}
+
+fn late(summary: &RunSummary) -> (Vec<String>, u64) {
+    (summary.late_logs.clone(), summary.late_log_count)
+}
+
+#[tokio::test]
+async fn logs_changed_after_their_day_was_reported_are_named_each_night_until_the_day_is_rerun() {
+    moto_endpoint();
+    let mut aws = AwsContext::from_env().await.expect("local stack env");
+    aws.logs = aws.logs.clone().with_page_limit(2);
+    aws.reports = aws.reports.clone().with_page_limit(1);
+    let reports_table = std::env::var("REPORTS_TABLE").expect("REPORTS_TABLE");
+    let store = LateLogStore::new(dynamodb().await, &reports_table);
+    assert_eq!(aws.logs.load(golden_logs()).await.expect("load"), 34);
+    let out: PathBuf = std::env::temp_dir().join(unique("late-logs"));
+
+    // The 12th and 13th are reported (and their read start kept in their marks).
+    let first = run_job(&run_for(ReportPlan::new(date("12"), date("13")).expect("plan"), &out), Some(&aws))
+        .await
+        .expect("12th..13th");
+    assert_eq!(late(&first), (vec![], 0));
+    let read_started_at = aws.reports.month_sums_mark(date("13")).await.expect("mark").and_then(|m| m.read_started_at);
+    let read_started_at = read_started_at.expect("the mark keeps when the run started reading");
+    assert!(read_started_at <= Utc::now());
+
+    // A log of the 13th arrives after the report, and its stream record comes twice.
+    let log_13 = (format!("DAY#{MONTH}13#05"), format!("{MONTH}13T23:59:59Z#late-13"));
+    let mut item = golden_logs()
+        .into_iter()
+        .find(|i| matches!(i.get("pk"), Some(AttributeValueD::S(s)) if s.starts_with(&format!("DAY#{MONTH}13#"))))
+        .expect("a log of the 13th");
+    item.insert("pk".into(), AttributeValueD::S(log_13.0.clone()));
+    item.insert("sk".into(), AttributeValueD::S(log_13.1.clone()));
+    item.insert("deployment_id".into(), AttributeValueD::S("late-13".into()));
+    aws.logs.load(vec![item]).await.expect("load the late log");
+    let now = Utc::now();
+    let insert_13 = record("late-13-insert", 1, "INSERT", (&log_13.0, &log_13.1), now);
+    assert_eq!(deliver(&store, std::slice::from_ref(&insert_13)).await, BatchCounts { late: 1, ..Default::default() });
+    assert_eq!(
+        deliver(&store, std::slice::from_ref(&insert_13)).await,
+        BatchCounts { repeated: 1, ..Default::default() },
+        "a redelivered record is recorded once"
+    );
+
+    // In one batch: a deletion of a log of the 12th (late), a log of the 20th (not reported
+    // yet), a change of the 13th the run read (before its read started), and an invalid record.
+    let batch = [
+        record("late-12-remove", 2, "REMOVE", (&format!("DAY#{MONTH}12#01"), &format!("{MONTH}12T08:00:00Z#d-x")), now),
+        record("on-time-20", 3, "INSERT", (&format!("DAY#{MONTH}20#02"), &format!("{MONTH}20T08:00:00Z#d-y")), now),
+        record(
+            "read-13",
+            4,
+            "MODIFY",
+            (&format!("DAY#{MONTH}13#07"), &format!("{MONTH}13T09:00:00Z#d-z")),
+            read_started_at - chrono::Duration::seconds(60),
+        ),
+        record("garbage", 5, "INSERT", ("not-a-log-key", "x"), now),
+    ];
+    assert_eq!(deliver(&store, &batch).await, BatchCounts { late: 1, not_late: 2, invalid: 1, repeated: 0 });
+
+    // The next night names them per date (no day is read twice: one day read).
+    let next = run_job(&run_for(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
+    assert_eq!(next.days_read, 1, "{next:?}");
+    assert_eq!(late(&next), (vec![format!("{MONTH}12: 1"), format!("{MONTH}13: 1")], 2));
+    // ... and the night after, again, while nobody re-ran the dates.
+    let again = run_job(&run_for(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
+    assert_eq!(late(&again), (vec![format!("{MONTH}12: 1"), format!("{MONTH}13: 1")], 2));
+
+    // A re-run of the 13th (with the later dates, as the job demands) reads its late log: the
+    // 13th's is moot, the 12th's still counts.
+    let rerun = run_job(&run_for(ReportPlan::new(date("13"), date("15")).expect("plan"), &out), Some(&aws))
+        .await
+        .expect("re-run 13th..15th");
+    assert_eq!(late(&rerun), (vec![format!("{MONTH}12: 1")], 1));
+    let rerun = run_job(&run_for(ReportPlan::new(date("12"), date("15")).expect("plan"), &out), Some(&aws))
+        .await
+        .expect("re-run 12th..15th");
+    assert_eq!(late(&rerun), (vec![], 0));
+    let after = run_job(&run_for(ReportPlan::single(date("16")), &out), Some(&aws)).await.expect("16th");
+    assert_eq!((after.days_read, late(&after)), (1, (vec![], 0)));
+
+    // A change after the re-run is late again.
+    let later =
+        record("late-13-modify", 6, "MODIFY", (&log_13.0, &log_13.1), Utc::now() + chrono::Duration::seconds(1));
+    assert_eq!(deliver(&store, &[later]).await, BatchCounts { late: 1, ..Default::default() });
+    let night = run_job(&run_for(ReportPlan::single(date("17")), &out), Some(&aws)).await.expect("17th");
+    assert_eq!(late(&night), (vec![format!("{MONTH}13: 1")], 1));
+}
+
+#[tokio::test]
+async fn a_failed_check_reports_its_record_and_the_shard_resumes_there() {
+    moto_endpoint();
+    let store = LateLogStore::new(dynamodb().await, "NoSuchReportsTable");
+    let now = Utc::now();
+    let records = [
+        record("bad", 10, "INSERT", ("nonsense", "x"), now),
+        record("first", 11, "INSERT", ("DAY#2024-04-02#01", "2024-04-02T01:00:00Z#a"), now),
+        record("second", 12, "INSERT", ("DAY#2024-04-03#01", "2024-04-03T01:00:00Z#b"), now),
+    ];
+    let (response, counts) = handle(&store, event(&records)).await;
+    let failed: Vec<Option<String>> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(failed, vec![Some(format!("{:028}", 11))], "the invalid record is skipped, the first failure reported");
+    assert_eq!(counts, BatchCounts { invalid: 1, ..Default::default() });
+}
