@@ -5,13 +5,15 @@
 //! leaves a half-written date. (The rename is what makes it whole; no file is synced: a report
 //! run is re-runnable and byte-identical, so a power cut costs a re-run, not a wrong file.)
 //!
-//! Files are rendered on the calling thread and written by a second one, so the disk works
-//! while the next provider's rows are merged and rendered; each directory is created once.
+//! Files are rendered on the calling thread and written by two others, so the disk works while
+//! the next provider's rows are merged and rendered; each directory is created once per writer.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::sync::Mutex;
 
 use marketplace_domain::report::aggregate::ErrorRow;
 use marketplace_domain::report::files::{provider_files, team_files, ReportFile};
@@ -66,10 +68,18 @@ fn render_files(
     Ok(())
 }
 
-/// Writes every received file under `staging`, creating each directory once.
-fn write_files(staging: &Path, files: std::sync::mpsc::Receiver<ReportFile>) -> Result<(), WriteError> {
+/// Writes received files under `staging` until the renderer is done, creating each directory
+/// once (per writer: two writers may both create one, which `create_dir_all` allows).
+fn write_files(staging: &Path, files: &Mutex<Receiver<ReportFile>>) -> Result<(), WriteError> {
     let mut made: HashSet<PathBuf> = HashSet::new();
-    for file in files {
+    loop {
+        let file = match files.lock() {
+            Ok(files) => files.recv(),
+            Err(_) => {
+                return Err(WriteError { path: staging.to_owned(), source: io::Error::other("a writer panicked") })
+            }
+        };
+        let Ok(file) = file else { return Ok(()) };
         let path = staging.join(&file.path);
         if let Some(parent) = path.parent() {
             if !made.contains(parent) {
@@ -79,8 +89,11 @@ fn write_files(staging: &Path, files: std::sync::mpsc::Receiver<ReportFile>) -> 
         }
         fs::write(&path, file.contents.as_bytes()).map_err(at(&path))?;
     }
-    Ok(())
 }
+
+/// Threads writing files. Creating a file is most of a date's writing time (the file system's
+/// inode allocation, not the bytes), and it runs in parallel.
+const WRITERS: usize = 2;
 
 /// Supplies one provider's error rows (providers are asked in order).
 pub type ErrorsOf<'a> = &'a mut dyn FnMut(&str) -> Result<Vec<ErrorRow>, String>;
@@ -99,14 +112,17 @@ pub fn write_report_with(
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(at(&staging))?;
     }
-    // A few files in flight: the writer thread holds at most this many rendered files.
+    // A few files in flight: the writer threads hold at most this many rendered files.
     let (tx, rx) = std::sync::mpsc::sync_channel::<ReportFile>(8);
+    let rx = Mutex::new(rx);
     std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_files(&staging, rx));
+        let writers: Vec<_> = (0..WRITERS).map(|_| scope.spawn(|| write_files(&staging, &rx))).collect();
         let rendered = render_files(report, &mut errors_of, &staging, &mut |file| tx.send(file).is_ok());
         drop(tx);
-        let written = writer.join().unwrap_or_else(|_| {
-            Err(WriteError { path: staging.clone(), source: io::Error::other("the file writer thread panicked") })
+        let written = writers.into_iter().try_for_each(|writer| {
+            writer.join().unwrap_or_else(|_| {
+                Err(WriteError { path: staging.clone(), source: io::Error::other("a file writer thread panicked") })
+            })
         });
         // A write error stops the renderer (its send fails): report the write error first.
         written.and(rendered)
