@@ -3,8 +3,9 @@
 //!
 //! Environment for the AWS parts ([`AwsContext::from_env`]): `DEPLOYMENT_LOGS_TABLE`,
 //! `REPORTS_TABLE`, `MARKETPLACE_TABLE` (provider contact addresses), the portal's email
-//! settings (`SENDER_ADDRESS`, `REPLY_TO_ADDRESS`, `TEAM_INBOX`, `PORTAL_URL`, ...) and the
-//! SDK's own (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
+//! settings (`SENDER_ADDRESS`, `REPLY_TO_ADDRESS`, `TEAM_INBOX`, `PORTAL_URL`, ...), how fast
+//! emails go out (`REPORT_SEND_CONCURRENCY`, default 8; `SES_MAX_SEND_RATE` per second, default
+//! 14) and the SDK's own (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use chrono::{Datelike, NaiveDate};
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_domain::report::aggregate::Aggregator;
 use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
-use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, ErrorRowsOf, Resend};
+use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, ErrorRowsOf, Resend, SendLimits};
 use marketplace_domain::report::storage::late_counts;
 use marketplace_domain::report::ReportPlan;
 use marketplace_domain::{DomainError, PortalConfig};
@@ -118,6 +119,8 @@ pub struct AwsContext {
     pub mailer: SesMailer,
     /// Email settings.
     pub config: PortalConfig,
+    /// Deliveries in flight and SES's send rate (`REPORT_SEND_CONCURRENCY`, `SES_MAX_SEND_RATE`).
+    pub sends: SendLimits,
     /// Where scale-out partitions leave their partial aggregates (`REPORT_PARTIALS_BUCKET`;
     /// only the Lambda scale-out modes need it).
     pub partials: Option<PartialStore>,
@@ -138,6 +141,7 @@ impl AwsContext {
             providers: DynamoProviderStore::new(dynamodb, env("MARKETPLACE_TABLE")?),
             mailer: SesMailer::new(aws_sdk_ses::Client::new(&sdk)),
             config: PortalConfig::from_env()?,
+            sends: SendLimits::from_env()?,
             partials: std::env::var("REPORT_PARTIALS_BUCKET")
                 .ok()
                 .filter(|b| !b.trim().is_empty())
@@ -395,6 +399,7 @@ pub async fn publish_resending(
                     providers: &aws.providers,
                     config: &aws.config,
                     charts: Some(&crate::aws::chart_source::StoredReportCharts::new(&aws.reports)),
+                    limits: aws.sends,
                 };
                 let date = report.date;
                 let mut errors_of = errors.as_mut().map(|e| move |p: &str| e.take(date, p));

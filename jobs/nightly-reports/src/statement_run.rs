@@ -8,13 +8,14 @@
 //! it, then deliver the email through the delivery ledger (`DELIVERY#STATEMENT#<yyyy-mm>`), so a
 //! re-run rewrites identical items and bytes and sends nothing new; `resend` sends again as for
 //! the dailies. No single provider stops the run: a failure is recorded and the others go on;
-//! the run then fails naming who was missed ([`StatementRunError::Incomplete`]).
+//! the run then fails naming who was missed ([`StatementRunError::Incomplete`]). Providers go
+//! concurrently through the daily reports' [`Sender`] (bounded, SES paced).
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use marketplace_domain::ports::ProviderStore;
-use marketplace_domain::report::delivery::{deliver_once, Delivered, Resend};
+use marketplace_domain::report::delivery::{Delivered, Resend, Sender};
 use marketplace_domain::report::statement::{monthly_statement, statement_csv, Month, Statement};
 use marketplace_domain::report::statement_email::statement_email;
 use marketplace_domain::report::storage::Recipient;
@@ -103,6 +104,10 @@ pub fn refuse_open_month(month: Month, today: NaiveDate) -> Result<(), Statement
 }
 
 /// Runs the statements of `request.month` for every provider with a published product.
+///
+/// Providers go concurrently, as the daily reports do ([`Sender`]): at most
+/// `aws.sends.concurrency` providers in flight (each: its rows, statement, CSV, upload, email),
+/// SES messages paced to `aws.sends.per_second`.
 pub async fn run_statements(
     request: &StatementRequest,
     aws: &AwsContext,
@@ -111,43 +116,90 @@ pub async fn run_statements(
     refuse_open_month(month, Utc::now().date_naive())?;
     let providers = providers_with_published_products(&aws.providers, request.scan_page_limit).await?;
     let mut summary = StatementSummary { month: month.to_string(), providers: providers.len(), ..Default::default() };
-    let token = format!("{}-{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or_default());
-    for provider_id in &providers {
-        if let Err(why) = one_provider(request, aws, provider_id, &token, &mut summary).await {
-            tracing::error!(provider_id, %month, error = %why, "statement not stored or not delivered; the others go on");
-            summary.failed_deliveries.push(format!("{provider_id}: {why}"));
-        }
-    }
+    let sender = &Sender::new(&aws.reports, &aws.mailer, aws.sends);
+    sender
+        .each(
+            &providers,
+            |provider_id| async move {
+                let mut done = ProviderDone::default();
+                let result = one_provider(request, aws, sender, provider_id, &mut done).await;
+                (provider_id, done, result)
+            },
+            |(provider_id, done, result)| {
+                done.add_to(&mut summary, month, provider_id);
+                if let Err(why) = result {
+                    tracing::error!(provider_id, %month, error = %why, "statement not stored or not delivered; the others go on");
+                    summary.failed_deliveries.push(format!("{provider_id}: {why}"));
+                }
+            },
+        )
+        .await;
+    // Completion order varies with concurrency; the summary lists providers in order.
+    summary.failed_deliveries.sort();
+    summary.in_doubt.sort();
     if !summary.failed_deliveries.is_empty() {
         return Err(StatementRunError::Incomplete(Box::new(summary)));
     }
     Ok(summary)
 }
 
-/// One provider's statement: stored, uploaded, emailed. Errors name the failing step.
+/// What one provider's statement got through (its steps stop at the first failure).
+#[derive(Debug, Default)]
+struct ProviderDone {
+    stored: bool,
+    zero: bool,
+    uploaded: bool,
+    emailed: Option<Emailed>,
+}
+
+#[derive(Debug)]
+enum Emailed {
+    NoContact,
+    Delivered(Delivered),
+}
+
+impl ProviderDone {
+    fn add_to(self, summary: &mut StatementSummary, month: Month, provider_id: &str) {
+        summary.statements_stored += usize::from(self.stored);
+        summary.zero_statements += usize::from(self.zero);
+        summary.files_uploaded += usize::from(self.uploaded);
+        match self.emailed {
+            None => {}
+            Some(Emailed::NoContact) => summary.providers_without_contact += 1,
+            Some(Emailed::Delivered(Delivered::Sent(ids))) => summary.emails_sent += ids.len(),
+            Some(Emailed::Delivered(Delivered::AlreadySent)) => summary.emails_already_sent += 1,
+            Some(Emailed::Delivered(Delivered::InDoubt)) => {
+                tracing::warn!(provider_id, %month, "statement delivery in doubt (claimed earlier, never recorded): check the provider's mail, then re-send (README, \"Monthly statements\")");
+                summary.deliveries_in_doubt += 1;
+                summary.in_doubt.push(format!("{month} {provider_id}"));
+            }
+        }
+    }
+}
+
+/// One provider's statement: stored, uploaded, emailed. Errors name the failing step; `done`
+/// says what was done before it.
 async fn one_provider(
     request: &StatementRequest,
     aws: &AwsContext,
+    sender: &Sender<'_>,
     provider_id: &str,
-    token: &str,
-    summary: &mut StatementSummary,
+    done: &mut ProviderDone,
 ) -> Result<(), String> {
     let month = request.month;
     let rows = aws.reports.daily_rows(provider_id, month).await.map_err(|e| format!("daily rows unreadable: {e}"))?;
     let statement =
         monthly_statement(provider_id, month, &rows).map_err(|e| format!("daily rows do not add up: {e}"))?;
     aws.reports.store_statement(&statement).await.map_err(|e| format!("statement not stored: {e}"))?;
-    summary.statements_stored += 1;
-    if statement.lines.is_empty() {
-        summary.zero_statements += 1;
-    }
+    done.stored = true;
+    done.zero = statement.lines.is_empty();
     let path = write_csv(&request.out, &statement).map_err(|e| format!("statement file not written: {e}"))?;
     if let Some(files) = &aws.files {
         files
             .upload_statement(month, provider_id, &path)
             .await
             .map_err(|e| format!("statement file not uploaded: {e}"))?;
-        summary.files_uploaded += 1;
+        done.uploaded = true;
     }
     if !request.send {
         return Ok(());
@@ -156,22 +208,17 @@ async fn one_provider(
         aws.providers.get_provider(provider_id).await.map_err(|e| format!("provider unreadable: {e}"))?
     else {
         tracing::warn!(provider_id, "no provider record: statement stored, not emailed");
-        summary.providers_without_contact += 1;
+        done.emailed = Some(Emailed::NoContact);
         return Ok(());
     };
     let email = statement_email(&aws.config, &provider, &statement);
+    drop(statement);
     let to = Recipient::Provider(provider_id.to_owned());
-    let force = request.resend.covers(&to);
-    match deliver_once(&aws.reports, &aws.mailer, month, &to, &[email], token, force).await {
-        Ok(Delivered::Sent(ids)) => summary.emails_sent += ids.len(),
-        Ok(Delivered::AlreadySent) => summary.emails_already_sent += 1,
-        Ok(Delivered::InDoubt) => {
-            tracing::warn!(provider_id, %month, "statement delivery in doubt (claimed earlier, never recorded): check the provider's mail, then re-send (README, \"Monthly statements\")");
-            summary.deliveries_in_doubt += 1;
-            summary.in_doubt.push(format!("{month} {provider_id}"));
-        }
-        Err(e) => return Err(format!("statement email not sent: {e}")),
-    }
+    let delivered = sender
+        .deliver(month, &to, &[email], request.resend.covers(&to))
+        .await
+        .map_err(|e| format!("statement email not sent: {e}"))?;
+    done.emailed = Some(Emailed::Delivered(delivered));
     Ok(())
 }
 

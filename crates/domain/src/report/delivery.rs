@@ -14,8 +14,20 @@
 //! Every path sends at most once; all paths except a crash between 2 and 3 send exactly once,
 //! and that crash leaves a visible `SENDING` item rather than a duplicate. `--resend` overrides
 //! the ledger (claims unconditionally) for an explicit re-send.
+//!
+//! A run's deliveries go out concurrently through one [`Sender`]: at most
+//! [`SendLimits::concurrency`] in flight, SES messages paced to [`SendLimits::per_second`]
+//! ([`SendPace`]). Each delivery still claims, sends and records on its own, so concurrency
+//! changes how long a run takes, never what it sends.
+
+use std::future::Future;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
+use tokio::time::Instant;
 
 use super::aggregate::ErrorRow;
 use super::email::{provider_report_email, team_summary_email, ReportPicture, ATTACHMENT_BUDGET_BYTES};
@@ -166,6 +178,160 @@ pub trait ReportCharts: Send + Sync {
     async fn chart(&self, report: &DailyReport, provider_id: &str) -> Result<ReportPicture, DomainError>;
 }
 
+/// How fast deliveries go out: at most `concurrency` deliveries in flight, and SES messages
+/// no faster than `per_second` (the account's maximum send rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendLimits {
+    /// Deliveries in flight at once (`REPORT_SEND_CONCURRENCY`, default 8).
+    pub concurrency: NonZeroUsize,
+    /// SES messages per second at most (`SES_MAX_SEND_RATE`, default 14: SES's default
+    /// production rate; raise it with the account's quota).
+    pub per_second: NonZeroU32,
+}
+
+impl Default for SendLimits {
+    fn default() -> Self {
+        SendLimits { concurrency: NonZeroUsize::MIN.saturating_add(7), per_second: NonZeroU32::MIN.saturating_add(13) }
+    }
+}
+
+impl SendLimits {
+    /// The most deliveries in flight that the settings accept.
+    pub const MAX_CONCURRENCY: usize = 256;
+
+    /// From `REPORT_SEND_CONCURRENCY` and `SES_MAX_SEND_RATE` (unset or blank: the defaults).
+    pub fn from_env() -> Result<Self, DomainError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From settings looked up by name (see [`SendLimits::from_env`]).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, DomainError> {
+        let mut limits = SendLimits::default();
+        let mut problems = Vec::new();
+        let setting = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        if let Some(v) = setting("REPORT_SEND_CONCURRENCY") {
+            match v.parse::<NonZeroUsize>() {
+                Ok(n) if n.get() <= Self::MAX_CONCURRENCY => limits.concurrency = n,
+                _ => problems.push(format!(
+                    "REPORT_SEND_CONCURRENCY must be a whole number from 1 to {}: {v:?}",
+                    Self::MAX_CONCURRENCY
+                )),
+            }
+        }
+        if let Some(v) = setting("SES_MAX_SEND_RATE") {
+            match v.parse::<NonZeroU32>() {
+                Ok(n) => limits.per_second = n,
+                Err(_) => problems.push(format!(
+                    "SES_MAX_SEND_RATE must be a whole number of messages per second, at least 1: {v:?}"
+                )),
+            }
+        }
+        if problems.is_empty() {
+            Ok(limits)
+        } else {
+            Err(DomainError::Invalid(problems))
+        }
+    }
+}
+
+/// Spaces SES sends evenly, one every `1 s / per_second`, however many deliveries are in
+/// flight: a token bucket that holds one token, so there is never a burst above the rate.
+#[derive(Debug)]
+pub struct SendPace {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl SendPace {
+    /// A pace of `per_second` messages per second.
+    pub fn new(per_second: NonZeroU32) -> Self {
+        SendPace { interval: Duration::from_secs(1) / per_second.get(), next: Mutex::new(None) }
+    }
+
+    /// Waits for the next free slot and takes it. Slots are handed out in call order; a caller
+    /// that gives up waiting leaves its slot unused (a little slower, never faster).
+    pub async fn turn(&self) {
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let now = Instant::now();
+            let at = next.map_or(now, |n| n.max(now));
+            *next = Some(at + self.interval);
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// A mailer that waits for its turn at a [`SendPace`] before every message.
+pub struct PacedMailer<'a> {
+    mailer: &'a dyn Mailer,
+    pace: SendPace,
+}
+
+impl<'a> PacedMailer<'a> {
+    /// `mailer`, at most `per_second` messages per second.
+    pub fn new(mailer: &'a dyn Mailer, per_second: NonZeroU32) -> Self {
+        PacedMailer { mailer, pace: SendPace::new(per_second) }
+    }
+}
+
+#[async_trait]
+impl Mailer for PacedMailer<'_> {
+    async fn send(&self, email: &Email) -> Result<String, DomainError> {
+        self.pace.turn().await;
+        self.mailer.send(email).await
+    }
+}
+
+/// One run's deliveries (daily reports or monthly statements): the ledger, the paced mailer,
+/// the run's claim token, and at most [`SendLimits::concurrency`] deliveries in flight.
+///
+/// Concurrency is on the caller's task ([`Sender::each`] polls the in-flight deliveries
+/// together; nothing is spawned): the ledger's conditional writes make concurrent deliveries,
+/// and concurrent runs, safe, and the pace keeps their sum within SES's rate.
+pub struct Sender<'a> {
+    ledger: &'a dyn DeliveryLedger,
+    mailer: PacedMailer<'a>,
+    token: String,
+    concurrency: NonZeroUsize,
+}
+
+impl<'a> Sender<'a> {
+    /// A run's sender with a fresh claim token.
+    pub fn new(ledger: &'a dyn DeliveryLedger, mailer: &'a dyn Mailer, limits: SendLimits) -> Self {
+        let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+        Sender { ledger, mailer: PacedMailer::new(mailer, limits.per_second), token, concurrency: limits.concurrency }
+    }
+
+    /// [`deliver_once`] with this run's token, paced.
+    pub async fn deliver(
+        &self,
+        of: impl Into<DeliveryOf> + Send,
+        to: &Recipient,
+        emails: &[Email],
+        force: bool,
+    ) -> Result<Delivered, DomainError> {
+        deliver_once(self.ledger, &self.mailer, of, to, emails, &self.token, force).await
+    }
+
+    /// Starts `work` for every item in order, keeping at most `concurrency` of them in flight,
+    /// and hands each outcome to `done` as it completes. `work` itself is called in item order,
+    /// one at a time, when a place is free: what it does before returning its future (e.g.
+    /// reading the next provider's rows from a sequential reader) happens in order, and at most
+    /// `concurrency` futures (and whatever they hold) exist at once.
+    pub async fn each<I, F, Fut>(&self, items: I, work: F, mut done: impl FnMut(Fut::Output))
+    where
+        I: IntoIterator,
+        F: FnMut(I::Item) -> Fut,
+        Fut: Future,
+    {
+        let mut outcomes = futures::stream::iter(items).map(work).buffer_unordered(self.concurrency.get());
+        while let Some(outcome) = outcomes.next().await {
+            done(outcome);
+        }
+    }
+}
+
 /// Everything delivery needs.
 pub struct DeliveryServices<'a> {
     /// Ledger.
@@ -178,6 +344,8 @@ pub struct DeliveryServices<'a> {
     pub config: &'a PortalConfig,
     /// The providers' charts; `None` sends the emails without one.
     pub charts: Option<&'a dyn ReportCharts>,
+    /// Deliveries in flight and SES's send rate.
+    pub limits: SendLimits,
 }
 
 fn recipient_name(to: &Recipient) -> String {
@@ -187,13 +355,36 @@ fn recipient_name(to: &Recipient) -> String {
     }
 }
 
+/// What became of one provider's report email.
+enum ProviderOutcome {
+    /// Delivered, skipped by the ledger, or failed to send.
+    Delivery(Result<Delivered, DomainError>),
+    /// No provider record: no address.
+    NoRecipient,
+    /// Not sent for a reason before the send (provider record or error rows unreadable).
+    Failed(String),
+    /// Nothing to send.
+    Nothing,
+}
+
 /// Emails every provider of `report` its files and the team the summary, once per (date,
 /// recipient) unless `resend` covers it. No single recipient stops the others: a failed
 /// delivery (rejected address, message too large, throttling beyond the SDK's retries, a ledger
 /// write that failed) is logged and listed in [`DeliveryCounts::failed`], and the pass goes on.
 ///
+/// Providers are delivered concurrently ([`SendLimits`]): each delivery (provider record, chart,
+/// email, ledger claim, send, record) is a handful of round trips, so at most `concurrency` are
+/// in flight, and SES messages are paced to `per_second`. The team summary goes last, after every
+/// provider's delivery ended.
+///
 /// `errors_of`, when given, supplies each provider's error rows (in provider order) for a report
-/// whose error rows were streamed out of memory; otherwise the report holds them.
+/// whose error rows were streamed out of memory; otherwise the report holds them. It is called
+/// in provider order, when a place among the in-flight deliveries is free.
+///
+/// **Memory**: at most `concurrency` provider deliveries exist at once, each holding its error
+/// rows and one email (attachments within [`ATTACHMENT_BUDGET_BYTES`], 7 MiB, plus their MIME
+/// encoding, ≤ 10 MB, while it is sent): a bound of `concurrency` × ≈ 17 MiB (≈ 136 MiB at the
+/// default 8), whatever the number of providers. Typical report emails are tens of KiB.
 pub async fn deliver_reports(
     services: &DeliveryServices<'_>,
     report: &DailyReport,
@@ -201,31 +392,60 @@ pub async fn deliver_reports(
     mut errors_of: Option<ErrorRowsOf<'_>>,
 ) -> DeliveryCounts {
     let mut counts = DeliveryCounts::default();
-    let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
-    // One email is composed and sent at a time: attachments never pile up in memory.
-    for provider_id in report.providers.keys() {
+    let sender = Sender::new(services.ledger, services.mailer, services.limits);
+    let date = report.date;
+    sender
+        .each(
+            report.providers.keys(),
+            |provider_id| {
+                // Read here, in provider order: the spill is one sequential reader.
+                let errors = errors_of.as_mut().map(|errors_of| errors_of(provider_id));
+                provider_delivery(services, &sender, report, resend, provider_id, errors)
+            },
+            |(provider_id, outcome)| match outcome {
+                ProviderOutcome::Delivery(result) => counts.add(date, &Recipient::Provider(provider_id), result),
+                ProviderOutcome::NoRecipient => counts.no_recipient += 1,
+                ProviderOutcome::Failed(why) => counts.failed.push((provider_id, why)),
+                ProviderOutcome::Nothing => {}
+            },
+        )
+        .await;
+    // Completion order varies with concurrency; the counts list providers in order.
+    counts.failed.sort();
+    counts.in_doubt.sort();
+    let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
+    let to = Recipient::Team;
+    let result = sender.deliver(date, &to, &[team], resend.covers(&to)).await;
+    counts.add(date, &to, result);
+    counts
+}
+
+/// One provider's report email: its record, its rows (`errors`, when streamed), its chart, the
+/// email, the delivery.
+async fn provider_delivery(
+    services: &DeliveryServices<'_>,
+    sender: &Sender<'_>,
+    report: &DailyReport,
+    resend: &Resend,
+    provider_id: &str,
+    errors: Option<Result<Vec<ErrorRow>, String>>,
+) -> (String, ProviderOutcome) {
+    let outcome = async {
         let provider = match services.providers.get_provider(provider_id).await {
             Ok(Some(provider)) => provider,
             Ok(None) => {
                 tracing::warn!(provider_id, "no provider record: report not emailed");
-                counts.no_recipient += 1;
-                continue;
+                return ProviderOutcome::NoRecipient;
             }
             Err(e) => {
                 tracing::error!(provider_id, error = %e, "provider record unreadable: report not emailed");
-                counts.failed.push((provider_id.clone(), e.to_string()));
-                continue;
+                return ProviderOutcome::Failed(e.to_string());
             }
         };
-        let hydrated = match errors_of.as_mut() {
+        let hydrated = match errors {
             None => None,
-            Some(errors_of) => match errors_of(provider_id) {
-                Ok(errors) => Some(report.for_provider(provider_id, errors)),
-                Err(e) => {
-                    counts.failed.push((provider_id.clone(), format!("error rows unreadable: {e}")));
-                    continue;
-                }
-            },
+            Some(Ok(errors)) => Some(report.for_provider(provider_id, errors)),
+            Some(Err(e)) => return ProviderOutcome::Failed(format!("error rows unreadable: {e}")),
         };
         // A chart that cannot be made never holds the report back: the email goes without it.
         let chart = match services.charts {
@@ -238,51 +458,37 @@ pub async fn deliver_reports(
                 }
             },
         };
-        let email = provider_report_email(
+        let Some(email) = provider_report_email(
             services.config,
             hydrated.as_ref().unwrap_or(report),
             &provider,
             chart.as_ref(),
             ATTACHMENT_BUDGET_BYTES,
-        );
-        if let Some(email) = email {
-            deliver_one(
-                services,
-                report.date,
-                Recipient::Provider(provider_id.clone()),
-                email,
-                &token,
-                resend,
-                &mut counts,
-            )
-            .await;
-        }
+        ) else {
+            return ProviderOutcome::Nothing;
+        };
+        drop((hydrated, chart));
+        let to = Recipient::Provider(provider_id.to_owned());
+        ProviderOutcome::Delivery(sender.deliver(report.date, &to, &[email], resend.covers(&to)).await)
     }
-    let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
-    deliver_one(services, report.date, Recipient::Team, team, &token, resend, &mut counts).await;
-    counts
+    .await;
+    (provider_id.to_owned(), outcome)
 }
 
-async fn deliver_one(
-    services: &DeliveryServices<'_>,
-    date: chrono::NaiveDate,
-    to: Recipient,
-    email: Email,
-    token: &str,
-    resend: &Resend,
-    counts: &mut DeliveryCounts,
-) {
-    let force = resend.covers(&to);
-    match deliver_once(services.ledger, services.mailer, date, &to, &[email], token, force).await {
-        Ok(Delivered::Sent(ids)) => counts.sent += ids.len(),
-        Ok(Delivered::AlreadySent) => counts.already_sent += 1,
-        Ok(Delivered::InDoubt) => {
-            tracing::warn!(recipient = ?to, %date, "delivery in doubt (claimed earlier, never recorded): check the recipient's mail, then re-send (README, \"Deliveries in doubt\")");
-            counts.in_doubt.push(recipient_name(&to));
-        }
-        Err(e) => {
-            tracing::error!(recipient = ?to, %date, error = %e, "delivery failed; the others go on");
-            counts.failed.push((recipient_name(&to), e.to_string()));
+impl DeliveryCounts {
+    /// Counts one delivery's result (and logs what needs an operator).
+    fn add(&mut self, date: chrono::NaiveDate, to: &Recipient, result: Result<Delivered, DomainError>) {
+        match result {
+            Ok(Delivered::Sent(ids)) => self.sent += ids.len(),
+            Ok(Delivered::AlreadySent) => self.already_sent += 1,
+            Ok(Delivered::InDoubt) => {
+                tracing::warn!(recipient = ?to, %date, "delivery in doubt (claimed earlier, never recorded): check the recipient's mail, then re-send (README, \"Deliveries in doubt\")");
+                self.in_doubt.push(recipient_name(to));
+            }
+            Err(e) => {
+                tracing::error!(recipient = ?to, %date, error = %e, "delivery failed; the others go on");
+                self.failed.push((recipient_name(to), e.to_string()));
+            }
         }
     }
 }
@@ -416,6 +622,107 @@ mod tests {
         assert_eq!(*mailer.0.lock().expect("lock"), 0);
     }
 
+    fn limits(concurrency: usize, per_second: u32) -> SendLimits {
+        SendLimits {
+            concurrency: NonZeroUsize::new(concurrency).expect("not zero"),
+            per_second: NonZeroU32::new(per_second).expect("not zero"),
+        }
+    }
+
+    #[test]
+    fn send_limits_default_to_8_in_flight_and_14_per_second_and_refuse_nonsense() {
+        let of = |pairs: &'static [(&'static str, &'static str)]| {
+            SendLimits::from_lookup(move |name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        };
+        assert_eq!(of(&[]).expect("defaults"), limits(8, 14));
+        assert_eq!(of(&[("REPORT_SEND_CONCURRENCY", " "), ("SES_MAX_SEND_RATE", "")]).expect("blank"), limits(8, 14));
+        assert_eq!(of(&[("REPORT_SEND_CONCURRENCY", "1"), ("SES_MAX_SEND_RATE", "50")]).expect("set"), limits(1, 50));
+        match of(&[("REPORT_SEND_CONCURRENCY", "0"), ("SES_MAX_SEND_RATE", "14.5")]) {
+            Err(DomainError::Invalid(problems)) => {
+                assert_eq!(problems.len(), 2, "{problems:?}");
+                assert!(problems[0].contains("REPORT_SEND_CONCURRENCY") && problems[1].contains("SES_MAX_SEND_RATE"));
+            }
+            other => panic!("expected both refused, got {other:?}"),
+        }
+        assert!(of(&[("REPORT_SEND_CONCURRENCY", "257")]).is_err());
+    }
+
+    /// Notes the (tokio) instant of every send.
+    #[derive(Default)]
+    struct ClockedMailer(Mutex<Vec<Instant>>);
+
+    #[async_trait]
+    impl Mailer for ClockedMailer {
+        async fn send(&self, _: &Email) -> Result<String, DomainError> {
+            let mut at = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
+            at.push(Instant::now());
+            Ok(format!("msg-{}", at.len()))
+        }
+    }
+
+    // Paused time: the clock only moves when every task waits on a timer, so the instants are
+    // exact and the test takes no wall-clock time.
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_sends_never_go_faster_than_the_rate() {
+        let clocked = ClockedMailer::default();
+        let paced = PacedMailer::new(&clocked, NonZeroU32::new(4).expect("4"));
+        let email = email();
+        let start = Instant::now();
+        let sends: Vec<_> = (0..10).map(|_| paced.send(&email)).collect();
+        for sent in futures::future::join_all(sends).await {
+            sent.expect("sent");
+        }
+        let at = clocked.0.lock().expect("lock").clone();
+        assert_eq!(at.len(), 10);
+        assert_eq!(at[0], start, "the first send does not wait");
+        for pair in at.windows(2) {
+            assert_eq!(pair[1] - pair[0], Duration::from_millis(250), "4 per second: one every 250 ms");
+        }
+        // After a quiet spell the pace does not save up a burst: the next send is one slot on.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let quiet = Instant::now();
+        let (a, b) = tokio::join!(paced.send(&email), paced.send(&email));
+        a.expect("sent");
+        b.expect("sent");
+        let at = clocked.0.lock().expect("lock").clone();
+        assert_eq!((at[10] - quiet, at[11] - quiet), (Duration::ZERO, Duration::from_millis(250)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_keeps_at_most_the_limit_in_flight_and_starts_work_in_order() {
+        let ledger = MemLedger::default();
+        let mailer = CountingMailer(Mutex::new(0), false);
+        let sender = Sender::new(&ledger, &mailer, limits(3, 14));
+        let in_flight = Mutex::new((0usize, 0usize));
+        let mut started = Vec::new();
+        let mut finished = Vec::new();
+        sender
+            .each(
+                0..10u64,
+                |i| {
+                    started.push(i);
+                    let in_flight = &in_flight;
+                    async move {
+                        {
+                            let mut n = in_flight.lock().expect("lock");
+                            n.0 += 1;
+                            n.1 = n.1.max(n.0);
+                        }
+                        // Later items finish sooner: completion order is not start order.
+                        tokio::time::sleep(Duration::from_millis(100 * (10 - i))).await;
+                        in_flight.lock().expect("lock").0 -= 1;
+                        i
+                    }
+                },
+                |i| finished.push(i),
+            )
+            .await;
+        assert_eq!(started, (0..10).collect::<Vec<_>>(), "work is started in item order");
+        assert_eq!(in_flight.lock().expect("lock").1, 3, "never more than 3 in flight");
+        finished.sort_unstable();
+        assert_eq!(finished, (0..10).collect::<Vec<_>>(), "every item done once");
+    }
+
     /// One provider record (acme), nothing else.
     struct OneProvider;
 
@@ -511,6 +818,7 @@ mod tests {
                 providers: &OneProvider,
                 config: &config,
                 charts: Some(&charts),
+                limits: SendLimits::default(),
             };
             let counts = deliver_reports(&services, &acme_report(), &Resend::Nothing, None).await;
             assert_eq!((counts.sent, counts.failed.len()), (2, 0), "provider and team, chart works: {works}");

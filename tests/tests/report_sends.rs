@@ -1,0 +1,290 @@
+//! Concurrent deliveries against the local stack, through the real SDK and the real delivery
+//! ledger: 40 providers' daily reports and monthly statements sent with several deliveries in
+//! flight — each provider exactly one email, the summary counts right, one rejected address
+//! stopping nobody else and named at the end, two runs at once still sending each email once,
+//! and a re-run sending nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::PathBuf;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use marketplace_aws::DynamoProviderStore;
+use marketplace_domain::product::{Product, ProductStatus, PublishOutcome};
+use marketplace_domain::provider::{Provider, ProviderStatus};
+use marketplace_domain::report::delivery::{Resend, SendLimits};
+use marketplace_domain::report::statement::Month;
+use marketplace_domain::report::ReportPlan;
+use marketplace_tests::*;
+use nightly_reports::app::{run_job, AppError, AwsContext, JobRequest, Source};
+use nightly_reports::aws::ReportsTable;
+use nightly_reports::cli::Delivery;
+use nightly_reports::pipeline::RunSummary;
+use nightly_reports::statement_run::{run_statements, StatementRequest, StatementRunError, StatementSummary};
+
+/// Providers per test.
+const PROVIDERS: usize = 40;
+/// The one whose address SES rejects.
+const BROKEN: usize = 17;
+
+/// Several deliveries in flight; a send rate high enough that the test waits little for pacing
+/// (the pacing itself has its unit tests in `marketplace_domain::report::delivery`).
+fn limits() -> SendLimits {
+    SendLimits { concurrency: NonZeroUsize::new(8).expect("8"), per_second: NonZeroU32::new(200).expect("200") }
+}
+
+fn ids(prefix: &str) -> Vec<String> {
+    let suffix = unique(prefix).replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    (0..PROVIDERS).map(|i| format!("{prefix}{i:02}-{suffix}")).collect()
+}
+
+fn address(id: &str) -> String {
+    format!("sends-{id}@provider.example")
+}
+
+fn provider(id: &str, broken: bool) -> Provider {
+    Provider {
+        provider_id: id.into(),
+        account_alias: format!("{id}-prod"),
+        company_name: format!("{id} Inc"),
+        contact_name: format!("Contact of {id}"),
+        // SES (and moto) refuses an address without a domain.
+        contact_email: if broken { format!("sends-{id}-without-domain") } else { address(id) },
+        status: ProviderStatus::PortalAccountCreated,
+        created_at: chrono::Utc::now(),
+        created_by: "team-member-7".into(),
+        created_by_event: unique("evt"),
+        version: 1,
+        mpa: None,
+        representative: None,
+    }
+}
+
+async fn put(table: &str, mut item: HashMap<String, AttributeValue>, pk: String, sk: &str, item_type: &str) {
+    item.insert("pk".into(), AttributeValue::S(pk));
+    item.insert("sk".into(), AttributeValue::S(sk.into()));
+    item.insert("item_type".into(), AttributeValue::S(item_type.into()));
+    dynamodb().await.put_item().table_name(table).set_item(Some(item)).send().await.expect("put item");
+}
+
+/// Stores the provider records (the one at [`BROKEN`] with a rejected address); with
+/// `published`, each with one published product.
+async fn store_providers(table: &str, ids: &[String], published: bool) {
+    for (i, id) in ids.iter().enumerate() {
+        let pk = format!("PROVIDER#{id}");
+        let item = marketplace_aws::attributes::to_item(&provider(id, i == BROKEN)).expect("item");
+        put(table, item, pk.clone(), "PROFILE", "provider").await;
+        if published {
+            let product = Product {
+                provider_id: id.clone(),
+                product_id: "listed-product".into(),
+                status: ProductStatus::Published,
+                listing: None,
+                requested_listing: None,
+                requested_name: None,
+                refusal_reasons: Vec::new(),
+                refused_for_mpa_only: false,
+                published_at: None,
+                updated_at: chrono::Utc::now(),
+                last_event: unique("evt"),
+                last_outcome: PublishOutcome::Published,
+                version: 1,
+            };
+            let item = marketplace_aws::attributes::to_item(&product).expect("item");
+            put(table, item, pk, "PRODUCT#listed-product", "product").await;
+        }
+    }
+}
+
+/// How many emails each address got whose subject contains `needle` (one read of the
+/// emulator's mail).
+fn emails_per_address(needle: &str) -> BTreeMap<String, usize> {
+    let mut per = BTreeMap::new();
+    for email in sent_emails().into_iter().filter(|e| e.subject.contains(needle)) {
+        for to in email.to {
+            *per.entry(to).or_default() += 1;
+        }
+    }
+    per
+}
+
+/// One export line per provider, on `date`.
+fn export_file(ids: &[String], date: &str) -> PathBuf {
+    let lines: String = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            format!(
+                r#"{{"Item": {{"pk": {{"S": "DAY#{date}#01"}}, "sk": {{"S": "{date}T10:00:00Z#d-{id}"}}, "deployment_id": {{"S": "d-{id}"}}, "provider_id": {{"S": "{id}"}}, "product_id": {{"S": "db"}}, "product_name": {{"S": "DB"}}, "customer_alias": {{"S": "CUST{i}"}}, "started_at": {{"S": "{date}T09:00:00Z"}}, "finished_at": {{"S": "{date}T10:00:00Z"}}, "status": {{"S": "SUCCEEDED"}}, "errors": {{"L": []}}, "billing_model": {{"S": "monthly"}}, "quantity": {{"N": "1"}}, "unit_price": {{"N": "49.99"}}, "currency": {{"S": "USD"}}, "provider_share": {{"N": "0.8"}}}}}}"#
+            ) + "\n"
+        })
+        .collect();
+    let path = std::env::temp_dir().join(unique("sends-export")).with_extension("json");
+    std::fs::write(&path, lines).expect("export file");
+    path
+}
+
+/// Every delivery of a daily run lands in exactly one bucket: 40 providers and the team.
+fn daily_buckets(s: &RunSummary) -> usize {
+    s.emails_sent + s.emails_already_sent + s.deliveries_in_doubt + s.failed_deliveries.len()
+}
+
+#[tokio::test]
+async fn forty_reports_go_out_concurrently_once_each_and_a_rejected_address_stops_nobody() {
+    let mut aws = AwsContext::from_env().await.expect("local stack env");
+    aws.sends = limits();
+    let ids = ids("daily");
+    let marketplace = aws.providers.table().to_owned();
+    store_providers(&marketplace, &ids, false).await;
+    // A date of its own (the team's ledger entry and summary are per date), so that the test
+    // also passes again on a stack that ran it before.
+    let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default().unsigned_abs();
+    let day: chrono::NaiveDate = "2001-01-01".parse().expect("date");
+    let date = (day + chrono::Days::new(nanos % 7000)).to_string();
+    let date = date.as_str();
+    let request = JobRequest {
+        plan: ReportPlan::single(date.parse().expect("date")),
+        source: Source::Export(export_file(&ids, date)),
+        partition: None,
+        out: std::env::temp_dir().join(unique("sends-out")),
+        delivery: Delivery { store: false, send: true, resend: false },
+        parallelism: 1,
+    };
+    let broken = &ids[BROKEN];
+
+    // Two runs of the date at once, each with 8 deliveries in flight, through the real ledger.
+    let (a, b) = tokio::join!(run_job(&request, Some(&aws)), run_job(&request, Some(&aws)));
+    let mut sent = 0;
+    for result in [a, b] {
+        let summary = match result {
+            Err(AppError::Undelivered(summary)) => {
+                assert_eq!(summary.failed_deliveries.len(), 1, "{:?}", summary.failed_deliveries);
+                assert!(summary.failed_deliveries[0].starts_with(&format!("{date} {broken}: ")));
+                summary
+            }
+            // The other run may have found the broken provider's claim taken (in doubt).
+            Ok(summary) => Box::new(summary),
+            Err(e) => panic!("unexpected failure: {e}"),
+        };
+        assert_eq!(daily_buckets(&summary), PROVIDERS + 1, "each delivery counted once: {summary:?}");
+        assert_eq!(summary.providers_without_contact, 0);
+        sent += summary.emails_sent;
+    }
+    assert_eq!(sent, PROVIDERS, "39 providers and the team, once between both runs");
+    let per = emails_per_address(&format!("report for {date}"));
+    for (i, id) in ids.iter().enumerate() {
+        let expected = usize::from(i != BROKEN);
+        assert_eq!(per.get(&address(id)).copied().unwrap_or(0), expected, "{id}");
+    }
+    assert_eq!(team_emails_about(&format!("summary for {date}")).len(), 1, "the team summary once");
+
+    // A re-run sends nothing and still names the provider SES refuses.
+    match run_job(&request, Some(&aws)).await {
+        Err(AppError::Undelivered(again)) => {
+            assert_eq!((again.emails_sent, again.emails_already_sent), (0, PROVIDERS), "{again:?}");
+            assert_eq!(again.failed_deliveries.len(), 1);
+            assert!(again.failed_deliveries[0].starts_with(&format!("{date} {broken}: ")));
+        }
+        other => panic!("the broken address must fail the re-run: {other:?}"),
+    }
+    assert_eq!(emails_per_address(&format!("report for {date}")), per, "nothing new went out");
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("key")
+}
+
+fn string_attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("attr")
+}
+
+/// A fresh table with template.yaml's keys (`pk`/`sk`; with `by_date`, the `ByDate` index): the
+/// statement run scans the whole `Marketplace` table, so this test gets tables of its own.
+async fn private_table(prefix: &str, by_date: bool) -> String {
+    let name = unique(prefix);
+    let mut create = dynamodb()
+        .await
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute("pk"))
+        .attribute_definitions(string_attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range));
+    if by_date {
+        create = create
+            .attribute_definitions(string_attribute("gsi1pk"))
+            .attribute_definitions(string_attribute("gsi1sk"))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("ByDate")
+                    .key_schema(key("gsi1pk", KeyType::Hash))
+                    .key_schema(key("gsi1sk", KeyType::Range))
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .expect("index"),
+            );
+    }
+    create.send().await.expect("create table");
+    name
+}
+
+fn statement_buckets(s: &StatementSummary) -> usize {
+    s.emails_sent + s.emails_already_sent + s.deliveries_in_doubt + s.failed_deliveries.len()
+}
+
+#[tokio::test]
+async fn forty_statements_go_out_concurrently_once_each_and_a_rejected_address_stops_nobody() {
+    let mut aws = AwsContext::from_env().await.expect("local stack env");
+    aws.sends = limits();
+    let client = dynamodb().await;
+    aws.providers = DynamoProviderStore::new(client.clone(), private_table("Marketplace-sends", false).await);
+    aws.reports = ReportsTable::new(client, private_table("Reports-sends", true).await);
+    let ids = ids("stmt");
+    store_providers(aws.providers.table(), &ids, true).await;
+    let broken = &ids[BROKEN];
+    let month: Month = "2025-05".parse().expect("month");
+    let request = StatementRequest {
+        month,
+        out: std::env::temp_dir().join(unique("sends-statements")),
+        send: true,
+        resend: Resend::Nothing,
+        scan_page_limit: Some(7),
+    };
+
+    let (a, b) = tokio::join!(run_statements(&request, &aws), run_statements(&request, &aws));
+    let mut sent = 0;
+    for result in [a, b] {
+        let summary = match result {
+            Err(StatementRunError::Incomplete(summary)) => {
+                assert_eq!(summary.failed_deliveries.len(), 1, "{:?}", summary.failed_deliveries);
+                assert!(summary.failed_deliveries[0].starts_with(&format!("{broken}: statement email not sent")));
+                summary
+            }
+            Ok(summary) => Box::new(summary),
+            Err(e) => panic!("unexpected failure: {e}"),
+        };
+        assert_eq!(summary.providers, PROVIDERS);
+        assert_eq!((summary.statements_stored, summary.zero_statements), (PROVIDERS, PROVIDERS), "quiet month");
+        assert_eq!(statement_buckets(&summary), PROVIDERS, "each delivery counted once: {summary:?}");
+        sent += summary.emails_sent;
+    }
+    assert_eq!(sent, PROVIDERS - 1, "every provider but the broken one, once between both runs");
+    let per = emails_per_address("statement for May 2025");
+    for (i, id) in ids.iter().enumerate() {
+        let expected = usize::from(i != BROKEN);
+        assert_eq!(per.get(&address(id)).copied().unwrap_or(0), expected, "{id}");
+    }
+
+    match run_statements(&request, &aws).await {
+        Err(StatementRunError::Incomplete(again)) => {
+            assert_eq!((again.emails_sent, again.emails_already_sent), (0, PROVIDERS - 1), "{again:?}");
+            assert_eq!(again.failed_deliveries.len(), 1);
+        }
+        other => panic!("the broken address must fail the re-run: {other:?}"),
+    }
+    assert_eq!(emails_per_address("statement for May 2025"), per, "nothing new went out");
+}
