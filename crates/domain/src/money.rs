@@ -210,6 +210,25 @@ impl Currency {
     }
 }
 
+/// Minor units of three uppercase ASCII letters, from a table indexed by the code (built once):
+/// one lookup per parsed code (the report job parses one per deployment log).
+fn minor_units_by_code(code: [u8; 3]) -> Option<u8> {
+    const CODES: usize = 26 * 26 * 26;
+    const NONE: u8 = u8::MAX;
+    let index = |c: [u8; 3]| c.iter().fold(0usize, |acc, &b| acc * 26 + usize::from(b - b'A'));
+    static TABLE: std::sync::OnceLock<Box<[u8; CODES]>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = Box::new([NONE; CODES]);
+        for (c, units) in CURRENCIES {
+            if let (Ok(c), Ok(units)) = (<[u8; 3]>::try_from(c.as_bytes()), u8::try_from(*units)) {
+                table[index(c)] = units;
+            }
+        }
+        table
+    });
+    Some(table[index(code)]).filter(|&units| units != NONE)
+}
+
 impl FromStr for Currency {
     type Err = UnknownCurrency;
     fn from_str(code: &str) -> Result<Self, Self::Err> {
@@ -218,13 +237,7 @@ impl FromStr for Currency {
         if !bytes.iter().all(u8::is_ascii_uppercase) {
             return Err(unknown());
         }
-        // The table is sorted by code: compare packed codes, not strings (one per log).
-        let packed = |c: &[u8]| c.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b));
-        let minor_units = CURRENCIES
-            .binary_search_by_key(&packed(&bytes), |(c, _)| packed(c.as_bytes()))
-            .ok()
-            .and_then(|i| u8::try_from(CURRENCIES[i].1).ok())
-            .ok_or_else(unknown)?;
+        let minor_units = minor_units_by_code(bytes).ok_or_else(unknown)?;
         Ok(Currency { code: bytes, minor_units })
     }
 }
@@ -301,6 +314,18 @@ mod tests {
     #[test]
     fn currency_table_is_sorted_for_binary_search() {
         assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn every_table_code_parses_with_its_minor_units_and_nothing_else_does() {
+        for (code, units) in CURRENCIES {
+            let parsed: Currency = code.parse().expect(code);
+            assert_eq!(parsed.minor_units(), *units, "{code}");
+            assert_eq!(parsed.code(), *code);
+        }
+        for code in ["AAA", "ZZZ", "USX", "usd", "US", "USDD", "U$D", ""] {
+            assert!(code.parse::<Currency>().is_err(), "{code}");
+        }
     }
 
     #[test]
