@@ -3,6 +3,7 @@
 //! the emulator received, parsed back from raw MIME.
 
 pub mod lambda_watch;
+pub mod reports;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -3,46 +3,24 @@
 //! changes to logs of its dates, and the next nights name the late ones per date until the date
 //! is re-run. Every paged read is forced across page boundaries (pages of one item).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aws_lambda_events::event::dynamodb::Event;
 use chrono::{DateTime, Utc};
 use late_logs::{handle, BatchCounts, LateLogStore};
-use marketplace_domain::report::attribute::parse_export_line;
 use marketplace_domain::report::AttributeValue as AttributeValueD;
 use marketplace_domain::report::ReportPlan;
+use marketplace_tests::reports::*;
 use marketplace_tests::*;
-use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
-use nightly_reports::cli::Delivery;
+use nightly_reports::app::{run_job, AwsContext};
 use nightly_reports::pipeline::RunSummary;
 use serde_json::{json, Value};
 
 /// This file's month (no other test uses it): the golden logs of 2026-02 moved there.
 const MONTH: &str = "2024-03-";
 
-fn golden_logs() -> Vec<marketplace_domain::report::Item> {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14/deployment-logs-export.json");
-    std::fs::read_to_string(fixture)
-        .expect("fixture")
-        .lines()
-        .map(|l| parse_export_line(&l.replace("2026-02-", MONTH)).expect("export line"))
-        .collect()
-}
-
 fn date(day: &str) -> chrono::NaiveDate {
     format!("{MONTH}{day}").parse().expect("date")
-}
-
-fn run_for(plan: ReportPlan, out: &Path) -> JobRequest {
-    JobRequest {
-        plan,
-        source: Source::Table,
-        partition: None,
-        out: out.to_owned(),
-        delivery: Delivery { store: true, send: false, resend: false },
-        parallelism: 4,
-    }
 }
 
 /// One stream record (keys only, as template.yaml's stream is) for the log `pk`/`sk`.
@@ -86,11 +64,11 @@ async fn logs_changed_after_their_day_was_reported_are_named_each_night_until_th
     aws.reports = aws.reports.clone().with_page_limit(1);
     let reports_table = std::env::var("REPORTS_TABLE").expect("REPORTS_TABLE");
     let store = LateLogStore::new(dynamodb().await, &reports_table);
-    assert_eq!(aws.logs.load(golden_logs()).await.expect("load"), 34);
+    assert_eq!(aws.logs.load(golden_logs_in(MONTH)).await.expect("load"), 34);
     let out: PathBuf = std::env::temp_dir().join(unique("late-logs"));
 
     // The 12th and 13th are reported (and their read start kept in their marks).
-    let first = run_job(&run_for(ReportPlan::new(date("12"), date("13")).expect("plan"), &out), Some(&aws))
+    let first = run_job(&table_run(ReportPlan::new(date("12"), date("13")).expect("plan"), &out), Some(&aws))
         .await
         .expect("12th..13th");
     assert_eq!(late(&first), (vec![], 0));
@@ -100,7 +78,7 @@ async fn logs_changed_after_their_day_was_reported_are_named_each_night_until_th
 
     // A log of the 13th arrives after the report, and its stream record comes twice.
     let log_13 = (format!("DAY#{MONTH}13#05"), format!("{MONTH}13T23:59:59Z#late-13"));
-    let mut item = golden_logs()
+    let mut item = golden_logs_in(MONTH)
         .into_iter()
         .find(|i| matches!(i.get("pk"), Some(AttributeValueD::S(s)) if s.starts_with(&format!("DAY#{MONTH}13#"))))
         .expect("a log of the 13th");
@@ -134,11 +112,11 @@ async fn logs_changed_after_their_day_was_reported_are_named_each_night_until_th
     assert_eq!(deliver(&store, &batch).await, BatchCounts { late: 1, not_late: 2, invalid: 1, repeated: 0 });
 
     // The next night names them per date (no day is read twice: one day read).
-    let next = run_job(&run_for(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
+    let next = run_job(&table_run(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
     assert_eq!(next.days_read, 1, "{next:?}");
     assert_eq!(late(&next), (vec![format!("{MONTH}12: 1"), format!("{MONTH}13: 1")], 2));
     // ... and the night after, again, while nobody re-ran the dates.
-    let again = run_job(&run_for(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
+    let again = run_job(&table_run(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
     assert_eq!(late(&again), (vec![format!("{MONTH}12: 1"), format!("{MONTH}13: 1")], 2));
 
     // A re-run of the 13th (with the later dates, as the job demands) reads its late log: the
@@ -148,22 +126,22 @@ async fn logs_changed_after_their_day_was_reported_are_named_each_night_until_th
     while Utc::now().timestamp() <= now.timestamp() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let rerun = run_job(&run_for(ReportPlan::new(date("13"), date("15")).expect("plan"), &out), Some(&aws))
+    let rerun = run_job(&table_run(ReportPlan::new(date("13"), date("15")).expect("plan"), &out), Some(&aws))
         .await
         .expect("re-run 13th..15th");
     assert_eq!(late(&rerun), (vec![format!("{MONTH}12: 1")], 1));
-    let rerun = run_job(&run_for(ReportPlan::new(date("12"), date("15")).expect("plan"), &out), Some(&aws))
+    let rerun = run_job(&table_run(ReportPlan::new(date("12"), date("15")).expect("plan"), &out), Some(&aws))
         .await
         .expect("re-run 12th..15th");
     assert_eq!(late(&rerun), (vec![], 0));
-    let after = run_job(&run_for(ReportPlan::single(date("16")), &out), Some(&aws)).await.expect("16th");
+    let after = run_job(&table_run(ReportPlan::single(date("16")), &out), Some(&aws)).await.expect("16th");
     assert_eq!((after.days_read, late(&after)), (1, (vec![], 0)));
 
     // A change after the re-run is late again.
     let later =
         record("late-13-modify", 6, "MODIFY", (&log_13.0, &log_13.1), Utc::now() + chrono::Duration::seconds(1));
     assert_eq!(deliver(&store, &[later]).await, BatchCounts { late: 1, ..Default::default() });
-    let night = run_job(&run_for(ReportPlan::single(date("17")), &out), Some(&aws)).await.expect("17th");
+    let night = run_job(&table_run(ReportPlan::single(date("17")), &out), Some(&aws)).await.expect("17th");
     assert_eq!(late(&night), (vec![format!("{MONTH}13: 1")], 1));
 }
 

@@ -8,16 +8,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_aws::DynamoProviderStore;
 use marketplace_domain::product::{Product, ProductStatus, PublishOutcome};
 use marketplace_domain::provider::{Provider, ProviderStatus};
 use marketplace_domain::report::delivery::{Resend, SendLimits};
 use marketplace_domain::report::statement::Month;
 use marketplace_domain::report::ReportPlan;
+use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{run_job, AppError, AwsContext, JobRequest, Source};
 use nightly_reports::aws::ReportsTable;
@@ -191,45 +189,6 @@ async fn forty_reports_go_out_concurrently_once_each_and_a_rejected_address_stop
         other => panic!("the broken address must fail the re-run: {other:?}"),
     }
     assert_eq!(emails_per_address(&format!("report for {date}")), per, "nothing new went out");
-}
-
-fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("key")
-}
-
-fn string_attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("attr")
-}
-
-/// A fresh table with template.yaml's keys (`pk`/`sk`; with `by_date`, the `ByDate` index): the
-/// statement run scans the whole `Marketplace` table, so this test gets tables of its own.
-async fn private_table(prefix: &str, by_date: bool) -> String {
-    let name = unique(prefix);
-    let mut create = dynamodb()
-        .await
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attribute("pk"))
-        .attribute_definitions(string_attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range));
-    if by_date {
-        create = create
-            .attribute_definitions(string_attribute("gsi1pk"))
-            .attribute_definitions(string_attribute("gsi1sk"))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("ByDate")
-                    .key_schema(key("gsi1pk", KeyType::Hash))
-                    .key_schema(key("gsi1sk", KeyType::Range))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()
-                    .expect("index"),
-            );
-    }
-    create.send().await.expect("create table");
-    name
 }
 
 fn statement_buckets(s: &StatementSummary) -> usize {

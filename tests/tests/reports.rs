@@ -3,19 +3,15 @@
 //! report items, emails providers and the team — and a re-run sends nothing twice.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_domain::report::attribute::parse_export_line;
 use marketplace_domain::report::AttributeValue as AttributeValueD;
 use marketplace_domain::report::ReportPlan;
+use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, run_job, AppError, AwsContext, JobRequest, ScheduledRun, Source};
 use nightly_reports::cli::Delivery;
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14")
-}
 
 fn first_column(csv: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(csv).lines().skip(1).map(|l| l.split(',').next().unwrap_or_default().to_owned()).collect()
@@ -342,27 +338,6 @@ fn assert_the_provider_email_fulfils_the_seed(mail: &SentEmail, config: &marketp
     assert!(mail.text.contains("Chart of deployments and billable revenue per day from 2026-01-16 to 2026-02-14"));
 }
 
-/// The golden logs moved to another month, so this test has the month (its month sums and
-/// report rows) to itself on a shared emulator.
-fn golden_logs_in(month: &str) -> Vec<marketplace_domain::report::Item> {
-    std::fs::read_to_string(fixture().join("deployment-logs-export.json"))
-        .expect("fixture")
-        .lines()
-        .map(|l| parse_export_line(&l.replace("2026-02-", month)).expect("export line"))
-        .collect()
-}
-
-fn run_for(plan: ReportPlan, out: &Path) -> JobRequest {
-    JobRequest {
-        plan,
-        source: Source::Table,
-        partition: None,
-        out: out.to_owned(),
-        delivery: Delivery { store: true, send: false, resend: false },
-        parallelism: 4,
-    }
-}
-
 #[tokio::test]
 async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() {
     moto_endpoint();
@@ -377,7 +352,7 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     let out = std::env::temp_dir().join(unique("reports-mtd"));
 
     // The first night ever: no stored month sums, so it reads the month so far (13 days).
-    let first = run_job(&run_for(ReportPlan::single(date("13")), &out), Some(&aws)).await.expect("13th");
+    let first = run_job(&table_run(ReportPlan::single(date("13")), &out), Some(&aws)).await.expect("13th");
     assert_eq!((first.days_read, first.items), (13, 15), "{first:?}");
 
     // A log of the 13th arrives after the 13th was reported.
@@ -397,7 +372,7 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     };
     aws.logs.load(vec![late]).await.expect("load the late log");
     // The next night reads its own day only, and its month-to-date is still right to the cent.
-    let next = run_job(&run_for(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
+    let next = run_job(&table_run(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
     assert_eq!((next.days_read, next.items), (1, 14), "{next:?}");
     // No day is read twice: the late log is named from the DeploymentLogs stream by the late-logs
     // function, which this test does not run (tests/tests/late_logs.rs does).
@@ -412,7 +387,7 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     }
 
     // Re-running the 13th alone would leave the 14th's month-to-date stale: refused, naming it.
-    let refused = run_job(&run_for(ReportPlan::single(date("13")), &out), Some(&aws)).await;
+    let refused = run_job(&table_run(ReportPlan::single(date("13")), &out), Some(&aws)).await;
     match refused {
         Err(AppError::LaterDatesReported { later, through, .. }) => {
             assert_eq!((later, through), (vec![date("14")], date("14")))
@@ -421,7 +396,7 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     }
 
     // The backfill the refusal asked for: the 14th's month-to-date now includes the late log.
-    let backfill = run_job(&run_for(ReportPlan::new(date("13"), date("14")).expect("plan"), &out), Some(&aws))
+    let backfill = run_job(&table_run(ReportPlan::new(date("13"), date("14")).expect("plan"), &out), Some(&aws))
         .await
         .expect("backfill 13..14");
     assert_eq!(backfill.days_read, 14, "no month sums before the 13th: the month so far, through the 14th");
@@ -444,7 +419,7 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     assert_eq!(mtd("14"), expected_mtd + 1, "the late log counts in the 14th's month to date");
 
     // And the night after builds on the re-derived sums: one day read, the late log still in.
-    let after = run_job(&run_for(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
+    let after = run_job(&table_run(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
     assert_eq!((after.days_read, after.late_log_count), (1, 0), "{after:?}");
 }
 

@@ -9,12 +9,9 @@
 //! shared tables it would also state (and email) every other test's providers.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_aws::DynamoProviderStore;
 use marketplace_domain::product::{Product, ProductStatus, PublishOutcome};
 use marketplace_domain::provider::{reports_help_line, Provider, ProviderStatus, Representative};
@@ -22,6 +19,7 @@ use marketplace_domain::report::attribute::parse_export_line;
 use marketplace_domain::report::delivery::Resend;
 use marketplace_domain::report::statement::{statement_csv, Month, Statement};
 use marketplace_domain::report::ReportPlan;
+use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, run_job, AppError, AwsContext, JobRequest, ScheduledRun, Source};
 use nightly_reports::aws::statements::statement_object_key;
@@ -31,48 +29,6 @@ use nightly_reports::statement_run::{run_statements, StatementRequest, Statement
 use rust_decimal::Decimal;
 
 const GOLDEN: [&str; 3] = ["acme-software", "globex-labs", "initech"];
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/nightly-reports/tests/fixtures/reports-2026-02-14")
-}
-
-fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("key")
-}
-
-fn string_attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("attr")
-}
-
-/// A fresh table with template.yaml's keys (`pk`/`sk`; with `by_date`, the `ByDate` index).
-async fn private_table(prefix: &str, by_date: bool) -> String {
-    let name = unique(prefix);
-    let mut create = dynamodb()
-        .await
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attribute("pk"))
-        .attribute_definitions(string_attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range));
-    if by_date {
-        create = create
-            .attribute_definitions(string_attribute("gsi1pk"))
-            .attribute_definitions(string_attribute("gsi1sk"))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("ByDate")
-                    .key_schema(key("gsi1pk", KeyType::Hash))
-                    .key_schema(key("gsi1sk", KeyType::Range))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()
-                    .expect("index"),
-            );
-    }
-    create.send().await.expect("create table");
-    name
-}
 
 /// The job's AWS context on private `Marketplace` and `Reports` tables (the rest shared), with
 /// pages of two items on every `Reports` query.

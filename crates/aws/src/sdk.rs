@@ -142,7 +142,6 @@ pub async fn batch_sdk_config() -> SdkConfig {
 /// SDK's endpoint settings, an HTTPS client trusting Amazon Trust Services' roots. (`async`
 /// like the loader it replaces; nothing in it waits.)
 pub async fn sdk_config_with(timeouts: SdkTimeouts) -> SdkConfig {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .credentials_provider(SharedCredentialsProvider::new(EnvCredentials))
@@ -160,6 +159,11 @@ pub async fn sdk_config_with(timeouts: SdkTimeouts) -> SdkConfig {
     builder.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
     builder.set_endpoint_url(env("AWS_ENDPOINT_URL"));
     builder.build()
+}
+
+/// A set, non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, read
@@ -205,8 +209,7 @@ impl EnvServiceConfig {
 
 impl LoadServiceConfig for EnvServiceConfig {
     fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        var(&Self::service_variable(key.env(), key.service_id())).or_else(|| var(key.env()))
+        env(&Self::service_variable(key.env(), key.service_id())).or_else(|| env(key.env()))
     }
 }
 

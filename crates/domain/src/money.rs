@@ -176,7 +176,8 @@ const CURRENCIES: &[(&str, u32)] = &[
 
 /// The number of minor-unit digits of an ISO 4217 currency, or `None` for an unknown code.
 pub fn minor_units(code: &str) -> Option<u32> {
-    CURRENCIES.binary_search_by(|(c, _)| c.cmp(&code)).ok().map(|i| CURRENCIES[i].1)
+    let code: [u8; 3] = code.as_bytes().try_into().ok()?;
+    code.iter().all(u8::is_ascii_uppercase).then(|| minor_units_by_code(code)).flatten().map(u32::from)
 }
 
 /// Whether `code` is a supported ISO 4217 code.
@@ -211,7 +212,7 @@ impl Currency {
 }
 
 /// Minor units of three uppercase ASCII letters, from a table indexed by the code (built once):
-/// one lookup per parsed code (the report job parses one per deployment log).
+/// one lookup per code (the report job parses one per deployment log).
 fn minor_units_by_code(code: [u8; 3]) -> Option<u8> {
     const CODES: usize = 26 * 26 * 26;
     const NONE: u8 = u8::MAX;
@@ -233,11 +234,8 @@ impl FromStr for Currency {
     type Err = UnknownCurrency;
     fn from_str(code: &str) -> Result<Self, Self::Err> {
         let unknown = || UnknownCurrency(code.to_owned());
+        let minor_units = minor_units(code).and_then(|m| u8::try_from(m).ok()).ok_or_else(unknown)?;
         let bytes: [u8; 3] = code.as_bytes().try_into().map_err(|_| unknown())?;
-        if !bytes.iter().all(u8::is_ascii_uppercase) {
-            return Err(unknown());
-        }
-        let minor_units = minor_units_by_code(bytes).ok_or_else(unknown)?;
         Ok(Currency { code: bytes, minor_units })
     }
 }
@@ -312,7 +310,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn currency_table_is_sorted_for_binary_search() {
+    fn currency_table_is_sorted_without_duplicates() {
         assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
     }
 

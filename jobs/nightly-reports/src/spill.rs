@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use chrono::NaiveDate;
 use marketplace_domain::report::aggregate::{ErrorRow, HeldRows, RejectRow};
 use marketplace_domain::report::packed;
 
@@ -68,13 +67,15 @@ impl Spill {
         }
         if !packed.is_empty() {
             let path = self.run_path("errors");
-            write_packed_run(&path, packed.sorted())?;
+            let mut rows = packed.sorted();
+            write_records(&path, |buf| Ok(rows.next().map(|row| buf.extend_from_slice(row)).is_some()))?;
             self.runs.lock().unwrap_or_else(|e| e.into_inner()).0.push(path);
         }
         if !rejects.is_empty() {
             rejects.sort_unstable();
             let path = self.run_path("rejects");
-            write_run(&path, &rejects, encode_reject)?;
+            let mut rows = rejects.iter();
+            write_records(&path, |buf| Ok(rows.next().map(|row| packed::encode_reject(buf, row)).is_some()))?;
             self.runs.lock().unwrap_or_else(|e| e.into_inner()).1.push(path);
         }
         Ok(())
@@ -84,8 +85,8 @@ impl Spill {
     /// `rejects` (the files a scale-out partition hands to the merge; [`Self::adopt`] reads them
     /// back as runs). Streams: memory is one reader per run.
     pub fn write_merged(&self, errors: &Path, rejects: &Path) -> Result<(), SpillError> {
-        copy_merged(self.errors()?, errors, encode_error)?;
-        copy_merged(self.rejects()?, rejects, encode_reject)
+        copy_merged(self.errors()?, errors, |buf, row| packed::encode(buf, &row.as_ref()))?;
+        copy_merged(self.rejects()?, rejects, packed::encode_reject)
     }
 
     /// Takes sorted run files written by [`Self::write_merged`] (of another spill) as runs of
@@ -119,7 +120,7 @@ impl Spill {
     /// Every reject, in `rejected.csv` order.
     pub fn rejects(&self) -> Result<Merged<RejectRow>, SpillError> {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner()).1.clone();
-        Merged::open(&runs, decode_reject, RejectRow::cmp)
+        Merged::open(&runs, packed::decode_reject, RejectRow::cmp)
     }
 }
 
@@ -129,37 +130,26 @@ impl Drop for Spill {
     }
 }
 
-fn write_packed_run<'a>(path: &Path, rows: impl Iterator<Item = &'a [u8]>) -> Result<(), SpillError> {
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(path).map_err(at(path))?);
-    for row in rows {
-        out.write_all(&(row.len() as u32).to_le_bytes()).map_err(at(path))?;
-        out.write_all(row).map_err(at(path))?;
-    }
-    out.flush().map_err(at(path))
-}
-
-fn write_run<T>(path: &Path, rows: &[T], encode: fn(&mut Vec<u8>, &T)) -> Result<(), SpillError> {
+/// Writes a run file of records (u32 length, then the bytes): `next` puts the next record into
+/// the (cleared) buffer, or says there is none.
+fn write_records(
+    path: &Path,
+    mut next: impl FnMut(&mut Vec<u8>) -> Result<bool, SpillError>,
+) -> Result<(), SpillError> {
     let mut out = BufWriter::with_capacity(1 << 16, File::create(path).map_err(at(path))?);
     let mut buf = Vec::with_capacity(256);
-    for row in rows {
+    loop {
         buf.clear();
-        encode(&mut buf, row);
+        if !next(&mut buf)? {
+            return out.flush().map_err(at(path));
+        }
         out.write_all(&(buf.len() as u32).to_le_bytes()).map_err(at(path))?;
         out.write_all(&buf).map_err(at(path))?;
     }
-    out.flush().map_err(at(path))
 }
 
 fn copy_merged<T>(mut merged: Merged<T>, path: &Path, encode: fn(&mut Vec<u8>, &T)) -> Result<(), SpillError> {
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(path).map_err(at(path))?);
-    let mut buf = Vec::with_capacity(256);
-    while let Some(row) = merged.next_row()? {
-        buf.clear();
-        encode(&mut buf, &row);
-        out.write_all(&(buf.len() as u32).to_le_bytes()).map_err(at(path))?;
-        out.write_all(&buf).map_err(at(path))?;
-    }
-    out.flush().map_err(at(path))
+    write_records(path, |buf| Ok(merged.next_row()?.map(|row| encode(buf, &row)).is_some()))
 }
 
 /// A k-way merge of sorted runs.
@@ -243,62 +233,6 @@ impl<T> Merged<T> {
             _ => Ok(None),
         }
     }
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn put_date(out: &mut Vec<u8>, d: NaiveDate) {
-    out.extend_from_slice(&chrono::Datelike::num_days_from_ce(&d).to_le_bytes());
-}
-
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-    fn date(&mut self) -> Option<NaiveDate> {
-        NaiveDate::from_num_days_from_ce_opt(self.i32()?)
-    }
-}
-
-fn encode_error(out: &mut Vec<u8>, r: &ErrorRow) {
-    packed::encode(out, &r.as_ref());
-}
-
-fn encode_reject(out: &mut Vec<u8>, r: &RejectRow) {
-    put_str(out, &r.deployment_id);
-    put_str(out, &r.reason);
-    match r.report_date {
-        Some(d) => {
-            out.push(1);
-            put_date(out, d);
-        }
-        None => out.push(0),
-    }
-}
-
-fn decode_reject(bytes: &[u8]) -> Option<RejectRow> {
-    let mut c = Cursor(bytes);
-    let deployment_id = c.string()?;
-    let reason = c.string()?;
-    let report_date = if c.take(1)?[0] == 1 { Some(c.date()?) } else { None };
-    Some(RejectRow { deployment_id, reason, report_date })
 }
 
 #[cfg(test)]

@@ -532,36 +532,23 @@ impl Aggregator {
         self.stats.items += 1;
         self.stats.counted += 1;
         if self.plan.is_report_date(day) {
-            if let Some(packed) = self.packed.as_mut() {
-                for (position, &(code, message, at)) in log.errors.iter().enumerate() {
-                    packed.push(&ErrorRowRef {
-                        error_at: at,
-                        deployment_id: log.deployment_id,
-                        position: u32::try_from(position).unwrap_or(u32::MAX),
-                        report_date: day,
-                        provider_id: log.provider_id,
-                        product_id: log.product_id,
-                        customer_alias: log.customer_alias,
-                        deployment_status: log.status,
-                        error_code: code,
-                        error_message: message,
-                    });
-                }
-                return Ok(());
-            }
             for (position, &(code, message, at)) in log.errors.iter().enumerate() {
-                self.errors.push(ErrorRow {
+                let row = ErrorRowRef {
                     error_at: at,
-                    deployment_id: log.deployment_id.to_owned(),
+                    deployment_id: log.deployment_id,
                     position: u32::try_from(position).unwrap_or(u32::MAX),
                     report_date: day,
-                    provider_id: log.provider_id.to_owned(),
-                    product_id: log.product_id.to_owned(),
-                    customer_alias: log.customer_alias.to_owned(),
+                    provider_id: log.provider_id,
+                    product_id: log.product_id,
+                    customer_alias: log.customer_alias,
                     deployment_status: log.status,
-                    error_code: code.to_owned(),
-                    error_message: message.to_owned(),
-                });
+                    error_code: code,
+                    error_message: message,
+                };
+                match self.packed.as_mut() {
+                    Some(packed) => packed.push(&row),
+                    None => self.errors.push(row.to_row()),
+                }
             }
         }
         Ok(())

@@ -12,12 +12,15 @@
 //!
 //! That order is [`error_order`]: one provider's `errors.csv` after the other (date, provider),
 //! each sorted as the file is ([`ErrorRow`]'s `Ord`).
+//!
+//! A reject's record ([`encode_reject`]) is `deployment_id` · `reason` · 1 and `report_date` (or
+//! 0 when undated), in the same field encoding.
 
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use super::aggregate::ErrorRow;
+use super::aggregate::{ErrorRow, RejectRow};
 use super::record::DeploymentStatus;
 
 /// The order error rows are spilled and merged in: by report date and provider (one
@@ -39,6 +42,24 @@ pub struct ErrorRowRef<'a> {
     pub deployment_status: DeploymentStatus,
     pub error_code: &'a str,
     pub error_message: &'a str,
+}
+
+impl ErrorRowRef<'_> {
+    /// The row with its own strings.
+    pub fn to_row(&self) -> ErrorRow {
+        ErrorRow {
+            error_at: self.error_at,
+            deployment_id: self.deployment_id.to_owned(),
+            position: self.position,
+            report_date: self.report_date,
+            provider_id: self.provider_id.to_owned(),
+            product_id: self.product_id.to_owned(),
+            customer_alias: self.customer_alias.to_owned(),
+            deployment_status: self.deployment_status,
+            error_code: self.error_code.to_owned(),
+            error_message: self.error_message.to_owned(),
+        }
+    }
 }
 
 impl ErrorRow {
@@ -99,6 +120,31 @@ pub fn decode(bytes: &[u8]) -> Option<ErrorRow> {
         error_message: c.string()?,
     };
     c.0.is_empty().then_some(row)
+}
+
+/// Appends one reject's record to `out`.
+pub fn encode_reject(out: &mut Vec<u8>, r: &RejectRow) {
+    put_str(out, &r.deployment_id);
+    put_str(out, &r.reason);
+    match r.report_date {
+        Some(d) => {
+            out.push(1);
+            out.extend_from_slice(&d.num_days_from_ce().to_le_bytes());
+        }
+        None => out.push(0),
+    }
+}
+
+/// Reads a reject's record back (`None`: not one).
+pub fn decode_reject(bytes: &[u8]) -> Option<RejectRow> {
+    let mut c = Fields(bytes);
+    let deployment_id = c.string()?;
+    let reason = c.string()?;
+    let report_date = match c.take(1)?[0] {
+        1 => Some(NaiveDate::from_num_days_from_ce_opt(c.i32()?)?),
+        _ => None,
+    };
+    c.0.is_empty().then_some(RejectRow { deployment_id, reason, report_date })
 }
 
 /// [`error_order`] of two packed rows, without decoding them.
@@ -241,5 +287,16 @@ mod tests {
             }
         }
         assert_eq!(decode(b"not a row"), None);
+    }
+
+    #[test]
+    fn rejects_round_trip() {
+        for report_date in [None, Some("2026-02-14".parse().expect("date"))] {
+            let reject = RejectRow { deployment_id: "d-1".into(), reason: "ünïcode, \"quoted\"".into(), report_date };
+            let mut bytes = Vec::new();
+            encode_reject(&mut bytes, &reject);
+            assert_eq!(decode_reject(&bytes), Some(reject));
+        }
+        assert_eq!(decode_reject(b"no"), None);
     }
 }
