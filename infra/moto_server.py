@@ -8,9 +8,10 @@ lost a race can leave half of itself behind. Real DynamoDB isolates transactions
 request handling (connections stay concurrent, keep-alive keeps working) restores that guarantee,
 which the race tests rely on.
 
-It also serves `GET /_local/ses/raw-messages`: the raw messages SES accepted (what
-`/moto-api/data.json` lists under `ses` -> `RawMessage`), without serialising every other service's
-state, which takes seconds once the tables hold a few thousand items.
+It also serves `GET /_local/ses/raw-messages[?contains=TEXT]`: the raw messages SES accepted (what
+`/moto-api/data.json` lists under `ses` -> `RawMessage`), optionally only those containing TEXT,
+without serialising every other service's state, which takes seconds once the tables hold a few
+thousand items.
 
 Usage: moto_server.py -H 127.0.0.1 -p PORT
 """
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import threading
+import urllib.parse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
@@ -32,18 +34,21 @@ class Serialised:
     def __call__(self, environ, start_response):
         with self.lock:
             if environ.get("PATH_INFO") == "/_local/ses/raw-messages":
-                return raw_messages(start_response)
+                query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+                return raw_messages(start_response, query.get("contains", [None])[0])
             return list(self.app(environ, start_response))
 
 
-def raw_messages(start_response):
+def raw_messages(start_response, contains=None):
+    """Every raw message, or those whose MIME text contains `contains` (served under the lock, so
+    a short answer keeps the functions' calls waiting for less time)."""
     from moto.ses.models import RawMessage, ses_backends
 
     messages = []
     for account in ses_backends.values():
         for backend in account.values():
             for m in backend.sent_messages:
-                if isinstance(m, RawMessage):
+                if isinstance(m, RawMessage) and (contains is None or contains in m.raw_data):
                     messages.append({"id": m.id, "source": m.source, "destinations": m.destinations,
                                      "raw_data": m.raw_data})
     body = json.dumps(messages).encode()

@@ -13,10 +13,19 @@
 //!   the same event in progress elsewhere): reported in `batchItemFailures`; the queue redelivers
 //!   it after its visibility timeout, and only after `maxReceiveCount` receives it goes to the
 //!   dead-letter queue.
-//! - **Not started**: the deadline guard. A record is started only while the invocation has more
-//!   time left than the record budget (twice the slowest record so far, at least
-//!   `RECORD_TIME_BUDGET_MS`); the rest are reported as failures untouched, so a slow batch never
-//!   times out halfway through a record.
+//! - **Not started / cut**: the deadline guard. A record gets a time budget (`RECORD_TIME_BUDGET_MS`,
+//!   [`crate::DEFAULT_RECORD_BUDGET`]) and is started only while the invocation has at least that
+//!   budget plus [`RESPONSE_MARGIN`] left; the rest are reported as failures untouched. A started
+//!   record that has not ended when its budget is spent is cut there (its work is dropped at the
+//!   call it was waiting on) and reported for retry: for the outbox and the idempotency claim that
+//!   is the same as a crash at that call, which redelivery finishes (`marketplace_domain::outbox`).
+//!   So the response always goes out before the deadline, whatever the services' speed: the
+//!   invocation never times out and takes the batch's finished records down with it.
+//!
+//! The budget and the SDK's timeouts agree ([`crate::sdk::PORTAL_FUNCTION`]): one SDK call ends
+//! (answered, or failed by its operation timeout) within a third of the budget, so a record whose
+//! service hangs fails cleanly through its own error path within its budget, and is cut only when
+//! several of its calls are each slow but not failing.
 //!
 //! At the end the batch's counts are published as CloudWatch embedded metrics.
 
@@ -37,11 +46,21 @@ use sha2::{Digest, Sha256};
 pub type Operation =
     for<'a> fn(&'a PortalEvent, Services<'a>) -> Pin<Box<dyn Future<Output = Result<String, DomainError>> + Send + 'a>>;
 
-/// The time an invocation has: its deadline and what one record needs at least.
+/// The time an invocation has: its deadline and the most time one record may take.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     pub at: DateTime<Utc>,
     pub record_budget: Duration,
+}
+
+/// Time kept after the last record for posting the batch response to the runtime.
+pub const RESPONSE_MARGIN: Duration = Duration::seconds(1);
+
+impl Deadline {
+    /// Whether a record may start at `now`: its whole budget and the response fit before the deadline.
+    pub fn allows_record_at(&self, now: DateTime<Utc>) -> bool {
+        self.at - now >= self.record_budget + RESPONSE_MARGIN
+    }
 }
 
 /// What happened to one record.
@@ -130,15 +149,14 @@ pub async fn process_portal_batch(
     operation: Operation,
 ) -> BatchReport {
     let mut report = BatchReport::default();
-    let mut slowest = Duration::zero();
+    let budget = deadline.record_budget.to_std().unwrap_or_default();
     for message in &batch.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let started = Utc::now();
-        // Twice the slowest record so far: records of one batch vary, and a timeout costs the whole batch.
-        let needed = deadline.record_budget.max(slowest * 2);
-        if deadline.at - started < needed {
+        if !deadline.allows_record_at(started) {
             tracing::warn!(function, %message_id, left_ms = (deadline.at - started).num_milliseconds(),
-                needed_ms = needed.num_milliseconds(), "not started: too little time left; it will be redelivered");
+                needed_ms = (deadline.record_budget + RESPONSE_MARGIN).num_milliseconds(),
+                "not started: too little time left; it will be redelivered");
             report.records.push(RecordReport { message_id, event_id: None, outcome: RecordOutcome::NotStarted });
             continue;
         }
@@ -146,13 +164,19 @@ pub async fn process_portal_batch(
             Ok(event) => {
                 let claim = ClaimTicket::new(function, &event.id, started);
                 let services = Services { claim: Some(&claim), ..services };
-                let result = run_once(idempotency, &claim, &event, deadline.at, || operation(&event, services)).await;
-                let outcome = match result {
-                    Ok(Processed::Ran(outcome)) => RecordOutcome::Processed(outcome),
-                    Ok(Processed::Duplicate) => RecordOutcome::Duplicate,
+                let work = run_once(idempotency, &claim, &event, deadline.at, || operation(&event, services));
+                let outcome = match tokio::time::timeout(budget, work).await {
+                    // Cut at its budget: like a crash at the call it was waiting on. Its claim
+                    // expires at the deadline, before the queue delivers it again.
+                    Err(_elapsed) => RecordOutcome::Retry(format!(
+                        "not finished within its time budget of {} ms; cut and left to redelivery",
+                        deadline.record_budget.num_milliseconds()
+                    )),
+                    Ok(Ok(Processed::Ran(outcome))) => RecordOutcome::Processed(outcome),
+                    Ok(Ok(Processed::Duplicate)) => RecordOutcome::Duplicate,
                     // run_once recorded the rejection before returning it.
-                    Err(error) if error.is_permanent() => RecordOutcome::Rejected(error.to_string()),
-                    Err(error) => RecordOutcome::Retry(error.to_string()),
+                    Ok(Err(error)) if error.is_permanent() => RecordOutcome::Rejected(error.to_string()),
+                    Ok(Err(error)) => RecordOutcome::Retry(error.to_string()),
                 };
                 (Some(event.id), outcome)
             }
@@ -169,7 +193,6 @@ pub async fn process_portal_batch(
                 permanent = false, "event failed; it will be retried"),
             RecordOutcome::NotStarted => {}
         }
-        slowest = slowest.max(Utc::now() - started);
         report.records.push(RecordReport { message_id, event_id, outcome });
     }
     report
@@ -194,3 +217,7 @@ async fn reject_unparseable(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "batch_tests.rs"]
+mod tests;

@@ -43,9 +43,10 @@ pub fn required_env(name: &str) -> anyhow::Result<String> {
 /// invocation that has no Lambda context (a direct call of [`PortalApp::handle`]).
 pub const FUNCTION_TIMEOUT: chrono::Duration = chrono::Duration::seconds(30);
 
-/// The least time a record is started with, unless `RECORD_TIME_BUDGET_MS` says otherwise
-/// (`template.yaml` explains the arithmetic).
-pub const DEFAULT_RECORD_BUDGET: chrono::Duration = chrono::Duration::seconds(5);
+/// The most time one record may take, unless `RECORD_TIME_BUDGET_MS` says otherwise: a record
+/// starts only with this much (plus the response margin) left and is cut when it is spent (the
+/// arithmetic with the SDK's timeouts: [`sdk::PORTAL_FUNCTION`]).
+pub const DEFAULT_RECORD_BUDGET: chrono::Duration = chrono::Duration::seconds(10);
 
 /// Everything a portal-event function needs, built once per cold start.
 pub struct PortalApp {
@@ -53,7 +54,7 @@ pub struct PortalApp {
     pub idempotency: DynamoIdempotencyStore,
     pub mailer: SesMailer,
     pub config: PortalConfig,
-    /// The least time left at which a record is still started (the deadline guard, [`batch`]).
+    /// The most time one record may take (the deadline guard, [`batch`]).
     pub record_budget: chrono::Duration,
 }
 

@@ -48,27 +48,27 @@ const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services
 ///
 /// The portal functions run with `Timeout: 30` (template.yaml, `Globals`), SQS batches of up to
 /// 10 records handled one after another, and each record makes a handful of DynamoDB calls and at
-/// most two SES sends, each of which takes milliseconds on AWS. The arithmetic:
+/// most two SES sends, each of which takes milliseconds on AWS. The arithmetic, which the deadline
+/// guard builds on (`batch`, [`crate::DEFAULT_RECORD_BUDGET`]):
 ///
 /// - connect: 1 s. A regional endpoint answers the TCP/TLS handshake in milliseconds; a host that
 ///   does not within a second is a dead one, better tried again on a fresh connection.
-/// - attempt: 3 s. DynamoDB single-item writes and transactions take milliseconds (p99 well under
-///   100 ms), SES `SendRawEmail` well under a second; three seconds is generous for both and
-///   still ends a hung attempt long before the invocation's deadline.
+/// - attempt: 2 s. DynamoDB single-item writes and transactions take milliseconds (p99 well under
+///   100 ms), SES `SendRawEmail` of a portal email (no attachments) well under a second.
 /// - retries: standard mode, 3 attempts in all, backoff from 50 ms doubling (jittered) up to 1 s:
 ///   throttling, 5xx and timed-out attempts are retried inside the call. A retried transaction
 ///   carries the same `ClientRequestToken` (the SDK fills it in once per call), and every other
 ///   write is conditional, so an attempt that had in fact landed is not applied twice.
-/// - operation: 8 s for the whole call with its retries (3 × 3 s + backoff could reach ~10 s; the
-///   operation timeout cuts the third attempt short). One call can therefore never take more than
-///   8 s, a quarter of the 30 s function timeout: a record that starts with at least that much of
-///   the invocation left can still fail cleanly and be reported in `batchItemFailures` instead of
-///   the whole batch dying with the invocation (and, being reported, it comes back after the
-///   queue's 180 s visibility timeout, 3 receives in all).
+/// - operation: 4 s for the whole call with its retries (the operation timeout cuts a third
+///   attempt short). One call can never take longer, so a record's budget (10 s) holds a call
+///   that fails by this timeout *and* the failure path's own call (releasing the idempotency
+///   claim) that may fail the same way: a record whose service hangs still ends cleanly, through
+///   its error path, and is reported in `batchItemFailures`; the budget plus the response margin
+///   (11 s) fits the 30 s function timeout with room for two such records.
 pub const PORTAL_FUNCTION: SdkTimeouts = SdkTimeouts {
     connect: Duration::from_secs(1),
-    attempt: Duration::from_secs(3),
-    operation: Duration::from_secs(8),
+    attempt: Duration::from_secs(2),
+    operation: Duration::from_secs(4),
     max_attempts: 3,
     initial_backoff: Duration::from_millis(50),
     max_backoff: Duration::from_secs(1),
@@ -228,6 +228,14 @@ mod tests {
     fn a_call_with_its_retries_ends_well_within_the_function_timeout() {
         let function_timeout = Duration::from_secs(30); // template.yaml, Globals.Function.Timeout
         assert!(PORTAL_FUNCTION.operation * 3 <= function_timeout);
+        // The deadline guard's arithmetic (batch.rs): a record's budget holds a call failing by
+        // its operation timeout and the failure path's call after it; budget and the response
+        // margin fit the function timeout.
+        let budget = crate::DEFAULT_RECORD_BUDGET.to_std().expect("positive");
+        let margin = crate::batch::RESPONSE_MARGIN.to_std().expect("positive");
+        assert!(PORTAL_FUNCTION.operation * 2 < budget);
+        assert!((budget + margin) * 2 <= function_timeout);
+        assert_eq!(crate::FUNCTION_TIMEOUT.to_std().expect("positive"), function_timeout);
         assert!(PORTAL_FUNCTION.attempt < PORTAL_FUNCTION.operation);
         assert!(PORTAL_FUNCTION.connect < PORTAL_FUNCTION.attempt);
         let job_timeout = Duration::from_secs(900); // template.yaml, NightlyReportsFunction
