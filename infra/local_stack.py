@@ -107,15 +107,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(endpoint: str, timeout: float = 20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def wait_ready(endpoint: str, proc: subprocess.Popen, timeout: float = 180.0):
+    """Waits until moto answers. Importing moto takes seconds on a busy machine, so the bound is
+    generous; a server that exited is reported at once, with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"moto exited with {proc.returncode} before answering on {endpoint}")
         try:
-            with urllib.request.urlopen(endpoint + "/moto-api/", timeout=1):
+            with urllib.request.urlopen(endpoint + "/moto-api/", timeout=5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit(f"moto did not answer on {endpoint} within {timeout}s")
+    raise SystemExit(f"moto did not answer on {endpoint} within {timeout:.0f}s")
 
 
 def start(state: pathlib.Path):
@@ -129,7 +133,7 @@ def start(state: pathlib.Path):
     proc = subprocess.Popen([sys.executable, str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log,
                             start_new_session=True)
     (state / "pid").write_text(str(proc.pid))
-    wait_ready(endpoint)
+    wait_ready(endpoint, proc)
     tables = create_tables(endpoint)
     buckets = create_buckets(endpoint)
 

@@ -63,6 +63,8 @@ FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 WORKERS = 4
 # Real seconds after which a receive whose process neither answered nor was stopped counts as hung.
 HANG_BOUND_S = 120
+# The functions' SDK timeouts here (see `invoke`): well inside the hang bound.
+SDK_TIMEOUT_MS = 60_000
 
 
 # ------------------------------------------------------------------ template numbers
@@ -361,6 +363,12 @@ class Harness:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "RECORD_TIME_BUDGET_MS": str(record_budget_ms),
+            # The SDK's timeouts run on the real (monotonic) clock, and here they would time the
+            # machine, not the service: on a busy machine the emulator can take seconds to answer.
+            # Only the hang bound limits a call; the guard is tested on the virtual clock, the
+            # timeouts' arithmetic in crates/aws/src/sdk.rs.
+            "SDK_ATTEMPT_TIMEOUT_MS": str(SDK_TIMEOUT_MS),
+            "SDK_CALL_TIMEOUT_MS": str(SDK_TIMEOUT_MS),
             "RUST_LOG": os.environ.get("FAULT_SUITE_LOG", "warn"),
             "LD_PRELOAD": FAKETIME_LIB,
             "FAKETIME_TIMESTAMP_FILE": str(self.clock_file),

@@ -210,7 +210,7 @@ impl RecordingProxy {
             .stdout(Stdio::null());
         let child = command.spawn().expect("python3 infra/checks/recording_proxy.py");
         let mut proxy = RecordingProxy { child, endpoint: String::new(), dir, taken: 0 };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Some(port) = std::fs::read_to_string(proxy.dir.join("port")).ok().filter(|p| !p.is_empty()) {
                 proxy.endpoint = format!("http://127.0.0.1:{port}");
@@ -219,7 +219,7 @@ impl RecordingProxy {
             if let Ok(Some(status)) = proxy.child.try_wait() {
                 panic!("recording proxy exited ({status})");
             }
-            assert!(Instant::now() < deadline, "recording proxy did not start within 30s");
+            assert!(Instant::now() < deadline, "recording proxy did not start within 120 s");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -279,7 +279,7 @@ impl PrivateStack {
             .spawn()
             .expect("python3 infra/local_stack.py");
         let mut stack = PrivateStack { state, env: Vec::new() };
-        let output = wait_bounded(child, Duration::from_secs(120)).expect("the local stack starts within 120s");
+        let output = wait_bounded(child, Duration::from_secs(300)).expect("the local stack starts within 300 s");
         assert!(output.status.success(), "local stack: {}", String::from_utf8_lossy(&output.stderr));
         let text = std::fs::read_to_string(stack.state.join("env")).expect("the stack's env file");
         stack.env = text

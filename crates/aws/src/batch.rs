@@ -149,7 +149,6 @@ pub async fn process_portal_batch(
     operation: Operation,
 ) -> BatchReport {
     let mut report = BatchReport::default();
-    let budget = deadline.record_budget.to_std().unwrap_or_default();
     for message in &batch.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let started = Utc::now();
@@ -165,18 +164,22 @@ pub async fn process_portal_batch(
                 let claim = ClaimTicket::new(function, &event.id, started);
                 let services = Services { claim: Some(&claim), ..services };
                 let work = run_once(idempotency, &claim, &event, deadline.at, || operation(&event, services));
-                let outcome = match tokio::time::timeout(budget, work).await {
+                let outcome = tokio::select! {
+                    // A record that has ended wins over its budget's end at the same moment.
+                    biased;
+                    result = work => match result {
+                        Ok(Processed::Ran(outcome)) => RecordOutcome::Processed(outcome),
+                        Ok(Processed::Duplicate) => RecordOutcome::Duplicate,
+                        // run_once recorded the rejection before returning it.
+                        Err(error) if error.is_permanent() => RecordOutcome::Rejected(error.to_string()),
+                        Err(error) => RecordOutcome::Retry(error.to_string()),
+                    },
                     // Cut at its budget: like a crash at the call it was waiting on. Its claim
                     // expires at the deadline, before the queue delivers it again.
-                    Err(_elapsed) => RecordOutcome::Retry(format!(
+                    () = wall_clock_reaches(started + deadline.record_budget) => RecordOutcome::Retry(format!(
                         "not finished within its time budget of {} ms; cut and left to redelivery",
                         deadline.record_budget.num_milliseconds()
                     )),
-                    Ok(Ok(Processed::Ran(outcome))) => RecordOutcome::Processed(outcome),
-                    Ok(Ok(Processed::Duplicate)) => RecordOutcome::Duplicate,
-                    // run_once recorded the rejection before returning it.
-                    Ok(Err(error)) if error.is_permanent() => RecordOutcome::Rejected(error.to_string()),
-                    Ok(Err(error)) => RecordOutcome::Retry(error.to_string()),
                 };
                 (Some(event.id), outcome)
             }
@@ -196,6 +199,19 @@ pub async fn process_portal_batch(
         report.records.push(RecordReport { message_id, event_id, outcome });
     }
     report
+}
+
+/// Resolves once the wall clock reaches `at`, looking at least every 100 ms. A record's budget
+/// ends at a wall-clock instant, as the invocation's deadline does (Lambda states it in epoch
+/// milliseconds), so the guard and the cut read one clock.
+async fn wall_clock_reaches(at: DateTime<Utc>) {
+    loop {
+        let left = at - Utc::now();
+        if left <= Duration::zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(Duration::milliseconds(100)).to_std().unwrap_or_default()).await;
+    }
 }
 
 /// A message that is not a portal event at all has no event id: its rejection is recorded under

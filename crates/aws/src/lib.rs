@@ -60,7 +60,8 @@ pub struct PortalApp {
 
 impl PortalApp {
     /// Builds the clients from the environment: `MARKETPLACE_TABLE`, `IDEMPOTENCY_TABLE`,
-    /// optionally `RECORD_TIME_BUDGET_MS`, and the [`PortalConfig`] variables.
+    /// optionally `RECORD_TIME_BUDGET_MS` and the SDK timeout overrides
+    /// ([`sdk::SdkTimeouts::overridden_by_env`]), and the [`PortalConfig`] variables.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = PortalConfig::from_env()?;
         let record_budget = match std::env::var("RECORD_TIME_BUDGET_MS") {
@@ -69,7 +70,8 @@ impl PortalApp {
             ),
             Err(_) => DEFAULT_RECORD_BUDGET,
         };
-        let sdk = sdk_config().await;
+        let timeouts = sdk::PORTAL_FUNCTION.overridden_by_env().map_err(anyhow::Error::msg)?;
+        let sdk = sdk::sdk_config_with(timeouts).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let idempotency = DynamoIdempotencyStore::new(dynamodb.clone(), required_env("IDEMPOTENCY_TABLE")?);
         Ok(PortalApp {

@@ -110,6 +110,40 @@ pub struct SdkTimeouts {
 }
 
 impl SdkTimeouts {
+    /// These timeouts with an operator's overrides from the environment: `SDK_ATTEMPT_TIMEOUT_MS`
+    /// (one attempt) and `SDK_CALL_TIMEOUT_MS` (the whole call). For an environment whose
+    /// services answer more slowly than AWS does — the fault suite's emulator on a busy machine,
+    /// where a real-time timeout would fire because of the machine, not the service. With longer
+    /// timeouts a record may outlast its budget; the budget's cut still keeps the deadline.
+    pub fn overridden_by_env(self) -> Result<Self, String> {
+        Self::overridden_by(self, env)
+    }
+
+    fn overridden_by(mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let millis = |name: &str| -> Result<Option<Duration>, String> {
+            lookup(name)
+                .map(|v| match v.trim().parse::<u64>() {
+                    Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+                    _ => Err(format!("{name}={v:?}: expected a positive number of milliseconds")),
+                })
+                .transpose()
+        };
+        if let Some(attempt) = millis("SDK_ATTEMPT_TIMEOUT_MS")? {
+            self.attempt = attempt;
+        }
+        if let Some(operation) = millis("SDK_CALL_TIMEOUT_MS")? {
+            self.operation = operation;
+        }
+        if self.attempt > self.operation {
+            return Err(format!(
+                "SDK_ATTEMPT_TIMEOUT_MS ({} ms) is longer than SDK_CALL_TIMEOUT_MS ({} ms)",
+                self.attempt.as_millis(),
+                self.operation.as_millis()
+            ));
+        }
+        Ok(self)
+    }
+
     /// The SDK's timeout configuration.
     pub fn timeout_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
@@ -241,6 +275,22 @@ mod tests {
         let job_timeout = Duration::from_secs(900); // template.yaml, NightlyReportsFunction
         assert!(BATCH_JOB.operation * 5 <= job_timeout);
         assert!(BATCH_JOB.attempt < BATCH_JOB.operation);
+    }
+
+    #[test]
+    fn timeouts_are_overridden_only_by_valid_settings() {
+        let set = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(PORTAL_FUNCTION.overridden_by(set(&[])), Ok(PORTAL_FUNCTION));
+        let slow = PORTAL_FUNCTION
+            .overridden_by(set(&[("SDK_ATTEMPT_TIMEOUT_MS", "60000"), ("SDK_CALL_TIMEOUT_MS", "90000")]))
+            .expect("valid");
+        assert_eq!((slow.attempt, slow.operation), (Duration::from_secs(60), Duration::from_secs(90)));
+        let error = PORTAL_FUNCTION.overridden_by(set(&[("SDK_CALL_TIMEOUT_MS", "0")])).expect_err("zero");
+        assert!(error.contains("SDK_CALL_TIMEOUT_MS=\"0\""), "{error}");
+        let error = PORTAL_FUNCTION.overridden_by(set(&[("SDK_ATTEMPT_TIMEOUT_MS", "5000")])).expect_err("5 s > 4 s");
+        assert!(error.contains("longer than"), "{error}");
     }
 
     #[test]
