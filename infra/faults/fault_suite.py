@@ -452,8 +452,12 @@ class Harness:
 def dynamodb():
     import boto3
 
+    from botocore.config import Config
+
+    # The suite's own reads wait as long as a hang bound: on a busy machine the emulator is slow.
     return boto3.client("dynamodb", endpoint_url=os.environ["MOTO_ENDPOINT"], region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local")
+                        aws_access_key_id="local", aws_secret_access_key="local",
+                        config=Config(read_timeout=HANG_BOUND_S, connect_timeout=HANG_BOUND_S))
 
 
 def partition(provider_id):
@@ -474,7 +478,7 @@ def s(item, name):
 def emails_mentioning(needle):
     """The raw messages SES accepted that contain `needle` (filtered inside the emulator)."""
     query = urllib.parse.urlencode({"contains": needle})
-    with urllib.request.urlopen(f"{os.environ['MOTO_ENDPOINT']}/_local/ses/raw-messages?{query}", timeout=30) as r:
+    with urllib.request.urlopen(f"{os.environ['MOTO_ENDPOINT']}/_local/ses/raw-messages?{query}", timeout=HANG_BOUND_S) as r:
         return [m for m in json.load(r) if needle in m["raw_data"]]
 
 
