@@ -30,7 +30,7 @@ Pieces, all in this process, all on 127.0.0.1:
 Every scenario asserts per event: exactly one state change with its one audit entry, exactly the
 expected emails (one per kind) with one `EmailSent` audit entry each, the receives it must take,
 and nothing in the dead-letter queue. The one documented exception is the SES window (crate docs
-of `marketplace_domain::outbox`): a process death after SES accepted an email and before its
+of `marketplace_portal::outbox`): a process death after SES accepted an email and before its
 settle write returned makes the redelivery send that email again.
 
 Prints a line per scenario and a closing `N passed, M failed` line; exits 1 when any scenario

@@ -275,8 +275,8 @@ pub async fn provider_item(
 }
 
 /// The provider record as the domain reads it.
-pub async fn stored_provider(app: &PortalApp, provider_id: &str) -> Option<marketplace_domain::provider::Provider> {
-    use marketplace_domain::ports::ProviderStore;
+pub async fn stored_provider(app: &PortalApp, provider_id: &str) -> Option<marketplace_core::provider::Provider> {
+    use marketplace_core::ports::ProviderDirectory;
     app.store.get_provider(provider_id).await.expect("read provider")
 }
 
@@ -284,8 +284,8 @@ pub async fn stored_product(
     app: &PortalApp,
     provider_id: &str,
     product_id: &str,
-) -> Option<marketplace_domain::product::Product> {
-    use marketplace_domain::ports::ProviderStore;
+) -> Option<marketplace_portal::product::Product> {
+    use marketplace_portal::ports::ProviderStore;
     app.store.get_product(provider_id, product_id).await.expect("read product")
 }
 

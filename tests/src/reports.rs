@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType,
 };
-use marketplace_domain::report::attribute::parse_export_line;
-use marketplace_domain::report::{Item, ReportPlan};
+use marketplace_reports::attribute::parse_export_line;
+use marketplace_reports::{Item, ReportPlan};
 use nightly_reports::app::{JobRequest, Source};
 use nightly_reports::cli::Delivery;
 

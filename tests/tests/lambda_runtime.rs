@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use marketplace_domain::report::attribute::parse_export_line;
+use marketplace_reports::attribute::parse_export_line;
 use marketplace_tests::lambda_watch::{event_file, LambdaWatch, PrivateStack, RecordingProxy};
 use marketplace_tests::*;
 use nightly_reports::app::AwsContext;

@@ -1,7 +1,7 @@
 //! MPA approval against the local stack: every transition, authorisation, out-of-order events,
 //! duplicate delivery and a 50-way approve/reject race.
 
-use marketplace_domain::provider::MpaStatus;
+use marketplace_core::provider::MpaStatus;
 use marketplace_tests::*;
 use serde_json::json;
 

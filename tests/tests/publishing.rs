@@ -1,7 +1,7 @@
 //! Product publishing against the local stack: publication, every refusal reason (alone and
 //! together), authorisation, duplicates, updates and out-of-order events.
 
-use marketplace_domain::product::{ProductStatus, PublishOutcome};
+use marketplace_portal::product::{ProductStatus, PublishOutcome};
 use marketplace_tests::*;
 use serde_json::{json, Value};
 

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_aws::DynamoProviderStore;
-use marketplace_domain::product::{Product, ProductStatus, PublishOutcome};
-use marketplace_domain::provider::{Provider, ProviderStatus};
-use marketplace_domain::report::delivery::{Resend, SendLimits};
-use marketplace_domain::report::statement::Month;
-use marketplace_domain::report::ReportPlan;
+use marketplace_core::provider::{Provider, ProviderStatus};
+use marketplace_portal::product::{Product, ProductStatus, PublishOutcome};
+use marketplace_reports::delivery::{Resend, SendLimits};
+use marketplace_reports::statement::Month;
+use marketplace_reports::ReportPlan;
 use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{run_job, AppError, AwsContext, JobRequest, Source};
@@ -29,7 +29,7 @@ const PROVIDERS: usize = 40;
 const BROKEN: usize = 17;
 
 /// Several deliveries in flight; a send rate high enough that the test waits little for pacing
-/// (the pacing itself has its unit tests in `marketplace_domain::report::delivery`).
+/// (the pacing itself has its unit tests in `marketplace_reports::delivery`).
 fn limits() -> SendLimits {
     SendLimits { concurrency: NonZeroUsize::new(8).expect("8"), per_second: NonZeroU32::new(200).expect("200") }
 }

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use marketplace_domain::report::attribute::parse_export_line;
-use marketplace_domain::report::AttributeValue as AttributeValueD;
-use marketplace_domain::report::ReportPlan;
+use marketplace_reports::attribute::parse_export_line;
+use marketplace_reports::AttributeValue as AttributeValueD;
+use marketplace_reports::ReportPlan;
 use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, run_job, AppError, AwsContext, JobRequest, ScheduledRun, Source};
@@ -257,7 +257,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     assert_eq!(report_emails(&addresses[0]).len(), before[0] + 2);
 }
 
-/// A report row as a night stores it (`marketplace_domain::report::storage`), product
+/// A report row as a night stores it (`marketplace_reports::storage`), product
 /// `acme-vault` in USD, remuneration 70 %.
 fn stored_report_row(provider: &str, date: &str, deployments: &str, revenue: &str) -> HashMap<String, AttributeValue> {
     let revenue_d: rust_decimal::Decimal = revenue.parse().expect("amount");
@@ -290,7 +290,7 @@ fn stored_report_row(provider: &str, date: &str, deployments: &str, revenue: &st
 /// The provider's report email as the seed promises it: the contact greeted by name, the company
 /// in the subject, month-to-date totals, the amounts explained, the portal's files page, the
 /// 30-day chart as an inline PNG (with its table in both parts), and the representative last.
-fn assert_the_provider_email_fulfils_the_seed(mail: &SentEmail, config: &marketplace_domain::PortalConfig) {
+fn assert_the_provider_email_fulfils_the_seed(mail: &SentEmail, config: &marketplace_core::PortalConfig) {
     assert_eq!(mail.subject, "Acme Software <GmbH>: your marketplace deployment report for 2026-02-14");
     assert!(mail.text.starts_with("Hello Jane Doe,\n"), "{}", mail.text);
     assert!(
@@ -300,16 +300,16 @@ fn assert_the_provider_email_fulfils_the_seed(mail: &SentEmail, config: &marketp
         "the month-to-date file's rows summed: {}",
         mail.text
     );
-    for line in marketplace_domain::report::email::MONEY_EXPLAINED {
+    for line in marketplace_reports::email::MONEY_EXPLAINED {
         assert!(mail.text.contains(line), "{line}");
     }
     assert!(mail.text.contains(&format!("{}/reports/2026-02-14", config.portal_url.trim_end_matches('/'))));
     assert!(mail.text.contains("GET /providers/acme-software/reports/2026-02-14/files"));
-    let representative = marketplace_domain::provider::reports_help_line(None, config);
+    let representative = marketplace_core::provider::reports_help_line(None, config);
     assert!(mail.text.ends_with(&format!("{representative}\n\n-- \nThe Marketplace team <{}>\n", config.team_inbox)));
 
     // The chart: one inline PNG, referenced by its Content-ID from the HTML part.
-    let cid = marketplace_domain::report::email::chart_content_id("2026-02-14");
+    let cid = marketplace_reports::email::chart_content_id("2026-02-14");
     assert_eq!(mail.inline.len(), 1, "one inline part");
     let (content_id, content_type, png) = &mail.inline[0];
     assert_eq!((content_id.as_str(), content_type.as_str()), (cid.as_str(), "image/png"));
@@ -528,6 +528,6 @@ async fn a_rejected_address_stops_no_other_delivery_and_concurrent_runs_send_eac
         .expect("parses");
     assert!(matches!(
         handle_scheduled(&bad, &aws, &out, 4).await,
-        Err(AppError::Config(marketplace_domain::DomainError::Invalid(_)))
+        Err(AppError::Config(marketplace_core::DomainError::Invalid(_)))
     ));
 }

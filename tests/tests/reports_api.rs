@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::NaiveDate;
-use marketplace_domain::money::format_money;
-use marketplace_domain::report::aggregate::ReportRow;
-use marketplace_domain::report::storage::report_items;
-use marketplace_domain::report::{Aggregator, DailyReport, ReportPlan};
+use marketplace_core::money::format_money;
+use marketplace_reports::aggregate::ReportRow;
+use marketplace_reports::storage::report_items;
+use marketplace_reports::{Aggregator, DailyReport, ReportPlan};
 use marketplace_tests::lambda_watch::{event_file, LambdaWatch, RecordingProxy};
 use marketplace_tests::*;
 use nightly_reports::generate::{generate, GeneratorConfig};
@@ -113,9 +113,9 @@ async fn seed_reports(providers: &[String], from: NaiveDate, to: NaiveDate, coun
     };
     let mut aggregator = Aggregator::new(ReportPlan::new(from, to).expect("plan"));
     generate(&config, |mut item| {
-        if let Some(marketplace_domain::report::AttributeValue::S(id)) = item.get("provider_id") {
+        if let Some(marketplace_reports::AttributeValue::S(id)) = item.get("provider_id") {
             let index: usize = id.trim_start_matches("provider-").parse().expect("generated provider id");
-            item.insert("provider_id".into(), marketplace_domain::report::AttributeValue::S(providers[index].clone()));
+            item.insert("provider_id".into(), marketplace_reports::AttributeValue::S(providers[index].clone()));
         }
         aggregator.ingest_item(&item, &|| "generated".into())
     })

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use marketplace_domain::report::attribute::parse_export_line;
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
+use marketplace_reports::attribute::parse_export_line;
 use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, AppError, AwsContext, ScheduledRun};
 use nightly_reports::aws::AwsError;

@@ -240,9 +240,8 @@ async fn the_welcome_names_the_representative_and_links_the_agreement() {
     let stored = profile.get("representative").and_then(|r| r.as_m().ok()).expect("representative stored as a map");
     assert_eq!(stored.get("email").and_then(|e| e.as_s().ok()).unwrap(), "ana.ortiz@marketplace.example.com");
     assert!(!provider_item(&default, "PROFILE").await.unwrap().contains_key("representative"), "absent: the default");
-    let line = |p: &marketplace_domain::provider::Provider| {
-        marketplace_domain::provider::reports_help_line(Some(p), &app.config)
-    };
+    let line =
+        |p: &marketplace_core::provider::Provider| marketplace_core::provider::reports_help_line(Some(p), &app.config);
     assert!(
         line(&stored_provider(&app, &own).await.unwrap()).ends_with("Ana <Ortiz> <ana.ortiz@marketplace.example.com>")
     );

@@ -13,12 +13,12 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_aws::DynamoProviderStore;
-use marketplace_domain::product::{Product, ProductStatus, PublishOutcome};
-use marketplace_domain::provider::{reports_help_line, Provider, ProviderStatus, Representative};
-use marketplace_domain::report::attribute::parse_export_line;
-use marketplace_domain::report::delivery::Resend;
-use marketplace_domain::report::statement::{statement_csv, Month, Statement};
-use marketplace_domain::report::ReportPlan;
+use marketplace_core::provider::{reports_help_line, Provider, ProviderStatus, Representative};
+use marketplace_portal::product::{Product, ProductStatus, PublishOutcome};
+use marketplace_reports::attribute::parse_export_line;
+use marketplace_reports::delivery::Resend;
+use marketplace_reports::statement::{statement_csv, Month, Statement};
+use marketplace_reports::ReportPlan;
 use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, run_job, AppError, AwsContext, JobRequest, ScheduledRun, Source};
@@ -98,7 +98,7 @@ async fn store_provider(aws: &AwsContext, provider: &Provider, status: ProductSt
 
 /// The golden logs moved to `month` (`YYYY-MM-`), for the providers `ids` (in [`GOLDEN`] order)
 /// and deployment ids of their own.
-fn golden_logs(month: &str, ids: &[String], suffix: &str) -> Vec<marketplace_domain::report::Item> {
+fn golden_logs(month: &str, ids: &[String], suffix: &str) -> Vec<marketplace_reports::Item> {
     std::fs::read_to_string(fixture().join("deployment-logs-export.json"))
         .expect("fixture")
         .lines()

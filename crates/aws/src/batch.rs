@@ -18,7 +18,7 @@
 //!   budget plus [`RESPONSE_MARGIN`] left; the rest are reported as failures untouched. A started
 //!   record that has not ended when its budget is spent is cut there (its work is dropped at the
 //!   call it was waiting on) and reported for retry: for the outbox and the idempotency claim that
-//!   is the same as a crash at that call, which redelivery finishes (`marketplace_domain::outbox`).
+//!   is the same as a crash at that call, which redelivery finishes (`marketplace_portal::outbox`).
 //!   So the response always goes out before the deadline, whatever the services' speed: the
 //!   invocation never times out and takes the batch's finished records down with it.
 //!
@@ -35,11 +35,11 @@ use std::pin::Pin;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Duration, Utc};
-use marketplace_domain::event::PortalEvent;
-use marketplace_domain::idempotency::{key, run_once, ClaimTicket, IdempotencyStore, Processed};
-use marketplace_domain::metrics::Counters;
-use marketplace_domain::ports::Services;
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
+use marketplace_portal::event::PortalEvent;
+use marketplace_portal::idempotency::{key, run_once, ClaimTicket, IdempotencyStore, Processed};
+use marketplace_portal::metrics::Counters;
+use marketplace_portal::ports::Services;
 use sha2::{Digest, Sha256};
 
 /// A domain operation on one event; returns a short description of the outcome for the logs.

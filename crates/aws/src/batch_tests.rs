@@ -6,14 +6,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use marketplace_domain::email::Email;
-use marketplace_domain::idempotency::{Claim, ClaimTicket};
-use marketplace_domain::ports::{
-    AuditEntry, EmailLedger, IntentState, Mailer, Precondition, ProviderStore, Settlement, WriteError,
+use marketplace_core::email::Email;
+use marketplace_core::ports::{Mailer, ProviderDirectory};
+use marketplace_core::provider::Provider;
+use marketplace_core::PortalConfig;
+use marketplace_portal::idempotency::{Claim, ClaimTicket};
+use marketplace_portal::ports::{
+    AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, Settlement, WriteError,
 };
-use marketplace_domain::product::Product;
-use marketplace_domain::provider::Provider;
-use marketplace_domain::PortalConfig;
+use marketplace_portal::product::Product;
 
 use super::*;
 
@@ -67,10 +68,14 @@ fn untouched() -> DomainError {
 }
 
 #[async_trait]
-impl ProviderStore for Untouched {
+impl ProviderDirectory for Untouched {
     async fn get_provider(&self, _: &str) -> Result<Option<Provider>, DomainError> {
         Err(untouched())
     }
+}
+
+#[async_trait]
+impl ProviderStore for Untouched {
     async fn put_provider(&self, _: &Provider, _: Precondition, _: &AuditEntry, _: &[&str]) -> Result<(), WriteError> {
         Err(WriteError::Other(untouched()))
     }

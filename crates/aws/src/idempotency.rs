@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
-use marketplace_domain::idempotency::{Claim, IdempotencyStore};
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
+use marketplace_portal::idempotency::{Claim, IdempotencyStore};
 
 use crate::attributes::{epoch, s, text};
 use crate::sdk_error::sdk_error;

@@ -18,9 +18,9 @@ pub mod sdk_error;
 pub mod telemetry;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use marketplace_domain::metrics::Counters;
-use marketplace_domain::ports::Services;
-use marketplace_domain::PortalConfig;
+use marketplace_core::PortalConfig;
+use marketplace_portal::metrics::Counters;
+use marketplace_portal::ports::Services;
 
 pub use batch::{process_portal_batch, BatchReport, Deadline, RecordOutcome};
 pub use idempotency::DynamoIdempotencyStore;

@@ -17,9 +17,9 @@ use aws_sdk_ses::types::RawMessage;
 use aws_sdk_ses::Client;
 use mail_builder::mime::MimePart;
 use mail_builder::MessageBuilder;
-use marketplace_domain::email::Email;
-use marketplace_domain::ports::Mailer;
-use marketplace_domain::DomainError;
+use marketplace_core::email::Email;
+use marketplace_core::ports::Mailer;
+use marketplace_core::DomainError;
 
 use crate::sdk_error::sdk_error;
 
@@ -90,7 +90,7 @@ impl Mailer for SesMailer {
 
 #[cfg(test)]
 mod tests {
-    use marketplace_domain::email::{Attachment, InlineImage};
+    use marketplace_core::email::{Attachment, InlineImage};
 
     use super::*;
 

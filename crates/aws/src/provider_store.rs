@@ -1,5 +1,5 @@
 //! DynamoDB implementation of `ProviderStore` and `EmailLedger` on the `Marketplace` table
-//! (key design in the `marketplace-domain` crate docs).
+//! (key design in the `marketplace-portal` crate docs).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -8,13 +8,14 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Get, Put, ReturnValuesOnConditionCheckFailure, TransactGetItem, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use marketplace_domain::idempotency::{ClaimTicket, IdempotencyStore};
-use marketplace_domain::ports::{
+use marketplace_core::ports::ProviderDirectory;
+use marketplace_core::provider::Provider;
+use marketplace_core::DomainError;
+use marketplace_portal::idempotency::{ClaimTicket, IdempotencyStore};
+use marketplace_portal::ports::{
     AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, Settlement, WriteError,
 };
-use marketplace_domain::product::Product;
-use marketplace_domain::provider::Provider;
-use marketplace_domain::DomainError;
+use marketplace_portal::product::Product;
 
 use crate::attributes::{from_item, n, s, text, to_item, Item};
 use crate::idempotency::DynamoIdempotencyStore;
@@ -63,7 +64,7 @@ impl DynamoProviderStore {
     }
 
     /// The pending outbox items of the emails an event's state change causes (module
-    /// `marketplace_domain::outbox`), written in the same transaction as the change.
+    /// `marketplace_portal::outbox`), written in the same transaction as the change.
     fn intent_puts(
         &self,
         provider_id: &str,
@@ -190,11 +191,14 @@ fn classify_transaction_error(err: SdkError<TransactWriteItemsError>) -> WriteEr
 }
 
 #[async_trait]
-impl ProviderStore for DynamoProviderStore {
+impl ProviderDirectory for DynamoProviderStore {
     async fn get_provider(&self, provider_id: &str) -> Result<Option<Provider>, DomainError> {
         self.get_item(provider_pk(provider_id), PROFILE.into()).await?.map(|item| from_item(&item)).transpose()
     }
+}
 
+#[async_trait]
+impl ProviderStore for DynamoProviderStore {
     async fn put_provider(
         &self,
         provider: &Provider,

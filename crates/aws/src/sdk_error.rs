@@ -7,7 +7,7 @@
 //! queue after the queue's receives (alarmed) and can be redriven, instead of being dropped.
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
 
 /// Error codes (DynamoDB, SES) that mean the request itself is wrong.
 pub const PERMANENT_CODES: &[&str] = &[

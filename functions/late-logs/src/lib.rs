@@ -1,7 +1,7 @@
 //! Late deployment logs: consumes the `DeploymentLogs` table's DynamoDB stream and records every
 //! change (insert, update, delete) to a log of a date whose report was already stored, made
 //! after that report's run started reading, as a late-log item in the `Reports` table
-//! (`marketplace_domain::report::storage`, "late log"). The next night names them per date
+//! (`marketplace_reports::storage`, "late log"). The next night names them per date
 //! (`late_logs` in its summary, the `LateLogs` alarm); this function's `LateLogs` metric shows
 //! them as they arrive.
 //!
@@ -20,10 +20,10 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, Utc};
 use marketplace_aws::attributes::{from_item, to_item};
 use marketplace_aws::sdk_error::sdk_error;
-use marketplace_domain::report::storage::{
+use marketplace_core::DomainError;
+use marketplace_reports::storage::{
     changed_after_read, month_sums_mark_sk, month_sums_pk, report_date_of_log_pk, LateLogItem, MonthSumsMark,
 };
-use marketplace_domain::DomainError;
 
 pub const FUNCTION: &str = "late-logs";
 

@@ -1,14 +1,14 @@
 //! Product publishing: consumes `ProductPublishRequested` portal events from SQS, publishes or refuses
-//! the product with every reason (`marketplace_domain::product`).
+//! the product with every reason (`marketplace_portal::product`).
 
 use std::future::Future;
 use std::pin::Pin;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use marketplace_aws::PortalApp;
-use marketplace_domain::event::PortalEvent;
-use marketplace_domain::ports::Services;
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
+use marketplace_portal::event::PortalEvent;
+use marketplace_portal::ports::Services;
 
 pub const FUNCTION: &str = "product-publishing";
 
@@ -17,7 +17,7 @@ pub fn operation<'a>(
     event: &'a PortalEvent,
     services: Services<'a>,
 ) -> Pin<Box<dyn Future<Output = Result<String, DomainError>> + Send + 'a>> {
-    Box::pin(async move { marketplace_domain::product::handle_publish_request(event, &services).await })
+    Box::pin(async move { marketplace_portal::product::handle_publish_request(event, &services).await })
 }
 
 pub async fn handle(app: &PortalApp, batch: SqsEvent) -> SqsBatchResponse {

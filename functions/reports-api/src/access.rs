@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use marketplace_domain::report::statement::Month;
+use marketplace_reports::statement::Month;
 
 use crate::problem::Problem;
 

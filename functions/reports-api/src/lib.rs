@@ -12,9 +12,9 @@
 //! problem details ([`problem`]): 400 bad parameters ([`params`], [`paging`]), 401 no or
 //! unusable claims, 403 a provider on a team route, 404 an unknown route, an unknown provider or
 //! another provider's id (the same answer, so ids cannot be probed). Figures come from the
-//! `Reports` table as `marketplace_domain::report::storage` lays it out; a statement is the one
+//! `Reports` table as `marketplace_reports::storage` lays it out; a statement is the one
 //! the monthly run stored (`source: stored`) or, before that run, computed the same way by
-//! `marketplace_domain::report::statement` (`source: computed`); files are the objects under
+//! `marketplace_reports::statement` (`source: computed`); files are the objects under
 //! `reports/<date>/providers/<provider_id>/` in the report-files bucket.
 
 pub mod access;
@@ -26,9 +26,9 @@ pub mod reader;
 use chrono::NaiveDate;
 use lambda_http::http::header;
 use lambda_http::{Body, Request, RequestExt, Response};
-use marketplace_domain::report::attribute::{AttributeValue, Item};
-use marketplace_domain::report::statement::{monthly_statement, StoredRow};
-use marketplace_domain::report::storage::{statement_sk, StatementItem};
+use marketplace_reports::attribute::{AttributeValue, Item};
+use marketplace_reports::statement::{monthly_statement, StoredRow};
+use marketplace_reports::storage::{statement_sk, StatementItem};
 use serde_json::{json, Value};
 
 use access::Route;
@@ -40,7 +40,7 @@ pub use reader::{AwsReportReader, ReportReader};
 pub const FUNCTION: &str = "reports-api";
 
 /// How statements reconcile with the daily rows (stated in every statement).
-pub use marketplace_domain::report::statement::RECONCILIATION;
+pub use marketplace_reports::statement::RECONCILIATION;
 
 /// Object key prefix of a provider's report files for a day.
 pub fn files_prefix(provider_id: &str, date: NaiveDate) -> String {

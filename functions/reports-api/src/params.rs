@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use marketplace_domain::report::statement::Month;
+use marketplace_reports::statement::Month;
 
 use crate::problem::Problem;
 
@@ -61,7 +61,7 @@ pub fn date(name: &str, value: &str) -> Result<NaiveDate, Problem> {
 
 /// A `YYYY-MM` month.
 pub fn month(value: &str) -> Result<Month, Problem> {
-    value.parse().map_err(|e: marketplace_domain::report::statement::InvalidMonth| {
+    value.parse().map_err(|e: marketplace_reports::statement::InvalidMonth| {
         Problem::bad_parameter("invalid-month", e.to_string())
     })
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
-use marketplace_domain::report::attribute::{AttributeValue, Item};
+use marketplace_reports::attribute::{AttributeValue, Item};
 
 /// How long a presigned download URL stays valid.
 pub const PRESIGNED_URL_TTL: Duration = Duration::from_secs(300);

@@ -9,7 +9,7 @@
 
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
-use marketplace_domain::report::Currency;
+use marketplace_reports::Currency;
 use nightly_reports::chart::{render, DailySeries, DAYS};
 use rust_decimal::Decimal;
 
@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
             // Price per deployment in minor units, different per currency.
             let unit = Decimal::new(1_990 + 750 * n as i64, 2);
             let share = if n == 0 { deployments } else { deployments * (1 + next(3)) / 3 };
-            let amount = marketplace_domain::money::round_to_minor_units(unit * Decimal::from(share), currency);
+            let amount = marketplace_core::money::round_to_minor_units(unit * Decimal::from(share), currency);
             let amount = if *code == "JPY" { amount * Decimal::from(150) } else { amount };
             series.add_revenue(date, currency, amount)?;
         }

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
 use marketplace_aws::{DynamoProviderStore, SesMailer};
-use marketplace_domain::report::aggregate::Aggregator;
-use marketplace_domain::report::aggregate::{ErrorRow, RejectRow};
-use marketplace_domain::report::delivery::{deliver_reports, DeliveryServices, ErrorRowsOf, Resend, SendLimits};
-use marketplace_domain::report::storage::late_counts;
-use marketplace_domain::report::ReportPlan;
-use marketplace_domain::{DomainError, PortalConfig};
+use marketplace_core::{DomainError, PortalConfig};
+use marketplace_reports::aggregate::Aggregator;
+use marketplace_reports::aggregate::{ErrorRow, RejectRow};
+use marketplace_reports::delivery::{deliver_reports, DeliveryServices, ErrorRowsOf, Resend, SendLimits};
+use marketplace_reports::storage::late_counts;
+use marketplace_reports::ReportPlan;
 use serde::Deserialize;
 
 use crate::aws::{AwsError, DeploymentLogTable, PartialStore, ReportFileStore, ReportsTable};
@@ -548,7 +548,7 @@ pub struct ScheduledRun {
     pub resend: Option<ResendPayload>,
     /// `statement` mode: the month (`YYYY-MM`).
     #[serde(default)]
-    pub month: Option<marketplace_domain::report::statement::Month>,
+    pub month: Option<marketplace_reports::statement::Month>,
 }
 
 /// `"resend"` of the payload: `"all"` or `["provider-id", ...]`.
@@ -630,7 +630,7 @@ pub async fn handle_scheduled(
             run_job_resending(&request, &resend, Some(aws)).await?
         }
         Mode::Partition => {
-            let run_id = run.run_id.as_deref().filter(|r| marketplace_domain::validate::is_identifier(r, 80));
+            let run_id = run.run_id.as_deref().filter(|r| marketplace_core::validate::is_identifier(r, 80));
             let run_id = run_id.ok_or_else(|| {
                 invalid(format!(
                     "partition mode needs a run_id of letters, digits, '.', '_' or '-' (got {:?})",

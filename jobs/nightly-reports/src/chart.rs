@@ -3,7 +3,7 @@
 //! [`render`] turns a provider's [`DailySeries`] — deployments and billable revenue per currency
 //! for each of the 30 days ending at the report date — into a [`ReportChart`]: an inline PNG with
 //! alt text ([`ChartImage`]) and the same numbers as a table (plain text, HTML, and header + rows
-//! for [`marketplace_domain::email::Message::table`]). Pure: no I/O, no clock, no system fonts
+//! for [`marketplace_core::email::Message::table`]). Pure: no I/O, no clock, no system fonts
 //! (DejaVu Sans is compiled in, `assets/fonts/`), and the same input gives the same bytes.
 //!
 //! Layout (720 × 360 px): deployments per day as bars on top, billable revenue per day below as
@@ -19,10 +19,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{Days, NaiveDate};
-use marketplace_domain::email::escape_html;
-use marketplace_domain::money::format_money;
-use marketplace_domain::report::aggregate::ReportRow;
-use marketplace_domain::report::Currency;
+use marketplace_core::email::escape_html;
+use marketplace_core::money::format_money;
+use marketplace_reports::aggregate::ReportRow;
+use marketplace_reports::Currency;
 use rust_decimal::Decimal;
 
 mod draw;
@@ -206,7 +206,7 @@ pub struct ReportChart {
 /// Draws the chart of `series` and tabulates its figures.
 pub fn render(series: &DailySeries) -> Result<ReportChart, ChartError> {
     let (header, rows) = table(series);
-    let text_table = marketplace_domain::email::aligned_table(&header, &rows);
+    let text_table = marketplace_core::email::aligned_table(&header, &rows);
     let html_table = html_table(series, &header, &rows);
     let png = draw::png(series)?;
     Ok(ReportChart { image: ChartImage { png, alt_text: alt_text(series) }, header, rows, text_table, html_table })

@@ -30,7 +30,7 @@ use chrono::{Days, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::partition::Partition;
-use marketplace_domain::report::statement::Month;
+use marketplace_reports::statement::Month;
 
 /// `--dates D1..D2` (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +104,8 @@ pub struct StatementArgs {
 
 impl StatementArgs {
     /// The re-send selection asked for.
-    pub fn resend(&self) -> marketplace_domain::report::delivery::Resend {
-        use marketplace_domain::report::delivery::Resend;
+    pub fn resend(&self) -> marketplace_reports::delivery::Resend {
+        use marketplace_reports::delivery::Resend;
         if self.resend {
             Resend::All
         } else if self.resend_provider.is_empty() {
@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn statement_takes_a_month_and_resend_switches() {
-        use marketplace_domain::report::delivery::Resend;
+        use marketplace_reports::delivery::Resend;
         let cli =
             parse(&["statement", "--month", "2026-02", "--resend-provider", "acme", "--resend-provider", "globex"]);
         let Some(Command::Statement(args)) = cli.command else { panic!("statement") };

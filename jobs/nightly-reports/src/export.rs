@@ -11,7 +11,7 @@
 //! Reading is streaming and parallel ([`aggregate_export_parallel`]): one thread cuts the input
 //! into blocks of whole lines — ranges of the mapped file for an uncompressed regular file (no
 //! copy; each block's pages leave the process once parsed), read buffers for gzip and pipes — `workers` threads parse them — valid lines through the
-//! borrowing fast path (`marketplace_domain::report::fast`), anything else through the general
+//! borrowing fast path (`marketplace_reports::fast`), anything else through the general
 //! path that names the reject — each into its own aggregator, and the aggregators merge at the
 //! end (exact sums: the result is the same whatever the split). With a [`Spill`], workers move
 //! their error and reject rows out in sorted runs, so memory is a few blocks plus the group
@@ -22,15 +22,15 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
-use marketplace_domain::report::aggregate::{AggregateError, Aggregator};
-use marketplace_domain::report::attribute::parse_export_line;
-use marketplace_domain::report::fast::{parse_valid_export_line, scan_valid_export_line};
-use marketplace_domain::report::record::{ContractViolation, Rejected};
+use marketplace_reports::aggregate::{AggregateError, Aggregator};
+use marketplace_reports::attribute::parse_export_line;
+use marketplace_reports::fast::{parse_valid_export_line, scan_valid_export_line};
+use marketplace_reports::record::{ContractViolation, Rejected};
 
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
-use marketplace_domain::report::ReportPlan;
+use marketplace_reports::ReportPlan;
 
 use crate::partition::Partition;
 use crate::progress::Progress;

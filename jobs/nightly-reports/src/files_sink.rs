@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::Mutex;
 
-use marketplace_domain::report::aggregate::ErrorRow;
-use marketplace_domain::report::files::{provider_files, team_files, ReportFile};
-use marketplace_domain::report::DailyReport;
+use marketplace_reports::aggregate::ErrorRow;
+use marketplace_reports::files::{provider_files, team_files, ReportFile};
+use marketplace_reports::DailyReport;
 
 /// Writing the report files failed.
 #[derive(Debug, thiserror::Error)]

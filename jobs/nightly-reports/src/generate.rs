@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, NaiveDate, NaiveTime, SecondsFormat};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use marketplace_domain::report::attribute::{AttributeValue, ExportLine, Item};
+use marketplace_reports::attribute::{AttributeValue, ExportLine, Item};
 
 /// Generator settings.
 #[derive(Debug, Clone)]
@@ -184,7 +184,7 @@ pub fn write_export(config: &GeneratorConfig, target: &Path, files: usize, gzip:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use marketplace_domain::report::record::parse_deployment_log;
+    use marketplace_reports::record::parse_deployment_log;
 
     fn config(count: u64) -> GeneratorConfig {
         GeneratorConfig {

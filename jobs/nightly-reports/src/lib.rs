@@ -4,10 +4,10 @@
 //! * Sources: DynamoDB table-export files ([`export`], parsed on every core) or the
 //!   `DeploymentLogs` table ([`aws::logs_table`]: 16 day-shard queries per day read; month-to-date
 //!   builds on the exact month sums earlier nights stored, so a night reads only its day).
-//! * Aggregate: pure, streaming, in `marketplace_domain::report`; error and reject rows leave
+//! * Aggregate: pure, streaming, in `marketplace_reports`; error and reject rows leave
 //!   memory through [`spill`].
 //! * Sinks: CSV files ([`files_sink`]), report items in DynamoDB and emails ([`aws`],
-//!   `marketplace_domain::report::delivery`), metrics ([`metrics`]).
+//!   `marketplace_reports::delivery`), metrics ([`metrics`]).
 //!
 //! Scale-out: `--partition i/N` writes a partial aggregate, `merge` folds partials and writes
 //! outputs byte-identical to a single run ([`partition`]). A seeded generator of synthetic logs

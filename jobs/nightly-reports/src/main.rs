@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
-use marketplace_domain::report::ReportPlan;
+use marketplace_reports::ReportPlan;
 use nightly_reports::app::{
     add_stored_sums, handle_scheduled, publish, refuse_if_later_dates_stored, run_job, AppError, AwsContext,
     JobRequest, Mode, ScheduledRun, Source,

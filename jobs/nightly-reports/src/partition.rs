@@ -4,7 +4,7 @@
 //! whose index `k` satisfies `k mod N = i` — export files in sorted path order, or
 //! (day, shard) pairs of the DeploymentLogs table in (day, shard) order — and writes a
 //! partial-aggregate JSON file. `merge` folds the partials and writes the same outputs a
-//! single run would, byte for byte (see `marketplace_domain::report::aggregate`).
+//! single run would, byte for byte (see `marketplace_reports::aggregate`).
 
 use std::fmt;
 use std::str::FromStr;

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use marketplace_domain::report::aggregate::{AggregateError, Aggregator, IngestStats, PartialAggregate};
-use marketplace_domain::report::{DailyReport, ReportPlan};
+use marketplace_reports::aggregate::{AggregateError, Aggregator, IngestStats, PartialAggregate};
+use marketplace_reports::{DailyReport, ReportPlan};
 use serde::Serialize;
 
 use crate::export::{aggregate_export_parallel, ExportError};

@@ -4,7 +4,7 @@
 //! rows themselves, so a night with millions of them cannot hold them all. Workers hand them
 //! over in batches ([`Spill::add`]); each batch is sorted in the files' order and written as one
 //! run to a temporary directory in a compact binary form (the error rows' packed form,
-//! [`marketplace_domain::report::packed`]: the workers' aggregators already hold them packed,
+//! [`marketplace_reports::packed`]: the workers' aggregators already hold them packed,
 //! one buffer per batch instead of six strings per row, and sort them without decoding). Writing the files then merges the
 //! runs ([`Spill::errors`], [`Spill::rejects`]): memory is one batch per worker plus one
 //! buffered reader per run, whatever the number of rows.
@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use marketplace_domain::report::aggregate::{ErrorRow, HeldRows, RejectRow};
-use marketplace_domain::report::packed;
+use marketplace_reports::aggregate::{ErrorRow, HeldRows, RejectRow};
+use marketplace_reports::packed;
 
 /// Rows a worker holds before it spills them (about 5 MiB of error rows).
 pub const SPILL_ROWS: usize = 16_384;
@@ -59,7 +59,7 @@ impl Spill {
     }
 
     /// Sorts and writes one batch of rows as a run (the error rows in their packed form:
-    /// [`marketplace_domain::report::packed`]).
+    /// [`marketplace_reports::packed`]).
     pub fn add(&self, rows: HeldRows) -> Result<(), SpillError> {
         let HeldRows { errors, mut packed, mut rejects } = rows;
         for row in &errors {
@@ -238,8 +238,8 @@ impl<T> Merged<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use marketplace_domain::report::packed::error_order;
-    use marketplace_domain::report::record::DeploymentStatus;
+    use marketplace_reports::packed::error_order;
+    use marketplace_reports::record::DeploymentStatus;
 
     fn row(provider: &str, at: &str, id: &str, position: u32) -> ErrorRow {
         ErrorRow {

@@ -3,7 +3,7 @@
 //! a CSV in the report-files bucket) and emailed once per (month, provider).
 //!
 //! Per provider, in order: read the month's daily rows (one paged `Query`), build the statement
-//! (`marketplace_domain::report::statement`; a quiet month is a zero statement), put the
+//! (`marketplace_reports::statement`; a quiet month is a zero statement), put the
 //! statement item, write the CSV under `<out>/statements/<yyyy-mm>/providers/<id>/` and upload
 //! it, then deliver the email through the delivery ledger (`DELIVERY#STATEMENT#<yyyy-mm>`), so a
 //! re-run rewrites identical items and bytes and sends nothing new; `resend` sends again as for
@@ -14,11 +14,11 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use marketplace_domain::ports::ProviderStore;
-use marketplace_domain::report::delivery::{Delivered, Resend, Sender};
-use marketplace_domain::report::statement::{monthly_statement, statement_csv, Month, Statement};
-use marketplace_domain::report::statement_email::statement_email;
-use marketplace_domain::report::storage::Recipient;
+use marketplace_core::ports::ProviderDirectory;
+use marketplace_reports::delivery::{Delivered, Resend, Sender};
+use marketplace_reports::statement::{monthly_statement, statement_csv, Month, Statement};
+use marketplace_reports::statement_email::statement_email;
+use marketplace_reports::storage::Recipient;
 use serde::Serialize;
 
 use crate::app::AwsContext;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use marketplace_domain::report::ReportPlan;
+use marketplace_reports::ReportPlan;
 use nightly_reports::pipeline::{aggregate_export_source, write_reports};
 
 fn fixture() -> PathBuf {

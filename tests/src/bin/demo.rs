@@ -2,8 +2,8 @@
 //! with the sample events in `events/` and prints every email that came out.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use marketplace_domain::report::attribute::parse_export_line;
-use marketplace_domain::report::ReportPlan;
+use marketplace_reports::attribute::parse_export_line;
+use marketplace_reports::ReportPlan;
 use marketplace_tests::sent_emails;
 use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
 use nightly_reports::aws::statements::statement_object_key;

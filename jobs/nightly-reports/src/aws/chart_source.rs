@@ -1,19 +1,19 @@
 //! The 30-day chart of a provider's report email ([`crate::chart`]) from the `Reports` table:
 //! the 29 days before the report date are the provider's stored report rows, read with one paged
 //! `Query` (`pk = PROVIDER#<id> AND sk BETWEEN DAY#<first> AND DAY#<day before>~`, the portal's
-//! own read, see `marketplace_domain::report::storage`); the report date itself comes from the
+//! own read, see `marketplace_reports::storage`); the report date itself comes from the
 //! report in memory (its rows may not be stored: a run that only sends).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_dynamodb::Client;
 use chrono::{Days, NaiveDate};
-use marketplace_domain::report::attribute::Item;
-use marketplace_domain::report::delivery::ReportCharts;
-use marketplace_domain::report::email::ReportPicture;
-use marketplace_domain::report::statement::StoredRow;
-use marketplace_domain::report::DailyReport;
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
+use marketplace_reports::attribute::Item;
+use marketplace_reports::delivery::ReportCharts;
+use marketplace_reports::email::ReportPicture;
+use marketplace_reports::statement::StoredRow;
+use marketplace_reports::DailyReport;
 
 use super::{from_sdk, ReportsTable};
 use crate::chart::{self, ChartError, DailySeries};

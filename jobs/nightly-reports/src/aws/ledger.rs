@@ -1,15 +1,15 @@
 //! The delivery ledger in the `Reports` table (`DELIVERY#<date>` items for daily reports,
 //! `DELIVERY#STATEMENT#<yyyy-mm>` for monthly statements): conditional claim, record and
-//! release for `marketplace_domain::report::delivery`.
+//! release for `marketplace_reports::delivery`.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue as Av;
-use marketplace_domain::report::delivery::{ClaimRefused, DeliveryLedger};
-use marketplace_domain::report::storage::{delivery_key, DeliveryOf, Recipient};
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
+use marketplace_reports::delivery::{ClaimRefused, DeliveryLedger};
+use marketplace_reports::storage::{delivery_key, DeliveryOf, Recipient};
 
 use super::ReportsTable;
 

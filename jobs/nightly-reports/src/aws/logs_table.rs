@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::{stream, StreamExt, TryStreamExt};
-use marketplace_domain::report::aggregate::Aggregator;
-use marketplace_domain::report::attribute::Item;
-use marketplace_domain::report::record::day_of_partition_key;
+use marketplace_reports::aggregate::Aggregator;
+use marketplace_reports::attribute::Item;
+use marketplace_reports::record::day_of_partition_key;
 use tokio::sync::mpsc;
 
 use super::{batch_put, dynamo, from_sdk, to_sdk, AwsError, SHARDS};
@@ -162,7 +162,7 @@ impl DeploymentLogTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use marketplace_domain::report::ReportPlan;
+    use marketplace_reports::ReportPlan;
 
     #[test]
     fn a_day_is_sixteen_shards_and_partitions_split_them() {

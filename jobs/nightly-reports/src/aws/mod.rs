@@ -13,7 +13,7 @@
 //! * [`chart_source`] — the providers' 30-day charts from the `Reports` table.
 //!
 //! Delivery itself (which email to whom, once) uses no SDK: it is
-//! `marketplace_domain::report::delivery::deliver_reports`, over the mailer and this ledger.
+//! `marketplace_reports::delivery::deliver_reports`, over the mailer and this ledger.
 //! This file holds what they share: the error type, attribute conversion and `batch_put`.
 
 use std::collections::HashMap;
@@ -22,9 +22,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue as Av, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use marketplace_domain::report::aggregate::AggregateError;
-use marketplace_domain::report::attribute::AttributeValue;
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
+use marketplace_reports::aggregate::AggregateError;
+use marketplace_reports::attribute::AttributeValue;
 
 pub mod chart_source;
 pub mod ledger;
@@ -163,7 +163,7 @@ pub async fn batch_put(client: &Client, table: &str, items: Vec<HashMap<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use marketplace_domain::report::attribute::Item;
+    use marketplace_reports::attribute::Item;
 
     #[test]
     fn sdk_conversion_round_trips_nested_values() {

@@ -1,7 +1,7 @@
 //! Which providers get a monthly statement: those with a published product.
 //!
 //! Products live in the `Marketplace` table as `PROVIDER#<id>` / `PRODUCT#<product id>` items
-//! (`item_type = product`, `status = Published` once published; `marketplace_domain` crate
+//! (`item_type = product`, `status = Published` once published; `marketplace_portal` crate
 //! docs). The table has no index by status, so this is one paged **Scan** with a filter and a
 //! projection: `item_type = product AND status = Published`, projecting only `provider_id`.
 //! A Scan reads (and is billed for) every item of the table — profiles, products, audit

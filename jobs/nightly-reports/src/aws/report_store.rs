@@ -1,5 +1,5 @@
 //! Report, summary and month-sums items in the `Reports` table (`BatchWriteItem`, 25 per call);
-//! key design in `marketplace_domain::report::storage`.
+//! key design in `marketplace_reports::storage`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -7,13 +7,13 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, NaiveDate, Utc};
 use marketplace_aws::attributes::{from_item, to_item};
-use marketplace_domain::report::aggregate::{Aggregator, GroupKey, GroupTotals};
-use marketplace_domain::report::storage::{
+use marketplace_core::DomainError;
+use marketplace_reports::aggregate::{Aggregator, GroupKey, GroupTotals};
+use marketplace_reports::storage::{
     late_logs_pk, month_sums_mark_sk, month_sums_pk, month_sums_prefix, report_items, LateLogItem, MonthSumsItem,
     MonthSumsMark, BY_DATE_INDEX, MONTH_SUMS_MARK_PREFIX,
 };
-use marketplace_domain::report::DailyReport;
-use marketplace_domain::DomainError;
+use marketplace_reports::DailyReport;
 
 use super::{batch_put, dynamo, AwsError};
 

@@ -2,7 +2,7 @@
 //! of one provider in (one paged `Query`), the statement item (`PROVIDER#<id>` /
 //! `STATEMENT#<yyyy-mm>`, a plain `PutItem`) and its CSV object
 //! (`statements/<yyyy-mm>/providers/<id>/statement.csv`) out. Key design in
-//! `marketplace_domain::report::storage`; both writes carry no run timestamp, so a re-run of
+//! `marketplace_reports::storage`; both writes carry no run timestamp, so a re-run of
 //! the month writes identical items and bytes.
 
 use std::collections::HashMap;
@@ -10,10 +10,10 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use marketplace_aws::attributes::{from_item, to_item};
-use marketplace_domain::report::attribute::Item;
-use marketplace_domain::report::statement::{Month, Statement, StoredRow};
-use marketplace_domain::report::storage::{statement_sk, StatementItem};
-use marketplace_domain::DomainError;
+use marketplace_core::DomainError;
+use marketplace_reports::attribute::Item;
+use marketplace_reports::statement::{Month, Statement, StoredRow};
+use marketplace_reports::storage::{statement_sk, StatementItem};
 
 use super::{dynamo, from_sdk, AwsError, ReportFileStore, ReportsTable};
 

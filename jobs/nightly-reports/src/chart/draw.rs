@@ -13,8 +13,8 @@ use rust_decimal::Decimal;
 
 use super::text::{self, Align, Label};
 use super::{total_deployments, total_revenue, ChartError, DailySeries, DAYS, HEIGHT, WIDTH};
-use marketplace_domain::money::format_money;
-use marketplace_domain::report::Currency;
+use marketplace_core::money::format_money;
+use marketplace_reports::Currency;
 
 const BAR: RGBColor = RGBColor(0x5b, 0x7f, 0xa6);
 const GRID: RGBColor = RGBColor(0xe6, 0xe6, 0xe6);

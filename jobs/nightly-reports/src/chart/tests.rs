@@ -1,7 +1,7 @@
 use super::draw::{label_unit, nice_ticks, tick_label};
 use super::*;
 
-use marketplace_domain::report::aggregate::{Counts, RowMoney};
+use marketplace_reports::aggregate::{Counts, RowMoney};
 
 fn date(s: &str) -> NaiveDate {
     s.parse().expect("test date")

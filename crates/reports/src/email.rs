@@ -1,6 +1,6 @@
 //! Report emails: each provider gets its day's CSVs with the day's and the month-to-date totals
 //! in the body, what the amounts mean, the 30-day chart ([`ReportPicture`], an inline image) and
-//! whom to ask (text + HTML, built with [`crate::email::Message`]); the marketplace team gets the
+//! whom to ask (text + HTML, built with [`marketplace_core::email::Message`]); the marketplace team gets the
 //! summary and the rejects.
 //!
 //! ## Size
@@ -16,13 +16,13 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use crate::config::PortalConfig;
-use crate::email::{compose, Attachment, Block, Email, InlineImage, Message};
-use crate::provider::{reports_help_line, Provider};
+use marketplace_core::config::PortalConfig;
+use marketplace_core::email::{compose, Attachment, Block, Email, InlineImage, Message};
+use marketplace_core::provider::{reports_help_line, Provider};
 
 use super::aggregate::{DailyReport, ReportRow, RowMoney};
 use super::files::{provider_files, team_files, ReportFile};
-use crate::money::{format_money, Currency};
+use marketplace_core::money::{format_money, Currency};
 
 /// Raw bytes of attachments per email (see module docs).
 pub const ATTACHMENT_BUDGET_BYTES: usize = 7 * 1024 * 1024;
@@ -277,8 +277,8 @@ pub fn team_summary_email(config: &PortalConfig, report: &DailyReport, budget: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::aggregate::{Aggregator, ReportPlan};
-    use crate::report::attribute::parse_export_line;
+    use crate::aggregate::{Aggregator, ReportPlan};
+    use crate::attribute::parse_export_line;
 
     fn config() -> PortalConfig {
         PortalConfig {
@@ -371,7 +371,7 @@ The Marketplace team <team@m.example>
         );
         assert_eq!(email.text, expected);
         assert!(email.html.contains("Vault &lt;Pro&gt;") && email.html.contains("Hello Jane Doe,"));
-        assert!(email.html.contains(&crate::email::escape_html(&help)));
+        assert!(email.html.contains(&marketplace_core::email::escape_html(&help)));
         assert!(email.inline_images.is_empty() && !email.html.contains("<img"));
         let names: Vec<_> = email.attachments.iter().map(|a| a.filename.as_str()).collect();
         assert_eq!(names, ["2026-02-14-deployments.csv", "2026-02-14-errors.csv", "2026-02-14-month-to-date.csv"]);

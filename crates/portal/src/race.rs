@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::ports::WriteError;
-use crate::DomainError;
+use marketplace_core::DomainError;
 
 /// How often a handler re-reads after losing a race before it gives up (and the queue retries).
 pub const ATTEMPTS: u32 = 3;

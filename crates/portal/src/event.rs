@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::DomainError;
+use marketplace_core::DomainError;
 
 /// The EventBridge `source` every portal event carries.
 pub const PORTAL_SOURCE: &str = "marketplace.portal";

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::event::PortalEvent;
-use crate::DomainError;
+use marketplace_core::DomainError;
 
 /// What `IdempotencyStore::begin` found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,16 @@
-//! The nightly deployment reports: contract, aggregation and CSV files (issue 4).
+//! # marketplace-reports
+//!
+//! The report engine: the nightly deployment reports and the monthly statements, from the
+//! deployment-log contract to the emails. What it shares with the portal (money, the email
+//! builder, configuration, errors, the provider record, the `Mailer` and `ProviderDirectory`
+//! ports) is `marketplace-core`.
 //!
 //! Pipeline, all pure and AWS-free:
 //! 1. [`attribute`] — DynamoDB-JSON items as a neutral [`attribute::Item`];
 //! 2. [`record`] — the deployment-log contract: an item becomes a typed
 //!    [`record::DeploymentLog`] or a [`record::Rejected`] with its reason;
 //! 3. [`aggregate`] — streaming totals per (date, provider, product, currency) with exact
-//!    decimals and half-even rounding once per output row ([`crate::money`]); partial aggregates
+//!    decimals and half-even rounding once per output row ([`marketplace_core::money`]); partial aggregates
 //!    merge for scaled-out runs;
 //! 4. [`files`] — the CSV files byte for byte, with formula-injection neutralisation;
 //! 5. [`email`] — the provider and marketplace-team emails (bodies with totals, CSV attachments
@@ -35,7 +40,7 @@ pub mod storage;
 #[cfg(test)]
 mod tests;
 
-pub use crate::money::Currency;
 pub use aggregate::{Aggregator, DailyReport, PartialAggregate, ReportPlan};
 pub use attribute::{AttributeValue, Item};
 pub use files::{report_files, ReportFile};
+pub use marketplace_core::money::Currency;

@@ -5,12 +5,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::email::Email;
+use marketplace_core::ports::{Mailer, ProviderDirectory};
+use marketplace_core::provider::Provider;
+use marketplace_core::{DomainError, PortalConfig};
+
 use crate::event::PortalEvent;
 use crate::idempotency::ClaimTicket;
 use crate::product::Product;
-use crate::provider::Provider;
-use crate::DomainError;
 
 /// One entry of a provider's audit trail. Its key is derived from the event that caused it, so
 /// redelivering the event cannot add a second entry.
@@ -75,10 +76,10 @@ impl From<DomainError> for WriteError {
     }
 }
 
+/// The portal's store of providers and products: reads them ([`ProviderDirectory`], which the
+/// report engine uses too) and changes them, each change one transaction.
 #[async_trait]
-pub trait ProviderStore: Send + Sync {
-    async fn get_provider(&self, provider_id: &str) -> Result<Option<Provider>, DomainError>;
-
+pub trait ProviderStore: ProviderDirectory {
     /// Writes the provider, its audit entry and the intents of the emails the change causes
     /// (`email_kinds`, see [`crate::outbox`]) in one transaction, if `precondition` holds.
     async fn put_provider(
@@ -152,19 +153,13 @@ pub struct Settlement {
     pub audit: AuditEntry,
 }
 
-#[async_trait]
-pub trait Mailer: Send + Sync {
-    /// Sends one email and returns the provider's message id.
-    async fn send(&self, email: &Email) -> Result<String, DomainError>;
-}
-
 /// Everything a domain operation may touch, passed as one bundle.
 #[derive(Clone, Copy)]
 pub struct Services<'a> {
     pub store: &'a dyn ProviderStore,
     pub ledger: &'a dyn EmailLedger,
     pub mailer: &'a dyn Mailer,
-    pub config: &'a crate::PortalConfig,
+    pub config: &'a PortalConfig,
     pub counters: &'a crate::metrics::Counters,
     /// The idempotency claim the current event is processed under, if any: the outbox completes
     /// it in the same transaction that settles the event's emails.

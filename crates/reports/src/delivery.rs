@@ -33,9 +33,9 @@ use super::aggregate::ErrorRow;
 use super::email::{provider_report_email, team_summary_email, ReportPicture, ATTACHMENT_BUDGET_BYTES};
 use super::storage::{DeliveryOf, Recipient};
 use super::DailyReport;
-use crate::email::Email;
-use crate::ports::{Mailer, ProviderStore};
-use crate::{DomainError, PortalConfig};
+use marketplace_core::email::Email;
+use marketplace_core::ports::{Mailer, ProviderDirectory};
+use marketplace_core::{DomainError, PortalConfig};
 
 /// What the ledger held when a claim was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,7 +339,7 @@ pub struct DeliveryServices<'a> {
     /// Mailer (SES).
     pub mailer: &'a dyn Mailer,
     /// Provider contact addresses.
-    pub providers: &'a dyn ProviderStore,
+    pub providers: &'a dyn ProviderDirectory,
     /// Sender, reply-to, team inbox, portal URL.
     pub config: &'a PortalConfig,
     /// The providers' charts; `None` sends the emails without one.
@@ -727,40 +727,12 @@ mod tests {
     struct OneProvider;
 
     #[async_trait]
-    impl ProviderStore for OneProvider {
-        async fn get_provider(&self, provider_id: &str) -> Result<Option<crate::provider::Provider>, DomainError> {
-            Ok((provider_id == "acme").then(crate::provider::Provider::example))
-        }
-        async fn put_provider(
-            &self,
-            _: &crate::provider::Provider,
-            _: crate::ports::Precondition,
-            _: &crate::ports::AuditEntry,
-            _: &[&str],
-        ) -> Result<(), crate::ports::WriteError> {
-            Err(DomainError::infra("put_provider", "read-only").into())
-        }
-        async fn audit_trail(&self, _: &str) -> Result<Vec<crate::ports::AuditEntry>, DomainError> {
-            Ok(Vec::new())
-        }
-        async fn get_product(&self, _: &str, _: &str) -> Result<Option<crate::product::Product>, DomainError> {
-            Ok(None)
-        }
-        async fn get_provider_and_product(
+    impl ProviderDirectory for OneProvider {
+        async fn get_provider(
             &self,
             provider_id: &str,
-            _: &str,
-        ) -> Result<(Option<crate::provider::Provider>, Option<crate::product::Product>), DomainError> {
-            Ok((self.get_provider(provider_id).await?, None))
-        }
-        async fn put_product(
-            &self,
-            _: &crate::product::Product,
-            _: crate::ports::Precondition,
-            _: &crate::ports::AuditEntry,
-            _: &[&str],
-        ) -> Result<(), crate::ports::WriteError> {
-            Err(DomainError::infra("put_product", "read-only").into())
+        ) -> Result<Option<marketplace_core::provider::Provider>, DomainError> {
+            Ok((provider_id == "acme").then(marketplace_core::provider::Provider::example))
         }
     }
 
@@ -800,8 +772,8 @@ mod tests {
 
     fn acme_report() -> DailyReport {
         let line = r#"{"Item":{"deployment_id":{"S":"d-1"},"provider_id":{"S":"acme"},"product_id":{"S":"vault"},"product_name":{"S":"Vault"},"customer_alias":{"S":"C"},"started_at":{"S":"2026-02-14T01:00:00Z"},"finished_at":{"S":"2026-02-14T02:00:00Z"},"status":{"S":"SUCCEEDED"},"errors":{"L":[]},"billing_model":{"S":"monthly"},"quantity":{"N":"1"},"unit_price":{"N":"49.99"},"currency":{"S":"USD"},"provider_share":{"N":"0.8"}}}"#;
-        let mut agg = crate::report::Aggregator::new(crate::report::ReportPlan::single(day()));
-        let item = crate::report::attribute::parse_export_line(line).expect("line");
+        let mut agg = crate::Aggregator::new(crate::ReportPlan::single(day()));
+        let item = crate::attribute::parse_export_line(line).expect("line");
         agg.ingest_item(&item, &String::new).expect("ok");
         agg.finish().expect("ok").remove(0)
     }

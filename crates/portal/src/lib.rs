@@ -1,10 +1,14 @@
-//! # marketplace-domain
+//! # marketplace-portal
 //!
-//! Every business rule of the marketplace backend lives here: providers and their sign-up, the
-//! Marketplace Provider Agreement (MPA) state machine, products and listing validation, money,
-//! report aggregation and the content of every email. The crate has no AWS types in its public API:
-//! the outside world is reached through the small traits in [`ports`] (`ProviderStore`, `Mailer`,
-//! `idempotency::IdempotencyStore`), whose DynamoDB and SES implementations live in `marketplace-aws`.
+//! The Provider Portal's rules live here: a provider's sign-up ([`signup`]), the Marketplace
+//! Provider Agreement (MPA) state machine ([`mpa`]), products, listing validation and publishing
+//! ([`product`]), and the exactly-once core every portal event goes through: the idempotency
+//! claim ([`idempotency`]), the email outbox ([`outbox`]) and lost-race retries ([`race`]). What
+//! the report engine shares with it (money, the email builder, configuration, errors, the provider
+//! record) is `marketplace-core`. The crate has no AWS types in its public API: the outside world
+//! is reached through the small traits in [`ports`] (`ProviderStore`, `EmailLedger`,
+//! `idempotency::IdempotencyStore`, and core's `Mailer`), whose DynamoDB and SES implementations
+//! live in `marketplace-aws`.
 //!
 //! ## DynamoDB table design
 //!
@@ -26,22 +30,12 @@
 //! `TransactWriteItems` (state + audit entry + the intents of the emails it causes), so nothing
 //! is ever half-written.
 
-pub mod config;
-pub mod email;
-pub mod error;
 pub mod event;
 pub mod idempotency;
 pub mod metrics;
-pub mod money;
 pub mod mpa;
 pub mod outbox;
 pub mod ports;
 pub mod product;
-pub mod provider;
 pub mod race;
-pub mod report;
 pub mod signup;
-pub mod validate;
-
-pub use config::PortalConfig;
-pub use error::DomainError;

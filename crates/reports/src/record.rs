@@ -5,7 +5,7 @@
 //! `product_name`, `customer_alias`, `started_at`, `finished_at` (RFC 3339), `status`
 //! (`SUCCEEDED` | `FAILED`), `errors` (list of maps `{code, message, at}`), `billing_model`
 //! (`hourly` | `monthly` | `one_time` | `usage`), `quantity` ≥ 0, `unit_price` ≥ 0, `currency`
-//! (a supported ISO 4217 code, see [`crate::money`]), `provider_share` in (0, 1].
+//! (a supported ISO 4217 code, see [`marketplace_core::money`]), `provider_share` in (0, 1].
 //!
 //! Extra rules protect the job itself, so that no single log can stop a night:
 //! * `provider_id` names a directory of the output, so it must be a safe path segment
@@ -24,7 +24,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::{AttributeValue, Item};
-use crate::money::{parse_dynamodb_number, Currency};
+use marketplace_core::money::{parse_dynamodb_number, Currency};
 
 /// Outcome of a finished deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ impl fmt::Display for DeploymentStatus {
 
 /// How the deployment is billed: the listing's billing models. It does not change the arithmetic
 /// (quantity × unit price), but it is part of the contract, so an unknown model is a reject.
-pub use crate::product::BillingModel;
+pub use marketplace_core::billing::BillingModel;
 
 /// One error entry recorded during a deployment (successful deployments may have some too).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -705,7 +705,7 @@ pub fn push_date(out: &mut String, date: NaiveDate) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::attribute::parse_export_line;
+    use crate::attribute::parse_export_line;
 
     #[test]
     fn whole_second_parser_agrees_with_rfc3339() {

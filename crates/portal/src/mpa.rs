@@ -16,15 +16,15 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
 use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
-use crate::provider::{MpaRecord, MpaStatus, Person, Provider};
 use crate::race::{retry_lost_races, Attempt};
 use crate::signup::ActorDetail;
-use crate::validate::{trimmed, Problems};
-use crate::{DomainError, PortalConfig};
+use marketplace_core::email::{compose, Email, Message};
+use marketplace_core::provider::{MpaRecord, MpaStatus, Person, Provider};
+use marketplace_core::validate::{trimmed, Problems};
+use marketplace_core::{DomainError, PortalConfig};
 
 pub const ACCEPTED: &str = "MpaAccepted";
 pub const APPROVED: &str = "MpaApproved";

@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use super::aggregate::{Counts, DailyReport, GroupKey, GroupTotals, RowMoney};
 use super::statement::{Month, Statement};
-use crate::money::{format_money, parse_dynamodb_number, Currency};
+use marketplace_core::money::{format_money, parse_dynamodb_number, Currency};
 
 /// Name of the by-date GSI.
 pub const BY_DATE_INDEX: &str = "ByDate";

@@ -21,70 +21,18 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
-use crate::money::{parse_decimal, Currency};
 use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
-use crate::provider::{MpaStatus, Provider};
 use crate::race::{retry_lost_races, Attempt};
-use crate::validate::{is_https_url, trimmed, Problems};
-use crate::{DomainError, PortalConfig};
+use marketplace_core::billing::BillingModel;
+use marketplace_core::email::{compose, Email, Message};
+use marketplace_core::money::{parse_decimal, Currency};
+use marketplace_core::provider::{MpaStatus, Provider};
+use marketplace_core::validate::{is_https_url, trimmed, Problems};
+use marketplace_core::{DomainError, PortalConfig};
 
 pub const DETAIL_TYPE: &str = "ProductPublishRequested";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BillingModel {
-    Hourly,
-    Monthly,
-    OneTime,
-    Usage,
-}
-
-impl BillingModel {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "hourly" => Some(BillingModel::Hourly),
-            "monthly" => Some(BillingModel::Monthly),
-            "one_time" => Some(BillingModel::OneTime),
-            "usage" => Some(BillingModel::Usage),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BillingModel::Hourly => "hourly",
-            BillingModel::Monthly => "monthly",
-            BillingModel::OneTime => "one_time",
-            BillingModel::Usage => "usage",
-        }
-    }
-
-    /// The model in words, for emails.
-    pub fn in_words(self) -> &'static str {
-        match self {
-            BillingModel::Hourly => "Charged by the hour",
-            BillingModel::Monthly => "Monthly subscription",
-            BillingModel::OneTime => "One-time purchase",
-            BillingModel::Usage => "Pay per use",
-        }
-    }
-}
-
-impl std::str::FromStr for BillingModel {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        BillingModel::parse(s).ok_or(())
-    }
-}
-
-impl std::fmt::Display for BillingModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One pricing plan of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -755,7 +703,7 @@ mod tests {
             company_name: "Acme".into(),
             contact_name: "Jane".into(),
             contact_email: "jane@acme.example".into(),
-            status: crate::provider::ProviderStatus::PortalAccountCreated,
+            status: marketplace_core::provider::ProviderStatus::PortalAccountCreated,
             created_at: Utc::now(),
             created_by: "team-1".into(),
             created_by_event: "e0".into(),

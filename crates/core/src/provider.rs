@@ -110,11 +110,10 @@ pub fn reports_help_line(provider: Option<&Provider>, config: &PortalConfig) -> 
     format!("If you need help understanding your reports, contact your Marketplace Representative: {representative}")
 }
 
-#[cfg(test)]
 impl Provider {
-    /// A freshly signed-up provider for unit tests: `acme`, contact Jane, no MPA, the default
-    /// representative.
-    pub(crate) fn example() -> Provider {
+    /// A freshly signed-up provider, for the unit tests of every crate that reads the record:
+    /// `acme`, contact Jane, no MPA, the default representative.
+    pub fn example() -> Provider {
         Provider {
             provider_id: "acme".into(),
             account_alias: "acme-prod".into(),

@@ -466,11 +466,11 @@ impl<'a> Scan<'a, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::attribute::parse_export_line;
-    use crate::report::record::parse_deployment_log;
+    use crate::attribute::parse_export_line;
+    use crate::record::parse_deployment_log;
 
     const GOLDEN: &str =
-        include_str!("../../../../jobs/nightly-reports/tests/fixtures/reports-2026-02-14/deployment-logs-export.json");
+        include_str!("../../../jobs/nightly-reports/tests/fixtures/reports-2026-02-14/deployment-logs-export.json");
 
     fn general(line: &str) -> Option<DeploymentLog> {
         parse_export_line(line).ok().and_then(|item| parse_deployment_log(&item, &String::new).ok())

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::aggregate::{Counts, RowMoney};
 use super::attribute::{AttributeValue, Item};
 use super::files::neutralise;
-use crate::money::{format_money, Currency};
+use marketplace_core::money::{format_money, Currency};
 
 /// How a statement reconciles with the daily rows, in one sentence (stored with every statement,
 /// answered by the reports API, said in the statement email).

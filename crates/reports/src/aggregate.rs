@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use super::attribute::Item;
 use super::packed::{ErrorRowRef, PackedErrors};
 use super::record::{parse_deployment_log, ContractViolation, DeploymentLog, DeploymentStatus, Rejected, ValidLog};
-use crate::money::{round_to_minor_units, Currency};
+use marketplace_core::money::{round_to_minor_units, Currency};
 
 /// Which report dates a run produces. Reading covers the first report date's month start up to
 /// the last report date, because month-to-date needs the whole month so far.

@@ -24,12 +24,12 @@
 //! does **not** fail the event: retrying it would re-send. The emails are counted as unsettled
 //! (`EmailsUnsettled`, alarmed) and the event completes.
 
-use crate::email::Email;
 use crate::event::PortalEvent;
 use crate::idempotency::ClaimTicket;
 use crate::metrics::Counters;
 use crate::ports::{AuditEntry, IntentState, Services, Settlement};
-use crate::DomainError;
+use marketplace_core::email::Email;
+use marketplace_core::DomainError;
 
 /// The audit step of an email: after the state change (`0-state`), ordered by kind.
 pub fn email_step(kind: &str) -> String {

@@ -3,13 +3,13 @@
 
 use serde::Deserialize;
 
-use crate::email::{compose, Email, Message};
 use crate::event::{Actor, PortalEvent};
 use crate::outbox::send_once;
 use crate::ports::{AuditEntry, Precondition, Services, WriteError};
-use crate::provider::{Provider, ProviderStatus, Representative};
-use crate::validate::{trimmed, Problems};
-use crate::{DomainError, PortalConfig};
+use marketplace_core::email::{compose, Email, Message};
+use marketplace_core::provider::{Provider, ProviderStatus, Representative};
+use marketplace_core::validate::{trimmed, Problems};
+use marketplace_core::{DomainError, PortalConfig};
 
 pub const DETAIL_TYPE: &str = "ProviderAccountCreated";
 pub const WELCOME_EMAIL: &str = "welcome";

@@ -2,15 +2,15 @@
 //! per product and currency with the totals per currency in the body, one line on how the
 //! figures reconcile with the daily reports, the statement CSV attached
 //! ([`super::statement::statement_csv`]), and — last — whom to ask about it
-//! ([`crate::provider::reports_help_line`]). A quiet month gets the same email with a zero
-//! statement. Built with [`crate::email::Message`] (text and HTML from the same blocks, every
+//! ([`marketplace_core::provider::reports_help_line`]). A quiet month gets the same email with a zero
+//! statement. Built with [`marketplace_core::email::Message`] (text and HTML from the same blocks, every
 //! value escaped).
 
 use super::email::money_cells;
 use super::statement::{statement_csv, Month, Statement};
-use crate::config::PortalConfig;
-use crate::email::{compose, Attachment, Email, Message};
-use crate::provider::{reports_help_line, Provider};
+use marketplace_core::config::PortalConfig;
+use marketplace_core::email::{compose, Attachment, Email, Message};
+use marketplace_core::provider::{reports_help_line, Provider};
 
 /// The one line on rounding every statement email carries.
 pub const RECONCILIATION_LINE: &str = "How the figures add up: each line is the sum of your daily reports' rows for \
@@ -120,8 +120,8 @@ pub fn statement_email(config: &PortalConfig, provider: &Provider, statement: &S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::aggregate::{Counts, RowMoney};
-    use crate::report::statement::{monthly_statement, StoredRow};
+    use crate::aggregate::{Counts, RowMoney};
+    use crate::statement::{monthly_statement, StoredRow};
 
     fn row(day: &str, product: &str, currency: &str, revenue: &str, remuneration: &str) -> StoredRow {
         let (revenue, remuneration) = (revenue.parse().expect("dec"), remuneration.parse().expect("dec"));

@@ -21,7 +21,7 @@ use chrono::NaiveDate;
 
 use super::aggregate::{Counts, DailyReport, ErrorRow, RejectRow, ReportRow, RowMoney, SummaryRow};
 use super::record::{push_date, push_instant};
-use crate::money::Currency;
+use marketplace_core::money::Currency;
 
 /// Header of `deployments.csv`.
 pub const DEPLOYMENTS_HEADER: &str = "report_date,provider_id,product_id,product_name,currency,deployments,succeeded,failed,errors_in_succeeded,errors_in_failed,billable_revenue,remuneration_value,marketplace_fee";
@@ -114,7 +114,7 @@ impl<'a> Row<'a> {
     }
 
     fn money(&mut self, m: &RowMoney, currency: Currency) -> &mut Self {
-        use crate::money::format_money;
+        use marketplace_core::money::format_money;
         self.raw(&format_money(m.billable_revenue, currency))
             .raw(&format_money(m.remuneration_value, currency))
             .raw(&format_money(m.marketplace_fee, currency))
