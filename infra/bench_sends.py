@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How long the report job takes to email N providers, one delivery at a time vs concurrently.
 
-A benchmark, not a test (`./dev bench-sends`, README "Internet scale, on paper"): against the
+A benchmark, not a test (`./dev bench-sends`, docs/performance.md, "Internet scale, on paper"): against the
 private local stack `./dev` starts (moto, which serves one request at a time), it seeds N provider
 records, generates one day of deployment logs for them with the job's own generator, then runs
 the release job (`--from-export … --no-store --resend`: every provider's report and the team
