@@ -160,6 +160,13 @@ def start(state: pathlib.Path):
         "STOREFRONT_URL": "https://marketplace.example.com/products/",
         "DEFAULT_REPRESENTATIVE_NAME": "Marketplace Provider Desk",
         "DEFAULT_REPRESENTATIVE_EMAIL": "providers@marketplace.example.com",
+        # The portal functions' SDK timeouts (2 s an attempt, 4 s a call: crates/aws/src/sdk.rs) are
+        # sized for AWS. A local emulator on a machine with both cores busy can take longer, and an
+        # attempt cut short by its timeout is retried: a SendRawEmail the emulator had in fact
+        # accepted would then go out twice. So everything run against this stack waits for the
+        # emulator as long as it takes (the fault suite sets its own, per scenario).
+        "SDK_ATTEMPT_TIMEOUT_MS": "60000",
+        "SDK_CALL_TIMEOUT_MS": "60000",
     }
     for name, logical_id, _ in table_definitions(ROOT / "template.yaml"):
         env[env_name(logical_id)] = name

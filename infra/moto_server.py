@@ -13,6 +13,13 @@ It also serves `GET /_local/ses/raw-messages[?contains=TEXT]`: the raw messages 
 without serialising every other service's state, which takes seconds once the tables hold a few
 thousand items.
 
+It also stops a leak: moto keeps every model instance it creates for its dashboard
+(`/moto-api/data.json`), and the deep copy TransactWriteItems takes of its tables creates a copy of
+every item, so each transaction leaked a copy of whole tables (one table of 1,500 items: 85 MB
+after 1,500 plain puts, 1.4 GB after 1,500 transactions; the fault suite's emulator grew by
+12 MB/s and slowed with it). Nothing here reads DynamoDB through the dashboard, so the tracked
+DynamoDB instances are dropped after each transaction.
+
 Usage: moto_server.py -H 127.0.0.1 -p PORT
 """
 
@@ -56,12 +63,31 @@ def raw_messages(start_response, contains=None):
     return [body]
 
 
+def drop_tracked_copies_after_transactions():
+    """Wraps DynamoDB's TransactWriteItems so that the instances moto tracked during it (the table
+    copies among them) are forgotten (see the module docs)."""
+    from moto.core.model_instances import model_data
+    from moto.dynamodb.models import DynamoDBBackend
+
+    transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, *args, **kwargs):
+        try:
+            return transact(self, *args, **kwargs)
+        finally:
+            for model in model_data.get("dynamodb", {}).values():
+                model.instances_tracked = []
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    drop_tracked_copies_after_transactions()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, Serialised(app), threaded=True, request_handler=MotoRequestHandler)
 
