@@ -596,12 +596,15 @@ def template_record_budget_ms():
 
 class CpuLoad:
     """Busy loops on every core while the suite runs (`--load`): the machine a CI run may get.
-    Bounded: each loop ends by itself after `HOG_BOUND_S` and is killed when the suite ends."""
+    Bounded: each loop is killed when the suite ends, ends by itself when the suite is gone
+    (killed without its cleanup: the loop's parent changes) and after `HOG_BOUND_S` in any case."""
 
     HOG_BOUND_S = 3600
 
     def __init__(self, processes: int):
-        code = f"import time\nend = time.monotonic() + {self.HOG_BOUND_S}\nwhile time.monotonic() < end:\n    pass\n"
+        code = (f"import os, time\nparent = {os.getpid()}\nend = time.monotonic() + {self.HOG_BOUND_S}\n"
+                "while time.monotonic() < end and os.getppid() == parent:\n"
+                "    for _ in range(100000):\n        pass\n")
         self.hogs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(processes)]
 
     def stop(self):

@@ -30,10 +30,21 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
 }
 
+/// The portal functions as the tests run them: configured from the local stack's environment,
+/// with all the time a busy machine's emulator may need. The tests give the time: the deadline
+/// guard's arithmetic (30 s, a 10 s record budget) is proven with given clocks in
+/// `crates/aws/src/batch_tests.rs` and against the real binaries by the fault suite; here a slow
+/// emulator must not cut a record short or leave it unstarted.
 pub async fn app() -> PortalApp {
     moto_endpoint();
-    PortalApp::from_env().await.expect("the local stack's environment configures the functions")
+    let mut app = PortalApp::from_env().await.expect("the local stack's environment configures the functions");
+    app.function_timeout = INVOCATION_TIME;
+    app.record_budget = INVOCATION_TIME / 2;
+    app
 }
+
+/// How long a test's invocation may take (see [`app`]).
+pub const INVOCATION_TIME: chrono::Duration = chrono::Duration::minutes(10);
 
 /// An EventBridge event from the portal, as the rule puts it on the queue.
 pub fn portal_event(id: &str, detail_type: &str, detail: Value) -> Value {
@@ -180,7 +191,8 @@ pub fn signup_event(provider_id: &str, email: &str) -> Value {
 pub async fn signed_up_provider(app: &PortalApp, prefix: &str) -> (String, String) {
     let provider = unique(prefix);
     let address = format!("{provider}@provider.example");
-    let response = signup_notification::handle(app, batch_of(&[signup_event(&provider, &address)])).await;
+    let response =
+        app.handle(&signup_notification::SignupNotification, batch_of(&[signup_event(&provider, &address)])).await;
     assert!(response.batch_item_failures.is_empty(), "sign-up of {provider} failed");
     (provider, address)
 }
@@ -216,7 +228,7 @@ pub fn mpa_decision(provider_id: &str, version: &str, approve: bool, role: &str)
 
 /// Runs the MPA function on `events`; returns the failed message ids.
 pub async fn run_mpa(app: &PortalApp, events: &[Value]) -> Vec<String> {
-    failures(&mpa_approval::handle(app, batch_of(events)).await)
+    failures(&app.handle(&mpa_approval::MpaApproval, batch_of(events)).await)
 }
 
 /// A provider whose MPA is approved on the current version.
@@ -258,7 +270,7 @@ pub fn provider_actor(provider_id: &str) -> Value {
 }
 
 pub async fn run_publish(app: &PortalApp, events: &[Value]) -> Vec<String> {
-    failures(&product_publishing::handle(app, batch_of(events)).await)
+    failures(&app.handle(&product_publishing::ProductPublishing, batch_of(events)).await)
 }
 
 /// A string attribute of a stored item ("" when absent).
@@ -315,27 +327,26 @@ pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, 
 /// One edit of a JSON document: how a test case turns a valid event into an invalid one.
 pub type JsonEdit = Box<dyn Fn(&mut serde_json::Value)>;
 
-/// Runs a portal function's `operation` on `events` as one invocation with the functions'
-/// timeout, and returns every record's outcome.
-pub async fn process(
+/// Runs a portal function's `operation` on `events` as one invocation with the tests' time
+/// ([`INVOCATION_TIME`]), and returns every record's outcome.
+pub async fn process<O: marketplace_aws::PortalOperation>(
     app: &PortalApp,
-    function: &str,
-    operation: marketplace_aws::batch::Operation,
+    operation: &O,
     events: &[Value],
 ) -> marketplace_aws::BatchReport {
-    app.process(function, batch_of(events), chrono::Utc::now() + marketplace_aws::FUNCTION_TIMEOUT, operation).await
+    app.process(operation, batch_of(events), chrono::Utc::now() + INVOCATION_TIME).await
 }
 
 pub async fn signup_report(app: &PortalApp, events: &[Value]) -> marketplace_aws::BatchReport {
-    process(app, signup_notification::FUNCTION, signup_notification::operation, events).await
+    process(app, &signup_notification::SignupNotification, events).await
 }
 
 pub async fn mpa_report(app: &PortalApp, events: &[Value]) -> marketplace_aws::BatchReport {
-    process(app, mpa_approval::FUNCTION, mpa_approval::operation, events).await
+    process(app, &mpa_approval::MpaApproval, events).await
 }
 
 pub async fn publish_report(app: &PortalApp, events: &[Value]) -> marketplace_aws::BatchReport {
-    process(app, product_publishing::FUNCTION, product_publishing::operation, events).await
+    process(app, &product_publishing::ProductPublishing, events).await
 }
 
 /// Message ids of the records rejected for good (recorded, not retried).

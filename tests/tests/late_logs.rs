@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use aws_lambda_events::event::dynamodb::Event;
 use chrono::{DateTime, Utc};
-use late_logs::{handle, BatchCounts, LateLogStore};
+use late_logs::{handle, BatchCounts};
+use marketplace_aws::reports_table::ReportsTable as LateLogStore;
+use marketplace_reports::delivery::Resend;
 use marketplace_reports::AttributeValue as AttributeValueD;
 use marketplace_reports::ReportPlan;
 use marketplace_tests::reports::*;
@@ -68,9 +70,10 @@ async fn logs_changed_after_their_day_was_reported_are_named_each_night_until_th
     let out: PathBuf = std::env::temp_dir().join(unique("late-logs"));
 
     // The 12th and 13th are reported (and their read start kept in their marks).
-    let first = run_job(&table_run(ReportPlan::new(date("12"), date("13")).expect("plan"), &out), Some(&aws))
-        .await
-        .expect("12th..13th");
+    let first =
+        run_job(&table_run(ReportPlan::new(date("12"), date("13")).expect("plan"), &out), &Resend::Nothing, Some(&aws))
+            .await
+            .expect("12th..13th");
     assert_eq!(late(&first), (vec![], 0));
     let read_started_at = aws.reports.month_sums_mark(date("13")).await.expect("mark").and_then(|m| m.read_started_at);
     let read_started_at = read_started_at.expect("the mark keeps when the run started reading");
@@ -112,11 +115,13 @@ async fn logs_changed_after_their_day_was_reported_are_named_each_night_until_th
     assert_eq!(deliver(&store, &batch).await, BatchCounts { late: 1, not_late: 2, invalid: 1, repeated: 0 });
 
     // The next night names them per date (no day is read twice: one day read).
-    let next = run_job(&table_run(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
+    let next =
+        run_job(&table_run(ReportPlan::single(date("14")), &out), &Resend::Nothing, Some(&aws)).await.expect("14th");
     assert_eq!(next.days_read, 1, "{next:?}");
     assert_eq!(late(&next), (vec![format!("{MONTH}12: 1"), format!("{MONTH}13: 1")], 2));
     // ... and the night after, again, while nobody re-ran the dates.
-    let again = run_job(&table_run(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
+    let again =
+        run_job(&table_run(ReportPlan::single(date("15")), &out), &Resend::Nothing, Some(&aws)).await.expect("15th");
     assert_eq!(late(&again), (vec![format!("{MONTH}12: 1"), format!("{MONTH}13: 1")], 2));
 
     // A re-run of the 13th (with the later dates, as the job demands) reads its late log: the
@@ -126,22 +131,26 @@ async fn logs_changed_after_their_day_was_reported_are_named_each_night_until_th
     while Utc::now().timestamp() <= now.timestamp() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let rerun = run_job(&table_run(ReportPlan::new(date("13"), date("15")).expect("plan"), &out), Some(&aws))
-        .await
-        .expect("re-run 13th..15th");
+    let rerun =
+        run_job(&table_run(ReportPlan::new(date("13"), date("15")).expect("plan"), &out), &Resend::Nothing, Some(&aws))
+            .await
+            .expect("re-run 13th..15th");
     assert_eq!(late(&rerun), (vec![format!("{MONTH}12: 1")], 1));
-    let rerun = run_job(&table_run(ReportPlan::new(date("12"), date("15")).expect("plan"), &out), Some(&aws))
-        .await
-        .expect("re-run 12th..15th");
+    let rerun =
+        run_job(&table_run(ReportPlan::new(date("12"), date("15")).expect("plan"), &out), &Resend::Nothing, Some(&aws))
+            .await
+            .expect("re-run 12th..15th");
     assert_eq!(late(&rerun), (vec![], 0));
-    let after = run_job(&table_run(ReportPlan::single(date("16")), &out), Some(&aws)).await.expect("16th");
+    let after =
+        run_job(&table_run(ReportPlan::single(date("16")), &out), &Resend::Nothing, Some(&aws)).await.expect("16th");
     assert_eq!((after.days_read, late(&after)), (1, (vec![], 0)));
 
     // A change after the re-run is late again.
     let later =
         record("late-13-modify", 6, "MODIFY", (&log_13.0, &log_13.1), Utc::now() + chrono::Duration::seconds(1));
     assert_eq!(deliver(&store, &[later]).await, BatchCounts { late: 1, ..Default::default() });
-    let night = run_job(&table_run(ReportPlan::single(date("17")), &out), Some(&aws)).await.expect("17th");
+    let night =
+        run_job(&table_run(ReportPlan::single(date("17")), &out), &Resend::Nothing, Some(&aws)).await.expect("17th");
     assert_eq!(late(&night), (vec![format!("{MONTH}13: 1")], 1));
 }
 

@@ -9,6 +9,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use marketplace_aws::reports_table::ReportsTable;
 use marketplace_aws::DynamoProviderStore;
 use marketplace_core::provider::{Provider, ProviderStatus};
 use marketplace_portal::product::{Product, ProductStatus, PublishOutcome};
@@ -18,7 +19,6 @@ use marketplace_reports::ReportPlan;
 use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{run_job, AppError, AwsContext, JobRequest, Source};
-use nightly_reports::aws::ReportsTable;
 use nightly_reports::cli::Delivery;
 use nightly_reports::pipeline::RunSummary;
 use nightly_reports::statement_run::{run_statements, StatementRequest, StatementRunError, StatementSummary};
@@ -154,7 +154,8 @@ async fn forty_reports_go_out_concurrently_once_each_and_a_rejected_address_stop
     let broken = &ids[BROKEN];
 
     // Two runs of the date at once, each with 8 deliveries in flight, through the real ledger.
-    let (a, b) = tokio::join!(run_job(&request, Some(&aws)), run_job(&request, Some(&aws)));
+    let (a, b) =
+        tokio::join!(run_job(&request, &Resend::Nothing, Some(&aws)), run_job(&request, &Resend::Nothing, Some(&aws)));
     let mut sent = 0;
     for result in [a, b] {
         let summary = match result {
@@ -180,7 +181,7 @@ async fn forty_reports_go_out_concurrently_once_each_and_a_rejected_address_stop
     assert_eq!(team_emails_about(&format!("summary for {date}")).len(), 1, "the team summary once");
 
     // A re-run sends nothing and still names the provider SES refuses.
-    match run_job(&request, Some(&aws)).await {
+    match run_job(&request, &Resend::Nothing, Some(&aws)).await {
         Err(AppError::Undelivered(again)) => {
             assert_eq!((again.emails_sent, again.emails_already_sent), (0, PROVIDERS), "{again:?}");
             assert_eq!(again.failed_deliveries.len(), 1);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_reports::attribute::parse_export_line;
+use marketplace_reports::delivery::Resend;
 use marketplace_reports::AttributeValue as AttributeValueD;
 use marketplace_reports::ReportPlan;
 use marketplace_tests::reports::*;
@@ -96,7 +97,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     // (Fixed ids, because the golden CSVs name them: on a re-used emulator the sign-up finds the
     // provider already there, which is fine.)
     for (p, a) in PROVIDERS.iter().zip(&addresses) {
-        signup_notification::handle(&app, batch_of(&[signup_event(p, a)])).await;
+        app.handle(&signup_notification::SignupNotification, batch_of(&[signup_event(p, a)])).await;
         assert!(stored_provider(&app, p).await.is_some());
     }
     let aws = AwsContext::from_env().await.expect("local stack env");
@@ -159,7 +160,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
         delivery: Delivery { store: true, send: true, resend: false },
         parallelism: 4,
     };
-    let summary = run_job(&request, Some(&aws)).await.expect("first run");
+    let summary = run_job(&request, &Resend::Nothing, Some(&aws)).await.expect("first run");
     assert_eq!((summary.counted, summary.rejected), (27, 2), "{summary:?}");
     assert_eq!(summary.emails_sent, 4, "three providers and the team");
     assert_eq!(summary.items_stored, 4 + 3, "four product rows and three summary rows");
@@ -239,7 +240,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
     assert_eq!(team[team_before].attachments[0].1, expected["marketplace-summary.csv"]);
 
     // Re-run: byte-identical files and items, nothing sent again.
-    let again = run_job(&request, Some(&aws)).await.expect("second run");
+    let again = run_job(&request, &Resend::Nothing, Some(&aws)).await.expect("second run");
     assert_eq!((again.emails_sent, again.emails_already_sent), (0, 4));
     assert_eq!(files_under(&out.join("2026-02-14")), written);
     let in_bucket_again = report_objects("2026-02-14").await;
@@ -253,7 +254,7 @@ async fn nightly_reports_from_the_table_are_written_stored_and_emailed_exactly_o
 
     // An explicit re-send sends once more.
     let resend = JobRequest { delivery: Delivery { store: false, send: true, resend: true }, ..request.clone() };
-    assert_eq!(run_job(&resend, Some(&aws)).await.expect("resend").emails_sent, 4);
+    assert_eq!(run_job(&resend, &Resend::All, Some(&aws)).await.expect("resend").emails_sent, 4);
     assert_eq!(report_emails(&addresses[0]).len(), before[0] + 2);
 }
 
@@ -352,7 +353,8 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     let out = std::env::temp_dir().join(unique("reports-mtd"));
 
     // The first night ever: no stored month sums, so it reads the month so far (13 days).
-    let first = run_job(&table_run(ReportPlan::single(date("13")), &out), Some(&aws)).await.expect("13th");
+    let first =
+        run_job(&table_run(ReportPlan::single(date("13")), &out), &Resend::Nothing, Some(&aws)).await.expect("13th");
     assert_eq!((first.days_read, first.items), (13, 15), "{first:?}");
 
     // A log of the 13th arrives after the 13th was reported.
@@ -372,7 +374,8 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     };
     aws.logs.load(vec![late]).await.expect("load the late log");
     // The next night reads its own day only, and its month-to-date is still right to the cent.
-    let next = run_job(&table_run(ReportPlan::single(date("14")), &out), Some(&aws)).await.expect("14th");
+    let next =
+        run_job(&table_run(ReportPlan::single(date("14")), &out), &Resend::Nothing, Some(&aws)).await.expect("14th");
     assert_eq!((next.days_read, next.items), (1, 14), "{next:?}");
     // No day is read twice: the late log is named from the DeploymentLogs stream by the late-logs
     // function, which this test does not run (tests/tests/late_logs.rs does).
@@ -387,7 +390,7 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     }
 
     // Re-running the 13th alone would leave the 14th's month-to-date stale: refused, naming it.
-    let refused = run_job(&table_run(ReportPlan::single(date("13")), &out), Some(&aws)).await;
+    let refused = run_job(&table_run(ReportPlan::single(date("13")), &out), &Resend::Nothing, Some(&aws)).await;
     match refused {
         Err(AppError::LaterDatesReported { later, through, .. }) => {
             assert_eq!((later, through), (vec![date("14")], date("14")))
@@ -396,9 +399,10 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     }
 
     // The backfill the refusal asked for: the 14th's month-to-date now includes the late log.
-    let backfill = run_job(&table_run(ReportPlan::new(date("13"), date("14")).expect("plan"), &out), Some(&aws))
-        .await
-        .expect("backfill 13..14");
+    let backfill =
+        run_job(&table_run(ReportPlan::new(date("13"), date("14")).expect("plan"), &out), &Resend::Nothing, Some(&aws))
+            .await
+            .expect("backfill 13..14");
     assert_eq!(backfill.days_read, 14, "no month sums before the 13th: the month so far, through the 14th");
     let mtd = |dir: &str| -> u64 {
         let tree = files_under(&out.join(format!("{month}{dir}")));
@@ -419,7 +423,8 @@ async fn a_night_reads_only_its_day_and_a_backfill_must_cover_the_later_dates() 
     assert_eq!(mtd("14"), expected_mtd + 1, "the late log counts in the 14th's month to date");
 
     // And the night after builds on the re-derived sums: one day read, the late log still in.
-    let after = run_job(&table_run(ReportPlan::single(date("15")), &out), Some(&aws)).await.expect("15th");
+    let after =
+        run_job(&table_run(ReportPlan::single(date("15")), &out), &Resend::Nothing, Some(&aws)).await.expect("15th");
     assert_eq!((after.days_read, after.late_log_count), (1, 0), "{after:?}");
 }
 
@@ -430,7 +435,7 @@ async fn a_rejected_address_stops_no_other_delivery_and_concurrent_runs_send_eac
     let ids: Vec<String> = PROVIDERS.iter().map(|p| format!("{p}-{suffix}")).collect();
     let addresses: Vec<String> = ids.iter().map(|p| format!("reports-{p}@provider.example")).collect();
     for (p, a) in ids.iter().zip(&addresses) {
-        signup_notification::handle(&app, batch_of(&[signup_event(p, a)])).await;
+        app.handle(&signup_notification::SignupNotification, batch_of(&[signup_event(p, a)])).await;
         assert!(stored_provider(&app, p).await.is_some());
     }
     // SES refuses initech's address (moto, like SES, rejects an address without a domain).
@@ -474,7 +479,8 @@ async fn a_rejected_address_stops_no_other_delivery_and_concurrent_runs_send_eac
     };
 
     // Two runs of the same date at once, through the real delivery ledger.
-    let (a, b) = tokio::join!(run_job(&request, Some(&aws)), run_job(&request, Some(&aws)));
+    let (a, b) =
+        tokio::join!(run_job(&request, &Resend::Nothing, Some(&aws)), run_job(&request, &Resend::Nothing, Some(&aws)));
     let mut sent = 0;
     for result in [a, b] {
         match result {
@@ -514,7 +520,7 @@ async fn a_rejected_address_stops_no_other_delivery_and_concurrent_runs_send_eac
         .send()
         .await
         .expect("fix the address");
-    let retry = run_job(&request, Some(&aws)).await.expect("retry");
+    let retry = run_job(&request, &Resend::Nothing, Some(&aws)).await.expect("retry");
     assert_eq!((retry.emails_sent, retry.emails_already_sent), (1, 3), "{retry:?}");
 
     // An operator's re-send of one provider through the Lambda payload.

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
+use marketplace_aws::sdk_error::AwsError;
 use marketplace_core::DomainError;
 use marketplace_reports::attribute::parse_export_line;
 use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, AppError, AwsContext, ScheduledRun};
-use nightly_reports::aws::AwsError;
 use nightly_reports::pipeline::JobError;
 use serde_json::json;
 

@@ -1,12 +1,13 @@
 //! Sign-up notification against the local stack: DynamoDB and SES through the real SDK.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use marketplace_aws::PortalApp;
+use marketplace_aws::{PortalApp, PortalOperation};
 use marketplace_tests::*;
 use serde_json::{json, Value};
+use signup_notification::SignupNotification;
 
 async fn run(app: &PortalApp, events: &[Value]) -> Vec<String> {
-    failures(&signup_notification::handle(app, batch_of(events)).await)
+    failures(&app.handle(&SignupNotification, batch_of(events)).await)
 }
 
 fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> String {
@@ -103,7 +104,7 @@ async fn a_second_different_event_for_the_same_provider_is_a_conflict() {
 
     assert_eq!(rejected(&report), vec!["m0"], "the conflicting event is rejected for good, not applied");
     assert!(retried(&report).is_empty(), "and not retried");
-    let reason = rejection_reason(signup_notification::FUNCTION, second["id"].as_str().unwrap()).await;
+    let reason = rejection_reason(SignupNotification::FUNCTION, second["id"].as_str().unwrap()).await;
     assert!(reason.unwrap().contains("already has a portal account"), "the reason is recorded");
     assert_eq!(provider_items(&provider).await, before, "the first sign-up is not overwritten");
     assert!(emails_to(&other_address).is_empty());
@@ -146,7 +147,7 @@ async fn invalid_events_write_nothing_and_send_nothing() {
         let report = signup_report(&app, std::slice::from_ref(&event)).await;
         assert_eq!(rejected(&report), vec!["m0"], "{name}: rejected for good");
         assert!(retried(&report).is_empty(), "{name}: not retried");
-        let reason = rejection_reason(signup_notification::FUNCTION, event["id"].as_str().unwrap()).await;
+        let reason = rejection_reason(SignupNotification::FUNCTION, event["id"].as_str().unwrap()).await;
         assert!(reason.is_some_and(|r| r.starts_with("invalid input")), "{name}: reason recorded");
         assert!(provider_items(&provider).await.is_empty(), "{name}: nothing written");
         assert!(emails_to(&address).is_empty(), "{name}: nothing sent");
@@ -161,14 +162,7 @@ async fn invalid_events_write_nothing_and_send_nothing() {
     no_id.as_object_mut().unwrap().remove("id");
     let wrong_type = portal_event(&unique("evt"), "MpaAccepted", signup_detail(&provider, &address));
     let bodies = vec!["not json".to_string(), wrong_source.to_string(), no_id.to_string(), wrong_type.to_string()];
-    let report = app
-        .process(
-            signup_notification::FUNCTION,
-            sqs_batch(&bodies),
-            chrono::Utc::now() + marketplace_aws::FUNCTION_TIMEOUT,
-            signup_notification::operation,
-        )
-        .await;
+    let report = app.process(&SignupNotification, sqs_batch(&bodies), chrono::Utc::now() + INVOCATION_TIME).await;
     assert_eq!(rejected(&report), vec!["m0", "m1", "m2", "m3"]);
     assert!(retried(&report).is_empty());
     assert!(provider_items(&provider).await.is_empty());
@@ -277,7 +271,7 @@ async fn a_malformed_representative_rejects_the_sign_up() {
     let event = portal_event(&unique("evt"), "ProviderAccountCreated", detail);
     let report = signup_report(&app, std::slice::from_ref(&event)).await;
     assert_eq!(rejected(&report), vec!["m0"]);
-    let reason = rejection_reason(signup_notification::FUNCTION, event["id"].as_str().unwrap()).await.unwrap();
+    let reason = rejection_reason(SignupNotification::FUNCTION, event["id"].as_str().unwrap()).await.unwrap();
     assert!(reason.contains("representative.name is required"), "{reason}");
     assert!(reason.contains("representative.email is not a valid email address"), "{reason}");
     assert!(provider_items(&provider).await.is_empty());

@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use marketplace_aws::report_files::statement_object_key;
+use marketplace_aws::reports_table::ReportsTable;
 use marketplace_aws::DynamoProviderStore;
 use marketplace_core::provider::{reports_help_line, Provider, ProviderStatus, Representative};
 use marketplace_portal::product::{Product, ProductStatus, PublishOutcome};
@@ -22,8 +24,6 @@ use marketplace_reports::ReportPlan;
 use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{handle_scheduled, run_job, AppError, AwsContext, JobRequest, ScheduledRun, Source};
-use nightly_reports::aws::statements::statement_object_key;
-use nightly_reports::aws::ReportsTable;
 use nightly_reports::cli::Delivery;
 use nightly_reports::statement_run::{run_statements, StatementRequest, StatementRunError};
 use rust_decimal::Decimal;
@@ -227,7 +227,7 @@ async fn statements_are_stored_emailed_once_reconcile_with_the_dailies_and_re_ru
         delivery: Delivery { store: true, send: false, resend: false },
         parallelism: 4,
     };
-    let stored = run_job(&dailies, Some(&aws)).await.expect("dailies");
+    let stored = run_job(&dailies, &Resend::Nothing, Some(&aws)).await.expect("dailies");
     assert!(stored.items_stored > 0, "{stored:?}");
 
     // The statement run, the Scan of published products in pages of one item.

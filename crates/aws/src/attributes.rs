@@ -1,5 +1,9 @@
-//! Converting between serde values and DynamoDB attribute values, so records are stored as plain
-//! attributes the portal can read (strings as `S`, numbers as `N`, objects as `M`...).
+//! The one converter of DynamoDB attribute values, SDK type ↔ the two forms the code reads:
+//!
+//! * serde records ([`to_item`], [`from_item`], through JSON values), so records are stored as
+//!   plain attributes the portal can read (strings as `S`, numbers as `N`, objects as `M`...);
+//! * with the `reports` feature, the report engine's neutral items ([`report_item`],
+//!   [`sdk_item`]): deployment logs and stored report rows, typed as DynamoDB types them.
 
 use std::collections::HashMap;
 
@@ -80,9 +84,68 @@ pub fn text(item: &Item, name: &str) -> String {
     item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
 }
 
+/// An SDK item as the report engine's neutral item (moved, not copied: the report job's table
+/// source converts every deployment log it reads).
+#[cfg(feature = "reports")]
+pub fn report_item(item: Item) -> marketplace_reports::Item {
+    item.into_iter().map(|(k, v)| (k, report_value(v))).collect()
+}
+
+#[cfg(feature = "reports")]
+fn report_value(value: AttributeValue) -> marketplace_reports::AttributeValue {
+    use marketplace_reports::AttributeValue as Neutral;
+    match value {
+        AttributeValue::S(s) => Neutral::S(s),
+        AttributeValue::N(n) => Neutral::N(n),
+        AttributeValue::L(l) => Neutral::L(l.into_iter().map(report_value).collect()),
+        AttributeValue::M(m) => Neutral::M(report_item(m)),
+        AttributeValue::Bool(b) => Neutral::BOOL(b),
+        AttributeValue::Null(b) => Neutral::NULL(b),
+        AttributeValue::Ss(v) => Neutral::SS(v),
+        AttributeValue::Ns(v) => Neutral::NS(v),
+        // Binary is never part of the contract; keep its type so a reject reason names it.
+        _ => Neutral::B(String::new()),
+    }
+}
+
+/// The report engine's neutral item as an SDK item (for loading generated deployment logs).
+#[cfg(feature = "reports")]
+pub fn sdk_item(item: &marketplace_reports::Item) -> Item {
+    item.iter().map(|(k, v)| (k.clone(), sdk_value(v))).collect()
+}
+
+#[cfg(feature = "reports")]
+fn sdk_value(value: &marketplace_reports::AttributeValue) -> AttributeValue {
+    use marketplace_reports::AttributeValue as Neutral;
+    match value {
+        Neutral::S(s) => AttributeValue::S(s.clone()),
+        Neutral::N(n) => AttributeValue::N(n.clone()),
+        Neutral::L(l) => AttributeValue::L(l.iter().map(sdk_value).collect()),
+        Neutral::M(m) => AttributeValue::M(sdk_item(m)),
+        Neutral::BOOL(b) => AttributeValue::Bool(*b),
+        Neutral::NULL(b) => AttributeValue::Null(*b),
+        Neutral::SS(v) => AttributeValue::Ss(v.clone()),
+        Neutral::NS(v) => AttributeValue::Ns(v.clone()),
+        Neutral::B(_) | Neutral::BS(_) => AttributeValue::Null(true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "reports")]
+    #[test]
+    fn report_items_round_trip_nested_values() {
+        use marketplace_reports::AttributeValue as Neutral;
+        let item = marketplace_reports::Item::from([(
+            "errors".to_owned(),
+            Neutral::L(vec![Neutral::S("x".into()), Neutral::N("1.50".into()), Neutral::BOOL(true)]),
+        )]);
+        assert_eq!(report_item(sdk_item(&item)), item);
+        let binary = Item::from([("b".to_owned(), AttributeValue::B(vec![1u8].into()))]);
+        assert_eq!(report_item(binary)["b"].type_name(), "B", "binary keeps its type for the reject reason");
+    }
 
     #[test]
     fn values_round_trip_through_attributes() {

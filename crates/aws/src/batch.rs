@@ -30,7 +30,6 @@
 //! At the end the batch's counts are published as CloudWatch embedded metrics.
 
 use std::future::Future;
-use std::pin::Pin;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -42,9 +41,21 @@ use marketplace_portal::metrics::Counters;
 use marketplace_portal::ports::Services;
 use sha2::{Digest, Sha256};
 
-/// A domain operation on one event; returns a short description of the outcome for the logs.
-pub type Operation =
-    for<'a> fn(&'a PortalEvent, Services<'a>) -> Pin<Box<dyn Future<Output = Result<String, DomainError>> + Send + 'a>>;
+/// What a portal function does with one event: the function crate's whole logic, implemented on a
+/// unit struct. The batch loop, [`crate::PortalApp`] and [`crate::run_portal_function`] are
+/// generic over it.
+pub trait PortalOperation: Sync {
+    /// The function's name: the prefix of its idempotency keys (`<function>#<event id>`) and the
+    /// `Function` dimension of its metrics.
+    const FUNCTION: &'static str;
+
+    /// Handles one event; returns a short description of the outcome for the logs.
+    fn run<'a>(
+        &'a self,
+        event: &'a PortalEvent,
+        services: Services<'a>,
+    ) -> impl Future<Output = Result<String, DomainError>> + Send + 'a;
+}
 
 /// The time an invocation has: its deadline and the most time one record may take.
 #[derive(Debug, Clone, Copy)]
@@ -140,14 +151,14 @@ pub fn parse_record(message: &SqsMessage) -> Result<PortalEvent, DomainError> {
 }
 
 /// Runs `operation` once per record (guarded by the idempotency store) and reports each outcome.
-pub async fn process_portal_batch(
-    function: &str,
+pub async fn process_portal_batch<O: PortalOperation>(
+    operation: &O,
     batch: SqsEvent,
     idempotency: &dyn IdempotencyStore,
     services: Services<'_>,
     deadline: Deadline,
-    operation: Operation,
 ) -> BatchReport {
+    let function = O::FUNCTION;
     let mut report = BatchReport::default();
     for message in &batch.records {
         let message_id = message.message_id.clone().unwrap_or_default();
@@ -163,7 +174,7 @@ pub async fn process_portal_batch(
             Ok(event) => {
                 let claim = ClaimTicket::new(function, &event.id, started);
                 let services = Services { claim: Some(&claim), ..services };
-                let work = run_once(idempotency, &claim, &event, deadline.at, || operation(&event, services));
+                let work = run_once(idempotency, &claim, &event, deadline.at, || operation.run(&event, services));
                 let outcome = tokio::select! {
                     // A record that has ended wins over its budget's end at the same moment.
                     biased;

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use marketplace_core::DomainError;
-use marketplace_portal::idempotency::{Claim, IdempotencyStore};
+use marketplace_portal::idempotency::{Claim, IdempotencyStore, RECORD_RETENTION};
 
 use crate::attributes::{epoch, s, text};
 use crate::sdk_error::sdk_error;
@@ -31,7 +31,7 @@ pub struct DynamoIdempotencyStore {
 
 impl DynamoIdempotencyStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoIdempotencyStore { client, table: table.into(), retention: Duration::days(15) }
+        DynamoIdempotencyStore { client, table: table.into(), retention: RECORD_RETENTION }
     }
 
     pub fn table(&self) -> &str {

@@ -1,8 +1,14 @@
 //! # marketplace-aws
 //!
-//! The one place where AWS SDK types appear: DynamoDB implementations of the domain's stores, the
-//! SES mailer, and the Lambda plumbing every portal function shares (SQS batch → EventBridge
-//! envelope → idempotent domain operation → `SqsBatchResponse`).
+//! The one place where AWS SDK types appear: DynamoDB implementations of the portal's stores, the
+//! SES mailer, the SDK settings, the one attribute converter ([`attributes`]) and error mapper
+//! ([`sdk_error`]), and the Lambda plumbing every portal function shares (SQS batch → EventBridge
+//! envelope → idempotent [`PortalOperation`] → `SqsBatchResponse`).
+//!
+//! The report engine's adapters come with features: `reports` gives the `Reports` table
+//! (`reports_table`, `batch_write`), `report-files` adds the report files bucket and the reports
+//! API's reader (`report_files`, `report_reader`). The portal functions use neither, so they do
+//! not depend on `marketplace-reports` or the S3 client.
 //!
 //! Endpoints come from the SDK's own settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`,
 //! `AWS_ENDPOINT_URL_SES`), which is how the tests point everything at the local emulator; there
@@ -10,9 +16,17 @@
 
 pub mod attributes;
 pub mod batch;
+#[cfg(feature = "reports")]
+pub mod batch_write;
 pub mod idempotency;
 pub mod mailer;
 pub mod provider_store;
+#[cfg(feature = "report-files")]
+pub mod report_files;
+#[cfg(feature = "report-files")]
+pub mod report_reader;
+#[cfg(feature = "reports")]
+pub mod reports_table;
 pub mod sdk;
 pub mod sdk_error;
 pub mod telemetry;
@@ -22,7 +36,7 @@ use marketplace_core::PortalConfig;
 use marketplace_portal::metrics::Counters;
 use marketplace_portal::ports::Services;
 
-pub use batch::{process_portal_batch, BatchReport, Deadline, RecordOutcome};
+pub use batch::{process_portal_batch, BatchReport, Deadline, PortalOperation, RecordOutcome};
 pub use idempotency::DynamoIdempotencyStore;
 pub use mailer::SesMailer;
 pub use provider_store::DynamoProviderStore;
@@ -56,6 +70,9 @@ pub struct PortalApp {
     pub config: PortalConfig,
     /// The most time one record may take (the deadline guard, [`batch`]).
     pub record_budget: chrono::Duration,
+    /// The time an invocation without a Lambda context has ([`PortalApp::handle`]):
+    /// [`FUNCTION_TIMEOUT`], as in Lambda.
+    pub function_timeout: chrono::Duration,
 }
 
 impl PortalApp {
@@ -81,6 +98,7 @@ impl PortalApp {
             mailer: SesMailer::new(aws_sdk_ses::Client::new(&sdk)),
             config,
             record_budget,
+            function_timeout: FUNCTION_TIMEOUT,
         })
     }
 
@@ -98,40 +116,35 @@ impl PortalApp {
 
     /// Handles one SQS batch of portal events with `operation` until `deadline` (see [`batch`]),
     /// publishes its metrics and returns every record's outcome.
-    pub async fn process(
+    pub async fn process<O: PortalOperation>(
         &self,
-        function: &str,
+        operation: &O,
         batch: SqsEvent,
         deadline: chrono::DateTime<chrono::Utc>,
-        operation: batch::Operation,
     ) -> BatchReport {
         let counters = Counters::default();
         let deadline = Deadline { at: deadline, record_budget: self.record_budget };
         let report =
-            process_portal_batch(function, batch, &self.idempotency, self.services(&counters), deadline, operation)
-                .await;
-        telemetry::emit_metrics(function, &report.metrics(&counters));
+            process_portal_batch(operation, batch, &self.idempotency, self.services(&counters), deadline).await;
+        telemetry::emit_metrics(O::FUNCTION, &report.metrics(&counters));
         report
     }
 
     /// Handles one SQS batch as an invocation starting now with the functions' timeout.
-    pub async fn handle(&self, function: &str, batch: SqsEvent, operation: batch::Operation) -> SqsBatchResponse {
-        self.process(function, batch, chrono::Utc::now() + FUNCTION_TIMEOUT, operation).await.response()
+    pub async fn handle<O: PortalOperation>(&self, operation: &O, batch: SqsEvent) -> SqsBatchResponse {
+        self.process(operation, batch, chrono::Utc::now() + self.function_timeout).await.response()
     }
 }
 
 /// The whole `main` of a portal-event function: logging, clients from the environment, then the
 /// Lambda runtime loop feeding SQS batches to `operation` until each invocation's deadline.
-pub async fn run_portal_function(
-    function: &'static str,
-    operation: batch::Operation,
-) -> Result<(), lambda_runtime::Error> {
+pub async fn run_portal_function<O: PortalOperation>(operation: O) -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let app = PortalApp::from_env().await?;
-    let app = &app;
+    let (app, operation) = (&app, &operation);
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
         let deadline = invocation_deadline(event.context.deadline(), chrono::Utc::now());
-        Ok::<_, lambda_runtime::Error>(app.process(function, event.payload, deadline, operation).await.response())
+        Ok::<_, lambda_runtime::Error>(app.process(operation, event.payload, deadline).await.response())
     }))
     .await
 }

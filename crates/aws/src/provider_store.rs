@@ -19,7 +19,7 @@ use marketplace_portal::product::Product;
 
 use crate::attributes::{from_item, n, s, text, to_item, Item};
 use crate::idempotency::DynamoIdempotencyStore;
-use crate::sdk_error::sdk_error;
+use crate::sdk_error::{sdk_error, sdk_message};
 
 /// `status` of an email outbox item whose email has not been confirmed sent.
 const EMAIL_PENDING: &str = "PENDING";
@@ -182,7 +182,7 @@ fn classify_transaction_error(err: SdkError<TransactWriteItemsError>) -> WriteEr
                 return WriteError::PreconditionFailed;
             }
             if has("ValidationError") {
-                let message = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+                let message = sdk_message(&err);
                 return WriteError::Other(DomainError::refused("DynamoDB TransactWriteItems", message));
             }
         }

@@ -195,6 +195,13 @@ pub async fn sdk_config_with(timeouts: SdkTimeouts) -> SdkConfig {
     builder.build()
 }
 
+/// An S3 client from `sdk`, addressing buckets path-style: that works on AWS and on local
+/// emulators alike.
+#[cfg(feature = "report-files")]
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+}
+
 /// A set, non-empty environment variable.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

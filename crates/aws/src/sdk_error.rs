@@ -1,4 +1,7 @@
-//! The one mapping from AWS SDK errors to domain errors, by error *code*, not by operation.
+//! The one mapping of AWS SDK errors. Every adapter reports a failed call through it: as a domain
+//! error classified by error *code*, not by operation ([`sdk_error`], the ports' `DomainError`),
+//! or as an [`AwsError`] naming the table or bucket (the report adapters); both carry the SDK's
+//! full message ([`sdk_message`]).
 //!
 //! A code is permanent only when it says that this very request can never succeed (the item is
 //! malformed or too large, a parameter is invalid). Everything else is transient: throttling, 5xx,
@@ -24,6 +27,11 @@ pub fn is_permanent_code(code: Option<&str>) -> bool {
     code.is_some_and(|c| PERMANENT_CODES.contains(&c))
 }
 
+/// The SDK's full message of `err`, with its causes (what every mapped error carries).
+pub fn sdk_message<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkError<E, R>) -> String {
+    DisplayErrorContext(err).to_string()
+}
+
 /// Maps an SDK error of `operation` to [`DomainError::Refused`] (permanent code) or
 /// [`DomainError::Infrastructure`] (anything else), keeping the SDK's full message.
 pub fn sdk_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> DomainError
@@ -32,11 +40,69 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let permanent = matches!(&err, SdkError::ServiceError(service) if is_permanent_code(service.err().code()));
-    let message = DisplayErrorContext(&err).to_string();
+    let message = sdk_message(&err);
     if permanent {
         DomainError::refused(operation, message)
     } else {
         DomainError::infra(operation, message)
+    }
+}
+
+/// A failed call of the report adapters, naming the table or bucket it was on, or an item they
+/// read that does not read back.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// A DynamoDB call failed.
+    #[error("DynamoDB {operation} on {table}: {message}")]
+    Dynamo {
+        /// Operation.
+        operation: &'static str,
+        /// Table.
+        table: String,
+        /// SDK error text.
+        message: String,
+    },
+    /// An S3 call (scale-out partials, report files) failed.
+    #[error("S3 {operation} on bucket {bucket}: {message}")]
+    S3 {
+        /// Operation.
+        operation: &'static str,
+        /// Bucket.
+        bucket: String,
+        /// SDK error text.
+        message: String,
+    },
+    /// The month sums to store could not be built.
+    #[cfg(feature = "reports")]
+    #[error(transparent)]
+    Aggregate(#[from] marketplace_reports::aggregate::AggregateError),
+    /// An item that does not convert (to or from its record).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+impl AwsError {
+    /// Maps an SDK error of the DynamoDB `operation` on `table`.
+    pub fn dynamo<'a, E, R>(operation: &'static str, table: &'a str) -> impl FnOnce(SdkError<E, R>) -> AwsError + 'a
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        move |e| AwsError::Dynamo { operation, table: table.to_owned(), message: sdk_message(&e) }
+    }
+
+    /// Maps an SDK error of the S3 `operation` on `bucket`.
+    pub fn s3<'a, E, R>(operation: &'static str, bucket: &'a str) -> impl FnOnce(SdkError<E, R>) -> AwsError + 'a
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        move |e| AwsError::s3_failed(operation, bucket, sdk_message(&e))
+    }
+
+    /// An S3 `operation` on `bucket` that failed outside the SDK call (a local file, the body).
+    pub fn s3_failed(operation: &'static str, bucket: &str, message: impl std::fmt::Display) -> AwsError {
+        AwsError::S3 { operation, bucket: bucket.to_owned(), message: message.to_string() }
     }
 }
 

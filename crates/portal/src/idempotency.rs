@@ -23,6 +23,10 @@ use chrono::{DateTime, Utc};
 use crate::event::PortalEvent;
 use marketplace_core::DomainError;
 
+/// How long a completed or rejected record is kept: longer than the queue's retention, so that any
+/// redelivery still finds it.
+pub const RECORD_RETENTION: chrono::Duration = chrono::Duration::days(15);
+
 /// What `IdempotencyStore::begin` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {

@@ -8,7 +8,8 @@
 //! record) is `marketplace-core`. The crate has no AWS types in its public API: the outside world
 //! is reached through the small traits in [`ports`] (`ProviderStore`, `EmailLedger`,
 //! `idempotency::IdempotencyStore`, and core's `Mailer`), whose DynamoDB and SES implementations
-//! live in `marketplace-aws`.
+//! live in `marketplace-aws`; their in-memory twins, which keep the same conditional-write
+//! semantics, are in [`memory`] for fast tests.
 //!
 //! ## DynamoDB table design
 //!
@@ -32,6 +33,7 @@
 
 pub mod event;
 pub mod idempotency;
+pub mod memory;
 pub mod metrics;
 pub mod mpa;
 pub mod outbox;

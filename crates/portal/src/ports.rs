@@ -11,7 +11,7 @@ use marketplace_core::{DomainError, PortalConfig};
 
 use crate::event::PortalEvent;
 use crate::idempotency::ClaimTicket;
-use crate::product::Product;
+use crate::product::model::Product;
 
 /// One entry of a provider's audit trail. Its key is derived from the event that caused it, so
 /// redelivering the event cannot add a second entry.

@@ -23,133 +23,27 @@
 //! The state is a [`PartialAggregate`] that serialises to JSON; partials of disjoint inputs
 //! [`merge`](Aggregator::merge) into exactly the state a single pass would have built, so a
 //! scaled-out run (one process per export file or day-shard) writes byte-identical reports.
+//!
+//! The rows and the [`DailyReport`] it builds are [`crate::rows`]; the plan of a run is
+//! [`ReportPlan`].
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use hashbrown::{Equivalent, HashMap};
-
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::attribute::Item;
-use super::packed::{ErrorRowRef, PackedErrors};
-use super::record::{parse_deployment_log, ContractViolation, DeploymentLog, DeploymentStatus, Rejected, ValidLog};
+use crate::attribute::Item;
+use crate::packed::PackedErrors;
+use crate::record::{check_item, ContractViolation, DeploymentLog, DeploymentStatus, Rejected};
+use crate::rows::ErrorRowRef;
 use marketplace_core::money::{round_to_minor_units, Currency};
 
-/// Which report dates a run produces. Reading covers the first report date's month start up to
-/// the last report date, because month-to-date needs the whole month so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportPlan {
-    first: NaiveDate,
-    last: NaiveDate,
-}
+mod plan;
 
-/// Errors from planning or aggregating.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AggregateError {
-    /// `first` is after `last`.
-    #[error("report date range {first}..{last} is empty")]
-    EmptyRange {
-        /// First date asked for.
-        first: NaiveDate,
-        /// Last date asked for.
-        last: NaiveDate,
-    },
-    /// A sum does not fit `Decimal` (28 significant digits).
-    #[error("amount overflow while summing {provider_id}/{product_id}/{currency} on {date}")]
-    Overflow {
-        /// Report date.
-        date: NaiveDate,
-        provider_id: String,
-        product_id: String,
-        currency: Currency,
-    },
-    /// Stored month sums must be as of a day of the first report date's month before it.
-    #[error("month sums as of {through} cannot seed a run whose first report date is {first}")]
-    SeedOutsideMonth {
-        /// Day the sums are as of.
-        through: NaiveDate,
-        /// First report date.
-        first: NaiveDate,
-    },
-    /// Partials of different plans cannot be merged.
-    #[error("cannot merge partial aggregates of different plans ({0:?} vs {1:?})")]
-    PlanMismatch(ReportPlan, ReportPlan),
-}
-
-impl ReportPlan {
-    /// Plan for report dates `first..=last`.
-    pub fn new(first: NaiveDate, last: NaiveDate) -> Result<Self, AggregateError> {
-        if first > last {
-            return Err(AggregateError::EmptyRange { first, last });
-        }
-        Ok(ReportPlan { first, last })
-    }
-
-    /// Plan for one report date.
-    pub fn single(date: NaiveDate) -> Self {
-        ReportPlan { first: date, last: date }
-    }
-
-    /// The report dates, ascending.
-    pub fn report_dates(&self) -> impl Iterator<Item = NaiveDate> {
-        self.first.iter_days().take_while({
-            let last = self.last;
-            move |d| *d <= last
-        })
-    }
-
-    /// First day whose logs must be read (the 1st of the first report date's month).
-    pub fn read_from(&self) -> NaiveDate {
-        month_start(self.first)
-    }
-
-    /// First report date.
-    pub fn first(&self) -> NaiveDate {
-        self.first
-    }
-
-    /// Last report date.
-    pub fn last(&self) -> NaiveDate {
-        self.last
-    }
-
-    /// Last day whose logs must be read.
-    pub fn read_to(&self) -> NaiveDate {
-        self.last
-    }
-
-    /// Every day whose logs must be read, ascending.
-    pub fn days_to_read(&self) -> impl Iterator<Item = NaiveDate> {
-        let last = self.last;
-        self.read_from().iter_days().take_while(move |d| *d <= last)
-    }
-
-    /// Whether logs finishing on `day` are needed.
-    pub fn reads(&self, day: NaiveDate) -> bool {
-        (self.read_from()..=self.last).contains(&day)
-    }
-
-    /// Whether `day` is one of the report dates.
-    pub fn is_report_date(&self, day: NaiveDate) -> bool {
-        (self.first..=self.last).contains(&day)
-    }
-}
-
-fn overflow(date: NaiveDate, key: &GroupKey) -> AggregateError {
-    AggregateError::Overflow {
-        date,
-        provider_id: key.provider_id.clone(),
-        product_id: key.product_id.clone(),
-        currency: key.currency,
-    }
-}
-
-/// The 1st of `date`'s month.
-pub fn month_start(date: NaiveDate) -> NaiveDate {
-    date.with_day(1).unwrap_or(date)
-}
+pub use crate::rows::{Counts, DailyReport, ErrorRow, ProviderReport, RejectRow, ReportRow, RowMoney, SummaryRow};
+pub use plan::{month_start, AggregateError, ReportPlan};
 
 /// A report group: one provider's product billed in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -183,6 +77,54 @@ fn sorted(groups: &DayGroups) -> Vec<(&GroupKey, &GroupTotals)> {
     v
 }
 
+/// Exact month-to-date sums of the groups `keep` takes, over `date`'s month up to `date`.
+fn month_sums(
+    groups: &BTreeMap<NaiveDate, DayGroups>,
+    date: NaiveDate,
+    keep: impl Fn(&GroupKey) -> bool,
+) -> Result<BTreeMap<&GroupKey, GroupTotals>, AggregateError> {
+    let mut month: BTreeMap<&GroupKey, GroupTotals> = BTreeMap::new();
+    for (_, g) in groups.range(month_start(date)..=date) {
+        for (key, totals) in g.iter().filter(|(key, _)| keep(key)) {
+            match month.get_mut(key) {
+                Some(sum) => sum.absorb(totals).ok_or_else(|| overflow(date, key))?,
+                None => {
+                    month.insert(key, totals.clone());
+                }
+            }
+        }
+    }
+    Ok(month)
+}
+
+fn overflow(date: NaiveDate, key: &GroupKey) -> AggregateError {
+    AggregateError::Overflow {
+        date,
+        provider_id: key.provider_id.clone(),
+        product_id: key.product_id.clone(),
+        currency: key.currency,
+    }
+}
+
+/// A group's output row: its exact sums rounded once, half-to-even, to the currency's minor
+/// units; the fee is what remains.
+fn report_row(key: &GroupKey, t: &GroupTotals) -> ReportRow {
+    let billable_revenue = round_to_minor_units(t.revenue, key.currency);
+    let remuneration_value = round_to_minor_units(t.remuneration, key.currency);
+    ReportRow {
+        provider_id: key.provider_id.clone(),
+        product_id: key.product_id.clone(),
+        product_name: t.product_name.clone(),
+        currency: key.currency,
+        counts: t.counts,
+        money: RowMoney {
+            billable_revenue,
+            remuneration_value,
+            marketplace_fee: round_to_minor_units(billable_revenue - remuneration_value, key.currency),
+        },
+    }
+}
+
 /// Exact running totals of one group on one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupTotals {
@@ -211,42 +153,6 @@ impl GroupTotals {
         self.remuneration = self.remuneration.checked_add(other.remuneration)?;
         Some(())
     }
-}
-
-/// One error entry as an `errors.csv` row. Ordered as the file is sorted: `error_at`,
-/// `deployment_id`, position in the deployment's list (then the rest, for a total order).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ErrorRow {
-    /// When the error happened.
-    pub error_at: DateTime<Utc>,
-    /// Deployment.
-    pub deployment_id: String,
-    /// Position in the deployment's `errors` list.
-    pub position: u32,
-    /// Report date (of the deployment's `finished_at`).
-    pub report_date: NaiveDate,
-    pub provider_id: String,
-    pub product_id: String,
-    /// Customer alias.
-    pub customer_alias: String,
-    /// Outcome of the deployment.
-    pub deployment_status: DeploymentStatus,
-    /// Error code.
-    pub error_code: String,
-    /// Error message.
-    pub error_message: String,
-}
-
-/// One `rejected.csv` row.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct RejectRow {
-    /// Deployment id, or key, or locator.
-    pub deployment_id: String,
-    /// Human-readable reason.
-    pub reason: String,
-    /// Report date, when it could be told. Undated rejects are listed under every report date
-    /// of the run rather than dropped.
-    pub report_date: Option<NaiveDate>,
 }
 
 /// Counters of one run (or partition).
@@ -337,8 +243,8 @@ impl Aggregator {
         through: NaiveDate,
         seed: impl IntoIterator<Item = (GroupKey, GroupTotals)>,
     ) -> Result<Self, AggregateError> {
-        if through >= plan.first || through < plan.read_from() {
-            return Err(AggregateError::SeedOutsideMonth { through, first: plan.first });
+        if through >= plan.first() || through < plan.read_from() {
+            return Err(AggregateError::SeedOutsideMonth { through, first: plan.first() });
         }
         let mut agg = Aggregator::new(plan);
         agg.read_from = through.succ_opt().unwrap_or(through);
@@ -353,12 +259,12 @@ impl Aggregator {
 
     /// Days whose logs are counted, ascending.
     pub fn days_to_read(&self) -> impl Iterator<Item = NaiveDate> {
-        let last = self.plan.last;
+        let last = self.plan.last();
         self.read_from.iter_days().take_while(move |d| *d <= last)
     }
 
     fn counts_day(&self, day: NaiveDate) -> bool {
-        (self.read_from..=self.plan.last).contains(&day)
+        (self.read_from..=self.plan.last()).contains(&day)
     }
 
     /// The group totals of one day (exact; empty when nothing happened), sorted by group.
@@ -369,18 +275,8 @@ impl Aggregator {
     /// Exact month-to-date totals of every group of `date`'s month up to `date` (inclusive):
     /// what a later night builds on (`storage::MonthSumsItem`).
     pub fn month_to_date(&self, date: NaiveDate) -> Result<BTreeMap<GroupKey, GroupTotals>, AggregateError> {
-        let mut month: BTreeMap<GroupKey, GroupTotals> = BTreeMap::new();
-        for (_, g) in self.groups.range(month_start(date)..=date) {
-            for (key, totals) in g {
-                match month.get_mut(key) {
-                    Some(sum) => sum.absorb(totals).ok_or_else(|| overflow(date, key))?,
-                    None => {
-                        month.insert(key.clone(), totals.clone());
-                    }
-                }
-            }
-        }
-        Ok(month)
+        let month = month_sums(&self.groups, date, |_| true)?;
+        Ok(month.into_iter().map(|(key, totals)| (key.clone(), totals)).collect())
     }
 
     /// Counters so far.
@@ -426,10 +322,10 @@ impl Aggregator {
 
     /// Parses an item against the contract and counts or rejects it.
     pub fn ingest_item(&mut self, item: &Item, locator: &dyn Fn() -> String) -> Result<(), AggregateError> {
-        match parse_deployment_log(item, locator) {
-            Ok(log) => self.add(log),
-            Err(rejected) => {
-                self.reject(*rejected);
+        match check_item(item) {
+            Ok(log) => self.add_valid(&log),
+            Err(reason) => {
+                self.reject(Rejected::of_item(item, reason, locator));
                 Ok(())
             }
         }
@@ -453,19 +349,25 @@ impl Aggregator {
 
     /// Counts a valid deployment log into its group.
     pub fn add(&mut self, log: DeploymentLog) -> Result<(), AggregateError> {
-        self.add_valid(&log.as_valid())
+        self.add_valid(&log)
     }
 
-    /// [`Self::add`] for a log that borrows its text: strings are copied only when a group is
-    /// created or renamed, and into error rows.
-    pub fn add_valid(&mut self, log: &ValidLog<'_>) -> Result<(), AggregateError> {
+    /// [`Self::add`] for a log of either form, most often a [`ValidLog`](crate::record::ValidLog)
+    /// that borrows its text: strings are copied only when a group is created or renamed, and
+    /// into error rows.
+    pub fn add_valid<S: AsRef<str>>(&mut self, log: &DeploymentLog<S>) -> Result<(), AggregateError> {
         let day = log.finished_at.date_naive();
         if !self.counts_day(day) {
             self.stats.items += 1;
             self.stats.outside_window += 1;
             return Ok(());
         }
-        let key = GroupKeyRef { provider_id: log.provider_id, product_id: log.product_id, currency: log.currency };
+        let (deployment_id, product_name) = (log.deployment_id.as_ref(), log.product_name.as_ref());
+        let key = GroupKeyRef {
+            provider_id: log.provider_id.as_ref(),
+            product_id: log.product_id.as_ref(),
+            currency: log.currency,
+        };
         let amounts = match log.status {
             DeploymentStatus::Succeeded => log
                 .quantity
@@ -493,10 +395,10 @@ impl Aggregator {
                         t.revenue = r;
                         t.remuneration = m;
                         t.counts += counts;
-                        if (log.finished_at, log.deployment_id) > (t.named_by.0, t.named_by.1.as_str()) {
-                            log.product_name.clone_into(&mut t.product_name);
+                        if (log.finished_at, deployment_id) > (t.named_by.0, t.named_by.1.as_str()) {
+                            product_name.clone_into(&mut t.product_name);
                             t.named_by.0 = log.finished_at;
-                            log.deployment_id.clone_into(&mut t.named_by.1);
+                            deployment_id.clone_into(&mut t.named_by.1);
                         }
                         true
                     }
@@ -505,16 +407,16 @@ impl Aggregator {
             }
             (Some((revenue, remuneration)), None) => {
                 let totals = GroupTotals {
-                    product_name: log.product_name.to_owned(),
-                    named_by: (log.finished_at, log.deployment_id.to_owned()),
+                    product_name: product_name.to_owned(),
+                    named_by: (log.finished_at, deployment_id.to_owned()),
                     counts,
                     revenue,
                     remuneration,
                 };
                 let owned = GroupKey {
-                    provider_id: log.provider_id.to_owned(),
-                    product_id: log.product_id.to_owned(),
-                    currency: log.currency,
+                    provider_id: key.provider_id.to_owned(),
+                    product_id: key.product_id.to_owned(),
+                    currency: key.currency,
                 };
                 by_group.insert(owned, totals);
                 true
@@ -523,7 +425,7 @@ impl Aggregator {
         if !counted {
             let group = format!("{}/{}/{}", key.provider_id, key.product_id, key.currency);
             self.reject(Rejected {
-                key: log.deployment_id.to_owned(),
+                key: deployment_id.to_owned(),
                 report_date: Some(day),
                 reason: ContractViolation::SumOverflow(group),
             });
@@ -532,18 +434,18 @@ impl Aggregator {
         self.stats.items += 1;
         self.stats.counted += 1;
         if self.plan.is_report_date(day) {
-            for (position, &(code, message, at)) in log.errors.iter().enumerate() {
+            for (position, entry) in log.errors.iter().enumerate() {
                 let row = ErrorRowRef {
-                    error_at: at,
-                    deployment_id: log.deployment_id,
+                    error_at: entry.at,
+                    deployment_id,
                     position: u32::try_from(position).unwrap_or(u32::MAX),
                     report_date: day,
-                    provider_id: log.provider_id,
-                    product_id: log.product_id,
-                    customer_alias: log.customer_alias,
+                    provider_id: key.provider_id,
+                    product_id: key.product_id,
+                    customer_alias: log.customer_alias.as_ref(),
                     deployment_status: log.status,
-                    error_code: code,
-                    error_message: message,
+                    error_code: entry.code.as_ref(),
+                    error_message: entry.message.as_ref(),
                 };
                 match self.packed.as_mut() {
                     Some(packed) => packed.push(&row),
@@ -564,12 +466,7 @@ impl Aggregator {
             let mine = self.groups.entry(day).or_default();
             for (key, totals) in groups {
                 match mine.get_mut(&key) {
-                    Some(existing) => existing.absorb(&totals).ok_or_else(|| AggregateError::Overflow {
-                        date: day,
-                        provider_id: key.provider_id.clone(),
-                        product_id: key.product_id.clone(),
-                        currency: key.currency,
-                    })?,
+                    Some(existing) => existing.absorb(&totals).ok_or_else(|| overflow(day, &key))?,
                     None => {
                         mine.insert(key, totals);
                     }
@@ -634,35 +531,13 @@ impl Aggregator {
             let day_groups = groups.get(&date).map(sorted).unwrap_or_default();
             let mut providers: BTreeMap<String, ProviderReport> = BTreeMap::new();
             for (key, totals) in day_groups {
-                providers
-                    .entry(key.provider_id.clone())
-                    .or_default()
-                    .deployments
-                    .push(ReportRow::from_totals(key, totals));
+                providers.entry(key.provider_id.clone()).or_default().deployments.push(report_row(key, totals));
             }
             // Month-to-date: exact sums over the month so far, rounded once per row.
-            let mut month: BTreeMap<&GroupKey, GroupTotals> = BTreeMap::new();
-            for (_, g) in groups.range(month_start(date)..=date) {
-                for (key, totals) in g {
-                    if !providers.contains_key(&key.provider_id) {
-                        continue;
-                    }
-                    match month.get_mut(key) {
-                        Some(sum) => sum.absorb(totals).ok_or_else(|| AggregateError::Overflow {
-                            date,
-                            provider_id: key.provider_id.clone(),
-                            product_id: key.product_id.clone(),
-                            currency: key.currency,
-                        })?,
-                        None => {
-                            month.insert(key, totals.clone());
-                        }
-                    }
-                }
-            }
+            let month = month_sums(&groups, date, |key| providers.contains_key(&key.provider_id))?;
             for (key, totals) in &month {
                 if let Some(p) = providers.get_mut(&key.provider_id) {
-                    p.month_to_date.push(ReportRow::from_totals(key, totals));
+                    p.month_to_date.push(report_row(key, totals));
                 }
             }
             for row in errors.iter().filter(|e| e.report_date == date) {
@@ -689,156 +564,4 @@ impl Aggregator {
         }
         Ok(reports)
     }
-}
-
-/// Counts shared by every report row.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Succeeded + failed.
-    pub deployments: u64,
-    /// Succeeded.
-    pub succeeded: u64,
-    /// Failed.
-    pub failed: u64,
-    /// Error entries on succeeded deployments.
-    pub errors_in_succeeded: u64,
-    /// Error entries on failed deployments.
-    pub errors_in_failed: u64,
-}
-
-impl std::ops::AddAssign for Counts {
-    /// Counts of disjoint sets of deployments add field by field (saturating: a `u64` of
-    /// deployments cannot realistically overflow, and a report must never panic).
-    fn add_assign(&mut self, other: Counts) {
-        self.deployments = self.deployments.saturating_add(other.deployments);
-        self.succeeded = self.succeeded.saturating_add(other.succeeded);
-        self.failed = self.failed.saturating_add(other.failed);
-        self.errors_in_succeeded = self.errors_in_succeeded.saturating_add(other.errors_in_succeeded);
-        self.errors_in_failed = self.errors_in_failed.saturating_add(other.errors_in_failed);
-    }
-}
-
-/// Rounded money of one row; `marketplace_fee = billable_revenue − remuneration_value`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowMoney {
-    /// Rounded billable revenue.
-    pub billable_revenue: Decimal,
-    /// Rounded remuneration.
-    pub remuneration_value: Decimal,
-    /// Revenue minus remuneration.
-    pub marketplace_fee: Decimal,
-}
-
-/// One `deployments.csv` / `month-to-date.csv` row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportRow {
-    pub provider_id: String,
-    pub product_id: String,
-    /// Product name.
-    pub product_name: String,
-    pub currency: Currency,
-    /// Counts.
-    pub counts: Counts,
-    /// Money, rounded to the currency's minor units.
-    pub money: RowMoney,
-}
-
-impl ReportRow {
-    fn from_totals(key: &GroupKey, t: &GroupTotals) -> Self {
-        let billable_revenue = round_to_minor_units(t.revenue, key.currency);
-        let remuneration_value = round_to_minor_units(t.remuneration, key.currency);
-        ReportRow {
-            provider_id: key.provider_id.clone(),
-            product_id: key.product_id.clone(),
-            product_name: t.product_name.clone(),
-            currency: key.currency,
-            counts: t.counts,
-            money: RowMoney {
-                billable_revenue,
-                remuneration_value,
-                marketplace_fee: round_to_minor_units(billable_revenue - remuneration_value, key.currency),
-            },
-        }
-    }
-}
-
-/// One `marketplace-summary.csv` row: a provider's rows in one currency, summed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SummaryRow {
-    pub provider_id: String,
-    pub currency: Currency,
-    /// Counts.
-    pub counts: Counts,
-    /// Sums of the provider rows' rounded money.
-    pub money: RowMoney,
-}
-
-impl SummaryRow {
-    fn zero(provider_id: &str, currency: Currency) -> Self {
-        let zero = round_to_minor_units(Decimal::ZERO, currency);
-        SummaryRow {
-            provider_id: provider_id.to_owned(),
-            currency,
-            counts: Counts::default(),
-            money: RowMoney { billable_revenue: zero, remuneration_value: zero, marketplace_fee: zero },
-        }
-    }
-
-    fn add(&mut self, row: &ReportRow) {
-        self.counts += row.counts;
-        // Rounded amounts are small multiples of a minor unit; they cannot realistically overflow
-        // 28 digits after the exact group sums fitted, so saturating is a defensive no-op.
-        let m = &mut self.money;
-        m.billable_revenue = m.billable_revenue.saturating_add(row.money.billable_revenue);
-        m.remuneration_value = m.remuneration_value.saturating_add(row.money.remuneration_value);
-        m.marketplace_fee = m.marketplace_fee.saturating_add(row.money.marketplace_fee);
-    }
-}
-
-/// One provider's files for one date.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProviderReport {
-    /// `deployments.csv` rows, sorted by product then currency.
-    pub deployments: Vec<ReportRow>,
-    /// `errors.csv` rows, sorted by error_at, deployment id, position.
-    pub errors: Vec<ErrorRow>,
-    /// `month-to-date.csv` rows, sorted by product then currency.
-    pub month_to_date: Vec<ReportRow>,
-}
-
-impl DailyReport {
-    /// The report reduced to one provider (its rows, its summary rows), with `errors` as its
-    /// error rows: what that provider's files and email need, when the error rows were streamed
-    /// out of memory (the job's spill) instead of held in the report.
-    pub fn for_provider(&self, provider_id: &str, errors: Vec<ErrorRow>) -> DailyReport {
-        let mut providers = BTreeMap::new();
-        if let Some(p) = self.providers.get(provider_id) {
-            providers.insert(
-                provider_id.to_owned(),
-                ProviderReport { deployments: p.deployments.clone(), errors, month_to_date: p.month_to_date.clone() },
-            );
-        }
-        DailyReport {
-            date: self.date,
-            month_start: self.month_start,
-            providers,
-            summary: self.summary.iter().filter(|s| s.provider_id == provider_id).cloned().collect(),
-            rejected: Vec::new(),
-        }
-    }
-}
-
-/// Everything written for one report date.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyReport {
-    /// Report date.
-    pub date: NaiveDate,
-    /// The 1st of its month (month-to-date period start).
-    pub month_start: NaiveDate,
-    /// Providers with deployments on the date.
-    pub providers: BTreeMap<String, ProviderReport>,
-    /// `marketplace-summary.csv` rows, sorted by provider then currency.
-    pub summary: Vec<SummaryRow>,
-    /// `rejected.csv` rows, sorted by deployment id then reason.
-    pub rejected: Vec<RejectRow>,
 }

@@ -14,23 +14,16 @@
 
 use std::collections::BTreeMap;
 
-use rust_decimal::Decimal;
-
 use marketplace_core::config::PortalConfig;
 use marketplace_core::email::{compose, Attachment, Block, Email, InlineImage, Message};
 use marketplace_core::provider::{reports_help_line, Provider};
 
-use super::aggregate::{DailyReport, ReportRow, RowMoney};
-use super::files::{provider_files, team_files, ReportFile};
-use marketplace_core::money::{format_money, Currency};
+use crate::files::{provider_files, team_files, ReportFile};
+use crate::rows::{DailyReport, ReportRow, RowMoney};
+use marketplace_core::money::Currency;
 
 /// Raw bytes of attachments per email (see module docs).
 pub const ATTACHMENT_BUDGET_BYTES: usize = 7 * 1024 * 1024;
-
-/// The three money columns of a row, formatted in its currency (report and statement emails).
-pub(crate) fn money_cells(m: &RowMoney, c: Currency) -> [String; 3] {
-    [format_money(m.billable_revenue, c), format_money(m.remuneration_value, c), format_money(m.marketplace_fee, c)]
-}
 
 /// Attaches files within the budget; returns the names of those left out.
 fn attach(email: &mut Email, date: &str, files: Vec<ReportFile>, budget: usize) -> Vec<(String, usize)> {
@@ -117,20 +110,13 @@ const TOTALS_HEADER: [&str; 5] =
 fn totals_by_currency(rows: &[ReportRow]) -> Vec<Vec<String>> {
     let mut sums: BTreeMap<Currency, (u64, RowMoney)> = BTreeMap::new();
     for r in rows {
-        let zero = RowMoney {
-            billable_revenue: Decimal::ZERO,
-            remuneration_value: Decimal::ZERO,
-            marketplace_fee: Decimal::ZERO,
-        };
-        let (deployments, money) = sums.entry(r.currency).or_insert((0, zero));
+        let (deployments, money) = sums.entry(r.currency).or_default();
         *deployments = deployments.saturating_add(r.counts.deployments);
-        money.billable_revenue = money.billable_revenue.saturating_add(r.money.billable_revenue);
-        money.remuneration_value = money.remuneration_value.saturating_add(r.money.remuneration_value);
-        money.marketplace_fee = money.marketplace_fee.saturating_add(r.money.marketplace_fee);
+        *money += r.money;
     }
     sums.into_iter()
         .map(|(c, (deployments, money))| {
-            let [rev, rem, fee] = money_cells(&money, c);
+            let [rev, rem, fee] = money.formatted(c);
             vec![c.to_string(), deployments.to_string(), rev, rem, fee]
         })
         .collect()
@@ -158,7 +144,7 @@ pub fn provider_report_email(
         .deployments
         .iter()
         .map(|r| {
-            let [rev, rem, fee] = money_cells(&r.money, r.currency);
+            let [rev, rem, fee] = r.money.formatted(r.currency);
             vec![
                 r.product_name.clone(),
                 r.currency.to_string(),
@@ -179,7 +165,7 @@ pub fn provider_report_email(
         .iter()
         .filter(|s| s.provider_id == provider_id)
         .map(|s| {
-            let [rev, rem, fee] = money_cells(&s.money, s.currency);
+            let [rev, rem, fee] = s.money.formatted(s.currency);
             vec![s.currency.to_string(), s.counts.deployments.to_string(), rev, rem, fee]
         })
         .collect();
@@ -237,7 +223,7 @@ pub fn team_summary_email(config: &PortalConfig, report: &DailyReport, budget: u
         .summary
         .iter()
         .map(|s| {
-            let [rev, rem, fee] = money_cells(&s.money, s.currency);
+            let [rev, rem, fee] = s.money.formatted(s.currency);
             vec![s.provider_id.clone(), s.currency.to_string(), s.counts.deployments.to_string(), rev, rem, fee]
         })
         .collect();

@@ -17,10 +17,10 @@
 
 use std::borrow::Cow;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
-use super::aggregate::{Counts, DailyReport, ErrorRow, RejectRow, ReportRow, RowMoney, SummaryRow};
-use super::record::{push_date, push_instant};
+use crate::record::{push_date, push_instant};
+use crate::rows::{Counts, DailyReport, ErrorRow, RejectRow, ReportRow, RowMoney, SummaryRow};
 use marketplace_core::money::Currency;
 
 /// Header of `deployments.csv`.
@@ -42,25 +42,47 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// A CSV file's text: `header`, then one row per item of `rows`, written by `write` into a
+/// [`CsvRow`]. The one CSV writer of the crate (report files and statements).
+pub(crate) fn csv_file<T>(
+    header: &str,
+    rows: impl IntoIterator<Item = T>,
+    write: impl Fn(&mut CsvRow<'_>, T),
+) -> String {
+    let mut out = String::with_capacity(header.len() + 1);
+    out.push_str(header);
+    out.push('\n');
+    for item in rows {
+        let mut row = CsvRow::new(&mut out);
+        write(&mut row, item);
+        row.end();
+    }
+    out
+}
+
 /// Builds one CSV row straight into the file's text, quoting as the `csv` crate does with its
 /// default `QuoteStyle::Necessary` (a field with `,`, `"`, CR or LF is quoted, `"` doubled;
 /// `tests::quoting_matches_the_csv_crate` holds the two together) without a writer per row.
-struct Row<'a> {
+pub(crate) struct CsvRow<'a> {
     out: &'a mut String,
     first: bool,
 }
 
-impl<'a> Row<'a> {
+impl<'a> CsvRow<'a> {
     fn new(out: &'a mut String) -> Self {
-        Row { out, first: true }
+        CsvRow { out, first: true }
     }
 
-    /// A field the job formatted itself (never needs neutralising).
-    fn raw(&mut self, value: &str) -> &mut Self {
+    fn sep(&mut self) {
         if !self.first {
             self.out.push(',');
         }
         self.first = false;
+    }
+
+    /// A field the job formatted itself (never needs neutralising).
+    pub(crate) fn raw(&mut self, value: &str) -> &mut Self {
+        self.sep();
         if value.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
             self.out.push('"');
             for (k, part) in value.split('"').enumerate() {
@@ -77,47 +99,41 @@ impl<'a> Row<'a> {
     }
 
     /// A text field from input: neutralised, then quoted as needed.
-    fn text(&mut self, value: &str) -> &mut Self {
+    pub(crate) fn text(&mut self, value: &str) -> &mut Self {
         self.raw(&neutralise(value))
     }
 
-    fn num(&mut self, n: u64) -> &mut Self {
+    /// A count (never needs quoting).
+    pub(crate) fn num(&mut self, n: u64) -> &mut Self {
         use std::fmt::Write;
         self.sep();
         let _ = write!(self.out, "{n}");
         self
     }
 
-    fn sep(&mut self) {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-    }
-
     /// A date (never needs quoting).
-    fn date(&mut self, d: NaiveDate) -> &mut Self {
+    pub(crate) fn date(&mut self, d: NaiveDate) -> &mut Self {
         self.sep();
         push_date(self.out, d);
         self
     }
 
     /// An instant (never needs quoting).
-    fn instant(&mut self, at: chrono::DateTime<chrono::Utc>) -> &mut Self {
+    fn instant(&mut self, at: DateTime<Utc>) -> &mut Self {
         self.sep();
         push_instant(self.out, at);
         self
     }
 
-    fn counts(&mut self, c: &Counts) -> &mut Self {
+    /// The five counts.
+    pub(crate) fn counts(&mut self, c: &Counts) -> &mut Self {
         self.num(c.deployments).num(c.succeeded).num(c.failed).num(c.errors_in_succeeded).num(c.errors_in_failed)
     }
 
-    fn money(&mut self, m: &RowMoney, currency: Currency) -> &mut Self {
-        use marketplace_core::money::format_money;
-        self.raw(&format_money(m.billable_revenue, currency))
-            .raw(&format_money(m.remuneration_value, currency))
-            .raw(&format_money(m.marketplace_fee, currency))
+    /// The three amounts, with the currency's minor-unit places.
+    pub(crate) fn money(&mut self, m: &RowMoney, currency: Currency) -> &mut Self {
+        let [revenue, remuneration, fee] = m.formatted(currency);
+        self.raw(&revenue).raw(&remuneration).raw(&fee)
     }
 
     fn end(&mut self) {
@@ -125,118 +141,58 @@ impl<'a> Row<'a> {
     }
 }
 
-fn with_header(header: &str) -> String {
-    let mut s = String::with_capacity(header.len() + 1);
-    s.push_str(header);
-    s.push('\n');
-    s
-}
-
-fn date_text(d: NaiveDate) -> String {
-    let mut s = String::with_capacity(10);
-    push_date(&mut s, d);
-    s
-}
-
 /// `providers/<provider>/deployments.csv`.
 pub fn deployments_csv(date: NaiveDate, rows: &[ReportRow]) -> String {
-    let mut out = with_header(DEPLOYMENTS_HEADER);
-    let date = date_text(date);
-    for r in rows {
-        Row::new(&mut out)
-            .raw(&date)
-            .text(&r.provider_id)
-            .text(&r.product_id)
-            .text(&r.product_name)
-            .raw(r.currency.code())
-            .counts(&r.counts)
-            .money(&r.money, r.currency)
-            .end();
-    }
-    out
+    report_rows_csv(DEPLOYMENTS_HEADER, &[date], rows)
 }
 
 /// `providers/<provider>/month-to-date.csv`.
 pub fn month_to_date_csv(period_start: NaiveDate, period_end: NaiveDate, rows: &[ReportRow]) -> String {
-    let mut out = with_header(MONTH_TO_DATE_HEADER);
-    let (start, end) = (date_text(period_start), date_text(period_end));
-    for r in rows {
-        Row::new(&mut out)
-            .raw(&start)
-            .raw(&end)
-            .text(&r.provider_id)
+    report_rows_csv(MONTH_TO_DATE_HEADER, &[period_start, period_end], rows)
+}
+
+/// Report rows after their `dates` columns.
+fn report_rows_csv(header: &str, dates: &[NaiveDate], rows: &[ReportRow]) -> String {
+    csv_file(header, rows, |row, r| {
+        for &date in dates {
+            row.date(date);
+        }
+        row.text(&r.provider_id)
             .text(&r.product_id)
             .text(&r.product_name)
             .raw(r.currency.code())
             .counts(&r.counts)
-            .money(&r.money, r.currency)
-            .end();
-    }
-    out
+            .money(&r.money, r.currency);
+    })
 }
 
 /// `providers/<provider>/errors.csv` (rows must already be sorted).
 pub fn errors_csv(rows: &[ErrorRow]) -> String {
-    let mut out = with_header(ERRORS_HEADER);
-    for r in rows {
-        push_error_row(&mut out, r);
-    }
-    out
-}
-
-/// The header line of `errors.csv`, for writers that stream its rows ([`push_error_row`]).
-pub fn errors_csv_header() -> String {
-    with_header(ERRORS_HEADER)
-}
-
-/// Appends one `errors.csv` row.
-pub fn push_error_row(out: &mut String, r: &ErrorRow) {
-    Row::new(out)
-        .date(r.report_date)
-        .text(&r.provider_id)
-        .text(&r.product_id)
-        .text(&r.deployment_id)
-        .text(&r.customer_alias)
-        .raw(r.deployment_status.as_str())
-        .instant(r.error_at)
-        .text(&r.error_code)
-        .text(&r.error_message)
-        .end();
+    csv_file(ERRORS_HEADER, rows, |row, r| {
+        row.date(r.report_date)
+            .text(&r.provider_id)
+            .text(&r.product_id)
+            .text(&r.deployment_id)
+            .text(&r.customer_alias)
+            .raw(r.deployment_status.as_str())
+            .instant(r.error_at)
+            .text(&r.error_code)
+            .text(&r.error_message);
+    })
 }
 
 /// `marketplace-summary.csv`.
 pub fn summary_csv(date: NaiveDate, rows: &[SummaryRow]) -> String {
-    let mut out = with_header(SUMMARY_HEADER);
-    let date = date_text(date);
-    for r in rows {
-        Row::new(&mut out)
-            .raw(&date)
-            .text(&r.provider_id)
-            .raw(r.currency.code())
-            .counts(&r.counts)
-            .money(&r.money, r.currency)
-            .end();
-    }
-    out
+    csv_file(SUMMARY_HEADER, rows, |row, r| {
+        row.date(date).text(&r.provider_id).raw(r.currency.code()).counts(&r.counts).money(&r.money, r.currency);
+    })
 }
 
 /// `rejected.csv` (header only when nothing was rejected).
 pub fn rejected_csv(rows: &[RejectRow]) -> String {
-    let mut out = with_header(REJECTED_HEADER);
-    for r in rows {
-        push_reject_row(&mut out, r);
-    }
-    out
-}
-
-/// The header line of `rejected.csv`, for writers that stream its rows ([`push_reject_row`]).
-pub fn rejected_csv_header() -> String {
-    with_header(REJECTED_HEADER)
-}
-
-/// Appends one `rejected.csv` row.
-pub fn push_reject_row(out: &mut String, r: &RejectRow) {
-    Row::new(out).text(&r.deployment_id).text(&r.reason).end();
+    csv_file(REJECTED_HEADER, rows, |row, r| {
+        row.text(&r.deployment_id).text(&r.reason);
+    })
 }
 
 /// One output file: path relative to `<out>/<date>/` and contents.
@@ -289,7 +245,7 @@ mod tests {
     fn quoting_matches_the_csv_crate() {
         let fields = ["plain", "", "a,b", "say \"hi\"", "two\nlines", "cr\rhere", "'=neutralised", " spaced ", "ünï"];
         let mut ours = String::new();
-        let mut row = Row::new(&mut ours);
+        let mut row = CsvRow::new(&mut ours);
         for f in fields {
             row.raw(f);
         }
@@ -332,7 +288,7 @@ mod tests {
     #[test]
     fn fields_with_separators_quotes_or_newlines_are_quoted() {
         let mut s = String::new();
-        Row::new(&mut s).raw("a,b").raw("say \"hi\"").raw("two\nlines").raw("plain").end();
+        CsvRow::new(&mut s).raw("a,b").raw("say \"hi\"").raw("two\nlines").raw("plain").end();
         assert_eq!(s, "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",plain\n");
     }
 

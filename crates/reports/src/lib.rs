@@ -7,11 +7,14 @@
 //!
 //! Pipeline, all pure and AWS-free:
 //! 1. [`attribute`] — DynamoDB-JSON items as a neutral [`attribute::Item`];
-//! 2. [`record`] — the deployment-log contract: an item becomes a typed
-//!    [`record::DeploymentLog`] or a [`record::Rejected`] with its reason;
+//! 2. [`record`] — the deployment-log contract, checked once ([`record::check`]) over the
+//!    attributes a source lends: an item becomes a typed [`record::DeploymentLog`] or a
+//!    [`record::Rejected`] with its reason; [`fast`] lends an export line's text to the same
+//!    check without building the item;
 //! 3. [`aggregate`] — streaming totals per (date, provider, product, currency) with exact
-//!    decimals and half-even rounding once per output row ([`marketplace_core::money`]); partial aggregates
-//!    merge for scaled-out runs;
+//!    decimals and half-even rounding once per output row ([`marketplace_core::money`]); partial
+//!    aggregates merge for scaled-out runs; the rows it builds are [`rows`], and [`packed`] holds
+//!    error rows in one buffer between spills;
 //! 4. [`files`] — the CSV files byte for byte, with formula-injection neutralisation;
 //! 5. [`email`] — the provider and marketplace-team emails (bodies with totals, CSV attachments
 //!    within SES's size limit);
@@ -31,8 +34,8 @@ pub mod email;
 pub mod fast;
 pub mod files;
 pub mod packed;
-
 pub mod record;
+pub mod rows;
 pub mod statement;
 pub mod statement_email;
 pub mod storage;

@@ -20,64 +20,13 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use super::aggregate::{ErrorRow, RejectRow};
-use super::record::DeploymentStatus;
+use crate::record::DeploymentStatus;
+use crate::rows::{ErrorRow, ErrorRowRef, RejectRow};
 
 /// The order error rows are spilled and merged in: by report date and provider (one
 /// `errors.csv` after the other), then as the file is sorted.
 pub fn error_order(a: &ErrorRow, b: &ErrorRow) -> Ordering {
     (a.report_date, &a.provider_id).cmp(&(b.report_date, &b.provider_id)).then_with(|| a.cmp(b))
-}
-
-/// An error row borrowing its text (from a log being aggregated, or from an [`ErrorRow`]).
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorRowRef<'a> {
-    pub error_at: DateTime<Utc>,
-    pub deployment_id: &'a str,
-    pub position: u32,
-    pub report_date: NaiveDate,
-    pub provider_id: &'a str,
-    pub product_id: &'a str,
-    pub customer_alias: &'a str,
-    pub deployment_status: DeploymentStatus,
-    pub error_code: &'a str,
-    pub error_message: &'a str,
-}
-
-impl ErrorRowRef<'_> {
-    /// The row with its own strings.
-    pub fn to_row(&self) -> ErrorRow {
-        ErrorRow {
-            error_at: self.error_at,
-            deployment_id: self.deployment_id.to_owned(),
-            position: self.position,
-            report_date: self.report_date,
-            provider_id: self.provider_id.to_owned(),
-            product_id: self.product_id.to_owned(),
-            customer_alias: self.customer_alias.to_owned(),
-            deployment_status: self.deployment_status,
-            error_code: self.error_code.to_owned(),
-            error_message: self.error_message.to_owned(),
-        }
-    }
-}
-
-impl ErrorRow {
-    /// The row as borrowed fields.
-    pub fn as_ref(&self) -> ErrorRowRef<'_> {
-        ErrorRowRef {
-            error_at: self.error_at,
-            deployment_id: &self.deployment_id,
-            position: self.position,
-            report_date: self.report_date,
-            provider_id: &self.provider_id,
-            product_id: &self.product_id,
-            customer_alias: &self.customer_alias,
-            deployment_status: self.deployment_status,
-            error_code: &self.error_code,
-            error_message: &self.error_message,
-        }
-    }
 }
 
 /// Appends one packed row to `out`.

@@ -6,10 +6,11 @@
 //! statement. Built with [`marketplace_core::email::Message`] (text and HTML from the same blocks, every
 //! value escaped).
 
-use super::email::money_cells;
-use super::statement::{statement_csv, Month, Statement};
+use crate::rows::{Counts, RowMoney};
+use crate::statement::{statement_csv, Month, Statement};
 use marketplace_core::config::PortalConfig;
 use marketplace_core::email::{compose, Attachment, Email, Message};
+use marketplace_core::money::Currency;
 use marketplace_core::provider::{reports_help_line, Provider};
 
 /// The one line on rounding every statement email carries.
@@ -27,6 +28,33 @@ pub fn attachment_name(month: Month) -> String {
     format!("statement-{month}.csv")
 }
 
+/// The columns a statement line (after its product) and a currency's total share.
+const FIGURES: [&str; 8] = [
+    "Currency",
+    "Deployments",
+    "Succeeded",
+    "Failed",
+    "Errors",
+    "Billable revenue",
+    "Your remuneration",
+    "Marketplace fee",
+];
+
+/// The [`FIGURES`] cells of a line or a total.
+fn figures(currency: Currency, counts: &Counts, errors: u64, money: &RowMoney) -> [String; 8] {
+    let [revenue, remuneration, fee] = money.formatted(currency);
+    [
+        currency.to_string(),
+        counts.deployments.to_string(),
+        counts.succeeded.to_string(),
+        counts.failed.to_string(),
+        errors.to_string(),
+        revenue,
+        remuneration,
+        fee,
+    ]
+}
+
 /// The statement email to `provider`'s contact.
 pub fn statement_email(config: &PortalConfig, provider: &Provider, statement: &Statement) -> Email {
     let month = month_name(statement.month);
@@ -41,70 +69,21 @@ pub fn statement_email(config: &PortalConfig, provider: &Provider, statement: &S
             "You had no deployments in {month}, so this statement is zero: nothing was billed and no remuneration is due."
         ));
     } else {
-        let header = [
-            "Product",
-            "Currency",
-            "Deployments",
-            "Succeeded",
-            "Failed",
-            "Errors",
-            "Billable revenue",
-            "Your remuneration",
-            "Marketplace fee",
-        ]
-        .map(String::from)
-        .to_vec();
-        let rows = statement
+        let header = |first: &[&str]| first.iter().chain(&FIGURES).map(|h| h.to_string()).collect();
+        let lines = statement
             .lines
             .iter()
             .map(|l| {
-                let [rev, rem, fee] = money_cells(&l.money, l.currency);
-                vec![
-                    l.product_name.clone(),
-                    l.currency.to_string(),
-                    l.counts.deployments.to_string(),
-                    l.counts.succeeded.to_string(),
-                    l.counts.failed.to_string(),
-                    l.errors.to_string(),
-                    rev,
-                    rem,
-                    fee,
-                ]
+                let mut row = vec![l.product_name.clone()];
+                row.extend(figures(l.currency, &l.counts, l.errors, &l.money));
+                row
             })
             .collect();
-        message = message.table(header, rows);
-        let totals = statement
-            .totals
-            .iter()
-            .map(|t| {
-                let [rev, rem, fee] = money_cells(&t.money, t.currency);
-                vec![
-                    t.currency.to_string(),
-                    t.counts.deployments.to_string(),
-                    t.counts.succeeded.to_string(),
-                    t.counts.failed.to_string(),
-                    t.errors.to_string(),
-                    rev,
-                    rem,
-                    fee,
-                ]
-            })
-            .collect();
-        message = message.paragraph("Totals per currency:").table(
-            [
-                "Currency",
-                "Deployments",
-                "Succeeded",
-                "Failed",
-                "Errors",
-                "Billable revenue",
-                "Your remuneration",
-                "Marketplace fee",
-            ]
-            .map(String::from)
-            .to_vec(),
-            totals,
-        );
+        let totals = statement.totals.iter().map(|t| Vec::from(figures(t.currency, &t.counts, t.errors, &t.money)));
+        message = message
+            .table(header(&["Product"]), lines)
+            .paragraph("Totals per currency:")
+            .table(header(&[]), totals.collect());
     }
     message = message.paragraph(RECONCILIATION_LINE).paragraph(reports_help_line(Some(provider), config));
     let subject = format!("{}: your marketplace statement for {month}", provider.company_name);
@@ -120,28 +99,17 @@ pub fn statement_email(config: &PortalConfig, provider: &Provider, statement: &S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{Counts, RowMoney};
+    use crate::rows::Counts;
+    use crate::statement::tests::{feb, row as stored_row};
     use crate::statement::{monthly_statement, StoredRow};
 
+    /// A stored row of acme's `product`, named `<product> <name>` (to be escaped in HTML).
     fn row(day: &str, product: &str, currency: &str, revenue: &str, remuneration: &str) -> StoredRow {
-        let (revenue, remuneration) = (revenue.parse().expect("dec"), remuneration.parse().expect("dec"));
         StoredRow {
-            report_date: day.parse().expect("date"),
-            provider_id: "acme".into(),
-            product_id: Some(product.into()),
             product_name: Some(format!("{product} <name>")),
-            currency: currency.parse().expect("currency"),
             counts: Counts { deployments: 2, succeeded: 1, failed: 1, errors_in_succeeded: 1, errors_in_failed: 2 },
-            money: RowMoney {
-                billable_revenue: revenue,
-                remuneration_value: remuneration,
-                marketplace_fee: revenue - remuneration,
-            },
+            ..stored_row(day, product, currency, 2, revenue, remuneration)
         }
-    }
-
-    fn feb() -> Month {
-        "2026-02".parse().expect("month")
     }
 
     #[test]

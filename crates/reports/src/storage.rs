@@ -30,6 +30,7 @@
 //!   expire (TTL attribute `expires_at`) after [`LATE_LOG_RETENTION_DAYS`].
 //! * The portal reads one provider's figures for a date range with one `Query`:
 //!   `pk = PROVIDER#p AND sk BETWEEN "DAY#<from>" AND "DAY#<to>~"` (`~` sorts after `#`).
+//!   Every `DAY#` key is built and read in [`day_key`].
 //! * The marketplace team reads a date's summary with `Query pk = SUMMARY#<date>`, and every
 //!   product row of a date through the GSI: `gsi1pk = DAY#<date>`.
 //! * Items carry no run timestamp, so a re-run writes byte-identical items (plain `PutItem`
@@ -50,6 +51,8 @@ use serde::{Deserialize, Serialize};
 use super::aggregate::{Counts, DailyReport, GroupKey, GroupTotals, RowMoney};
 use super::statement::{Month, Statement};
 use marketplace_core::money::{format_money, parse_dynamodb_number, Currency};
+
+pub mod day_key;
 
 /// Name of the by-date GSI.
 pub const BY_DATE_INDEX: &str = "ByDate";
@@ -120,8 +123,8 @@ pub fn report_items(report: &DailyReport) -> Vec<ReportItem> {
             let group = format!("PRODUCT#{}#{}", r.product_id, r.currency);
             items.push(ReportItem {
                 pk: format!("PROVIDER#{}", r.provider_id),
-                sk: format!("DAY#{date}#{group}"),
-                gsi1pk: Some(format!("DAY#{date}")),
+                sk: day_key::day_prefix(report.date) + &group,
+                gsi1pk: Some(day_key::day(report.date)),
                 gsi1sk: Some(format!("PROVIDER#{}#{group}", r.provider_id)),
                 kind: "report",
                 report_date: date.clone(),
@@ -249,11 +252,6 @@ pub fn month_sums_pk(date: NaiveDate) -> String {
     format!("SUMS#{}", date.format("%Y-%m"))
 }
 
-/// Sort-key prefix of one date's month sums: `DAY#<date>#`.
-pub fn month_sums_prefix(date: NaiveDate) -> String {
-    format!("DAY#{date}#")
-}
-
 /// Sort key of a date's month-sums mark: `DATE#<date>`.
 pub fn month_sums_mark_sk(date: NaiveDate) -> String {
     format!("DATE#{date}")
@@ -322,7 +320,7 @@ impl MonthSumsItem {
             pk: month_sums_pk(date),
             sk: format!(
                 "{}PROVIDER#{}#PRODUCT#{}#{}",
-                month_sums_prefix(date),
+                day_key::day_prefix(date),
                 key.provider_id,
                 key.product_id,
                 key.currency
@@ -419,18 +417,6 @@ pub fn late_logs_pk(date: NaiveDate) -> String {
 /// Sort key of one late log: `<date>#<stream event id>`.
 pub fn late_log_sk(date: NaiveDate, event_id: &str) -> String {
     format!("{date}#{event_id}")
-}
-
-/// The report date of a DeploymentLogs item from its partition key `DAY#<date>#<shard>`: the
-/// date whose 16 shard queries read it (the UTC date of its `finished_at`), present in every
-/// stream record whatever the stream's view type.
-pub fn report_date_of_log_pk(pk: &str) -> Option<NaiveDate> {
-    let rest = pk.strip_prefix("DAY#")?;
-    let (date, shard) = rest.split_once('#')?;
-    if shard.is_empty() {
-        return None;
-    }
-    NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
 }
 
 /// Whether a change made at `changed_at` to a log of `mark`'s date may be missing from the
@@ -534,12 +520,8 @@ mod tests {
     }
 
     #[test]
-    fn a_log_key_names_its_report_date_and_a_bad_one_none() {
+    fn late_logs_are_keyed_by_month_and_date() {
         let date: NaiveDate = "2026-02-14".parse().expect("date");
-        assert_eq!(report_date_of_log_pk("DAY#2026-02-14#07"), Some(date));
-        for bad in ["DAY#2026-02-14", "DAY#2026-02-14#", "DAY#2026-02-30#01", "SUMS#2026-02", "", "DAY#14-02-2026#01"] {
-            assert_eq!(report_date_of_log_pk(bad), None, "{bad}");
-        }
         assert_eq!(late_logs_pk(date), "LATE#2026-02");
         assert_eq!(late_log_sk(date, "e-1"), "2026-02-14#e-1");
     }

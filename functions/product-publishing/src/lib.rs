@@ -1,25 +1,18 @@
 //! Product publishing: consumes `ProductPublishRequested` portal events from SQS, publishes or refuses
 //! the product with every reason (`marketplace_portal::product`).
 
-use std::future::Future;
-use std::pin::Pin;
-
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use marketplace_aws::PortalApp;
+use marketplace_aws::PortalOperation;
 use marketplace_core::DomainError;
 use marketplace_portal::event::PortalEvent;
 use marketplace_portal::ports::Services;
 
-pub const FUNCTION: &str = "product-publishing";
+/// The function's operation on one event; `main` runs it in the shared portal loop.
+pub struct ProductPublishing;
 
-/// The domain operation for one event.
-pub fn operation<'a>(
-    event: &'a PortalEvent,
-    services: Services<'a>,
-) -> Pin<Box<dyn Future<Output = Result<String, DomainError>> + Send + 'a>> {
-    Box::pin(async move { marketplace_portal::product::handle_publish_request(event, &services).await })
-}
+impl PortalOperation for ProductPublishing {
+    const FUNCTION: &'static str = "product-publishing";
 
-pub async fn handle(app: &PortalApp, batch: SqsEvent) -> SqsBatchResponse {
-    app.handle(FUNCTION, batch, operation).await
+    async fn run(&self, event: &PortalEvent, services: Services<'_>) -> Result<String, DomainError> {
+        marketplace_portal::product::handle_publish_request(event, &services).await
+    }
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    marketplace_aws::run_portal_function(product_publishing::FUNCTION, product_publishing::operation).await
+    marketplace_aws::run_portal_function(product_publishing::ProductPublishing).await
 }

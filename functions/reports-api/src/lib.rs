@@ -15,37 +15,34 @@
 //! `Reports` table as `marketplace_reports::storage` lays it out; a statement is the one
 //! the monthly run stored (`source: stored`) or, before that run, computed the same way by
 //! `marketplace_reports::statement` (`source: computed`); files are the objects under
-//! `reports/<date>/providers/<provider_id>/` in the report-files bucket.
+//! `reports/<date>/providers/<provider_id>/` in the report-files bucket. What the API reads is
+//! a [`ReportReader`] (`marketplace_aws::report_reader`, with its SDK implementation).
 
 pub mod access;
 pub mod paging;
 pub mod params;
 pub mod problem;
-pub mod reader;
 
 use chrono::NaiveDate;
 use lambda_http::http::header;
 use lambda_http::{Body, Request, RequestExt, Response};
+use marketplace_aws::report_files::PRESIGNED_URL_TTL;
+use marketplace_aws::reports_table::PageQuery;
 use marketplace_reports::attribute::{AttributeValue, Item};
 use marketplace_reports::statement::{monthly_statement, StoredRow};
-use marketplace_reports::storage::{statement_sk, StatementItem};
+use marketplace_reports::storage::day_key;
 use serde_json::{json, Value};
 
 use access::Route;
 pub use lambda_http;
+pub use marketplace_aws::report_reader::{AwsReportReader, ReportReader};
 pub use problem::Problem;
-pub use reader::{AwsReportReader, ReportReader};
 
 /// The function's name (its binary and `cargo lambda` name).
 pub const FUNCTION: &str = "reports-api";
 
 /// How statements reconcile with the daily rows (stated in every statement).
 pub use marketplace_reports::statement::RECONCILIATION;
-
-/// Object key prefix of a provider's report files for a day.
-pub fn files_prefix(provider_id: &str, date: NaiveDate) -> String {
-    format!("reports/{date}/providers/{provider_id}/")
-}
 
 /// Answers one request. `today` (UTC) decides which months are closed.
 pub async fn handle(reader: &dyn ReportReader, today: NaiveDate, request: &Request) -> Response<Body> {
@@ -85,7 +82,7 @@ async fn answer(reader: &dyn ReportReader, today: NaiveDate, request: &Request, 
         Route::Reports { provider_id } => {
             let q = params::range_query(&params)?;
             existing(reader, &provider_id).await?;
-            let (lo, hi) = (format!("DAY#{}", q.from), format!("DAY#{}~", q.to));
+            let (lo, hi) = day_key::days(q.from, q.to);
             let fingerprint = format!("reports|{provider_id}|{}|{}", q.from, q.to);
             let (rows, next) =
                 page(reader, &format!("PROVIDER#{provider_id}"), Some((&lo, &hi)), &fingerprint, &q.page).await?;
@@ -94,37 +91,35 @@ async fn answer(reader: &dyn ReportReader, today: NaiveDate, request: &Request, 
         Route::Files { provider_id, date } => {
             let date = params::date("date", &date)?;
             existing(reader, &provider_id).await?;
-            let files = reader.files(&files_prefix(&provider_id, date)).await.map_err(internal)?;
+            let files = reader.files(&provider_id, date).await.map_err(internal)?;
             Ok(json!({
                 "provider_id": provider_id,
                 "date": date,
-                "expires_in_seconds": reader::PRESIGNED_URL_TTL.as_secs(),
+                "expires_in_seconds": PRESIGNED_URL_TTL.as_secs(),
                 "files": files,
             }))
         }
         Route::Statement { provider_id, month } => {
             let month = access::closed_month(params::month(&month)?, today)?;
             existing(reader, &provider_id).await?;
-            let pk = format!("PROVIDER#{provider_id}");
             // The statement the monthly run stored (and emailed), when there is one; otherwise
             // computed from the daily rows the same way.
-            let sk = statement_sk(month);
-            let stored = reader.partition(&pk, Some((&sk, &sk)), None, Some(1)).await.map_err(internal)?.items;
-            let (statement, source) = match stored.first() {
-                Some(item) => {
-                    let item: StatementItem = serde_json::from_value(json_of_item(item)).map_err(internal)?;
-                    (item.statement, "stored")
-                }
+            let (statement, source) = match reader.statement(&provider_id, month).await.map_err(internal)? {
+                Some(item) => (item.statement, "stored"),
                 None => {
-                    let (lo, hi) = (format!("DAY#{}", month.first_day()), format!("DAY#{}~", month.last_day()));
-                    let items = reader.partition(&pk, Some((&lo, &hi)), None, None).await.map_err(internal)?.items;
+                    let (lo, hi) = day_key::days(month.first_day(), month.last_day());
+                    let pk = format!("PROVIDER#{provider_id}");
+                    let all = PageQuery { pk: &pk, sk_range: Some((&lo, &hi)), after_sk: None, limit: None };
+                    let items = reader.partition(all).await.map_err(internal)?.items;
                     let rows =
                         items.iter().map(StoredRow::from_item).collect::<Result<Vec<_>, _>>().map_err(internal)?;
                     (monthly_statement(&provider_id, month, &rows).map_err(internal)?, "computed")
                 }
             };
             if statement.provider_id != provider_id || statement.month != month {
-                return Err(internal(format!("stored statement {pk}/{sk} names another provider or month")));
+                return Err(internal(format!(
+                    "stored statement of {provider_id} for {month} names another provider or month"
+                )));
             }
             let mut body = serde_json::to_value(&statement).map_err(internal)?;
             body["source"] = json!(source);
@@ -159,33 +154,14 @@ async fn page(
     // Summary partitions hold only `PROVIDER#...` sort keys ('$' sorts right after '#').
     let (lo, hi) = sk_range.unwrap_or(("PROVIDER#", "PROVIDER$"));
     let after = page.next.as_deref().map(|t| paging::decode(t, fingerprint, lo, hi)).transpose()?;
-    let found = reader.partition(pk, sk_range, after.as_deref(), Some(page.limit)).await.map_err(internal)?;
+    let query = PageQuery { pk, sk_range, after_sk: after.as_deref(), limit: Some(page.limit) };
+    let found = reader.partition(query).await.map_err(internal)?;
     let rows = found.items.iter().map(StoredRow::from_item).collect::<Result<Vec<_>, _>>().map_err(internal)?;
     let next = match found.items.last() {
         Some(last) if found.more => Some(paging::encode(fingerprint, &sort_key(last))),
         _ => None,
     };
     Ok((rows, next))
-}
-
-/// A stored item as JSON (numbers as JSON numbers), for reading it back with serde.
-fn json_of_item(item: &Item) -> Value {
-    Value::Object(item.iter().map(|(k, v)| (k.clone(), json_of(v))).collect())
-}
-
-fn json_of(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::S(s) => Value::String(s.clone()),
-        AttributeValue::N(n) => n.parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::String(n.clone())),
-        AttributeValue::L(items) => Value::Array(items.iter().map(json_of).collect()),
-        AttributeValue::M(map) => json_of_item(map),
-        AttributeValue::BOOL(b) => Value::Bool(*b),
-        AttributeValue::SS(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
-        AttributeValue::NS(items) => Value::Array(
-            items.iter().map(|n| n.parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::Null)).collect(),
-        ),
-        _ => Value::Null,
-    }
 }
 
 fn sort_key(item: &Item) -> String {

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    marketplace_aws::run_portal_function(signup_notification::FUNCTION, signup_notification::operation).await
+    marketplace_aws::run_portal_function(signup_notification::SignupNotification).await
 }

@@ -18,6 +18,7 @@ use chrono::{Duration, NaiveDate, NaiveTime, SecondsFormat};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use marketplace_reports::attribute::{AttributeValue, ExportLine, Item};
+use marketplace_reports::storage::day_key::{log_partition, SHARDS};
 
 /// Generator settings.
 #[derive(Debug, Clone)]
@@ -118,7 +119,7 @@ pub fn generate<E>(config: &GeneratorConfig, mut sink: impl FnMut(Item) -> Resul
         let unit_price =
             format!("{}.{:06}", rng.below(if currency == "JPY" { 20_000 } else { 200 }), rng.below(1_000_000));
         let mut item = Item::from([
-            ("pk".to_owned(), s(format!("DAY#{day}#{:02}", i % 16))),
+            ("pk".to_owned(), s(log_partition(day, (i % u64::from(SHARDS)) as u32))),
             ("sk".to_owned(), s(format!("{finished_at}#{id}"))),
             ("deployment_id".to_owned(), s(id.clone())),
             ("provider_id".to_owned(), s(format!("provider-{provider:04}"))),

@@ -6,8 +6,11 @@
 //!   builds on the exact month sums earlier nights stored, so a night reads only its day).
 //! * Aggregate: pure, streaming, in `marketplace_reports`; error and reject rows leave
 //!   memory through [`spill`].
-//! * Sinks: CSV files ([`files_sink`]), report items in DynamoDB and emails ([`aws`],
-//!   `marketplace_reports::delivery`), metrics ([`metrics`]).
+//! * Sinks: CSV files ([`files_sink`]), report items in DynamoDB and emails
+//!   (`marketplace_aws::reports_table`, `marketplace_reports::delivery`), metrics ([`metrics`]).
+//!
+//! One run end to end, for the CLI, the Lambda handler and the tests alike: [`app`], over the
+//! AWS clients of a [`context`].
 //!
 //! Scale-out: `--partition i/N` writes a partial aggregate, `merge` folds partials and writes
 //! outputs byte-identical to a single run ([`partition`]). A seeded generator of synthetic logs
@@ -21,6 +24,7 @@ pub mod app;
 pub mod aws;
 pub mod chart;
 pub mod cli;
+pub mod context;
 pub mod export;
 pub mod files_sink;
 pub mod generate;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
+use marketplace_reports::delivery::Resend;
 use marketplace_reports::ReportPlan;
 use nightly_reports::app::{
     add_stored_sums, handle_scheduled, publish, refuse_if_later_dates_stored, run_job, AppError, AwsContext,
@@ -85,14 +86,14 @@ async fn aws_if(needed: bool) -> anyhow::Result<Option<AwsContext>> {
     if !needed {
         return Ok(None);
     }
-    Ok(Some(AwsContext::from_env().await.context("AWS settings (see nightly_reports::app)")?))
+    Ok(Some(AwsContext::from_env().await.context("AWS settings (see nightly_reports::context)")?))
 }
 
 async fn cli(cli: Cli) -> anyhow::Result<ExitCode> {
     let (summary, rejects_ok) = match cli.command {
         Some(Command::Generate(args)) => return generate_logs(&args).await.map(|()| ExitCode::SUCCESS),
         Some(Command::Statement(args)) => {
-            let aws = AwsContext::from_env().await.context("AWS settings (see nightly_reports::app)")?;
+            let aws = AwsContext::from_env().await.context("AWS settings (see nightly_reports::context)")?;
             let request = StatementRequest {
                 month: args.month.unwrap_or_else(|| month_before(chrono::Utc::now())),
                 out: args.out.clone(),
@@ -128,7 +129,8 @@ async fn cli(cli: Cli) -> anyhow::Result<ExitCode> {
                     refuse_if_later_dates_stored(&aws.reports, agg.plan()).await?;
                 }
             }
-            (publish(agg, &args.out, delivery, aws.as_ref()).await?, args.delivery.rejects_ok)
+            let resend = Resend::from(delivery.resend);
+            (publish(agg, &args.out, delivery, &resend, None, None, aws.as_ref()).await?, args.delivery.rejects_ok)
         }
         None => {
             let args = cli.run;
@@ -146,7 +148,7 @@ async fn cli(cli: Cli) -> anyhow::Result<ExitCode> {
                 parallelism: DEFAULT_PARALLELISM,
             };
             let aws = aws_if(request.needs_aws()).await?;
-            (run_job(&request, aws.as_ref()).await?, args.delivery.rejects_ok)
+            (run_job(&request, &Resend::from(request.delivery.resend), aws.as_ref()).await?, args.delivery.rejects_ok)
         }
     };
     println!("{}", serde_json::to_string(&summary)?);

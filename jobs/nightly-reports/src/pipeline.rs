@@ -1,21 +1,26 @@
 //! The job's stages, each callable alone: source → aggregate → sinks.
 //!
 //! * [`aggregate_export_source`] — export files into an [`Aggregator`] (optionally one partition);
+//! * [`aggregate_pages`] — pages of the DynamoDB source into an [`Aggregator`];
 //! * [`write_partial`] / [`merge_partials`] — the scale-out path's partial-aggregate files;
 //! * [`write_reports`] — the CSV sink.
 //!
-//! The DynamoDB source and the store/mail sinks are in [`crate::aws`].
+//! The DynamoDB source is [`crate::aws::logs_table`]; a run joins it to [`aggregate_pages`]
+//! (`crate::app::table_read`). The store and mail sinks are `crate::app::publish`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use marketplace_reports::aggregate::{AggregateError, Aggregator, IngestStats, PartialAggregate};
-use marketplace_reports::{DailyReport, ReportPlan};
+use marketplace_reports::{DailyReport, Item, ReportPlan};
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use crate::export::{aggregate_export_parallel, ExportError};
 use crate::files_sink::{write_report, WriteError};
 use crate::partition::Partition;
-use crate::spill::{Spill, SpillError};
+use crate::spill::{Spill, SpillError, SPILL_ROWS};
 
 /// Errors of the job's stages.
 #[derive(Debug, thiserror::Error)]
@@ -45,18 +50,10 @@ pub enum JobError {
     NothingToMerge,
 }
 
-/// Aggregates the export at `path` (all files, or one partition's) for `plan`.
+/// Aggregates the export at `path` (all files, or one partition's) for `plan` on every core;
+/// with a `spill`, error and reject rows move there as it goes (then [`Aggregator::finish`]'s
+/// reports lack them: the spill has them).
 pub fn aggregate_export_source(
-    path: &Path,
-    plan: ReportPlan,
-    partition: Option<Partition>,
-) -> Result<Aggregator, JobError> {
-    aggregate_export_spilling(path, plan, partition, None)
-}
-
-/// [`aggregate_export_source`] on every core, moving error and reject rows to `spill` as it goes
-/// (then [`Aggregator::finish`]'s reports lack them: the spill has them).
-pub fn aggregate_export_spilling(
     path: &Path,
     plan: ReportPlan,
     partition: Option<Partition>,
@@ -66,6 +63,45 @@ pub fn aggregate_export_spilling(
     let (agg, files) = aggregate_export_parallel(path, plan, partition, workers, spill)?;
     tracing::info!(files, workers, groups = agg.group_count(), stats = ?agg.stats(), "export aggregated");
     Ok(agg)
+}
+
+/// Counts `pages` of DeploymentLogs items (each with the report date whose shards held it) into
+/// `agg` as they arrive; with a `spill`, error and reject rows move there every [`SPILL_ROWS`].
+/// Returns it with how many items each day held. After a failure the remaining pages are
+/// drained unread, so the source ends by itself.
+pub async fn aggregate_pages(
+    mut agg: Aggregator,
+    mut pages: mpsc::Receiver<(NaiveDate, Vec<Item>)>,
+    spill: Option<&Spill>,
+) -> Result<(Aggregator, BTreeMap<NaiveDate, u64>), JobError> {
+    let mut failed = None;
+    let mut per_day: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+    while let Some((day, page)) = pages.recv().await {
+        if failed.is_some() {
+            continue;
+        }
+        *per_day.entry(day).or_default() += page.len() as u64;
+        for item in &page {
+            if let Err(e) = agg.ingest_item(item, &|| "item without deployment_id or keys".to_owned()) {
+                failed = Some(JobError::from(e));
+                break;
+            }
+        }
+        if let Some(spill) = spill.filter(|_| agg.held_rows() >= SPILL_ROWS) {
+            if let Err(e) = spill.add(agg.take_rows()) {
+                failed = Some(JobError::Spill(e));
+            }
+        }
+    }
+    if let (None, Some(spill)) = (&failed, spill) {
+        if let Err(e) = spill.add(agg.take_rows()) {
+            failed = Some(JobError::Spill(e));
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok((agg, per_day)),
+    }
 }
 
 /// Writes a partial aggregate as JSON.

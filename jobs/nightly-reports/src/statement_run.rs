@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use marketplace_aws::sdk_error::AwsError;
 use marketplace_core::ports::ProviderDirectory;
 use marketplace_reports::delivery::{Delivered, Resend, Sender};
 use marketplace_reports::statement::{monthly_statement, statement_csv, Month, Statement};
@@ -21,9 +22,8 @@ use marketplace_reports::statement_email::statement_email;
 use marketplace_reports::storage::Recipient;
 use serde::Serialize;
 
-use crate::app::AwsContext;
 use crate::aws::published::providers_with_published_products;
-use crate::aws::AwsError;
+use crate::context::AwsContext;
 
 /// One statement run's request.
 #[derive(Debug, Clone)]
@@ -187,7 +187,11 @@ async fn one_provider(
     done: &mut ProviderDone,
 ) -> Result<(), String> {
     let month = request.month;
-    let rows = aws.reports.daily_rows(provider_id, month).await.map_err(|e| format!("daily rows unreadable: {e}"))?;
+    let rows = aws
+        .reports
+        .provider_rows(provider_id, month.first_day(), month.last_day())
+        .await
+        .map_err(|e| format!("daily rows unreadable: {e}"))?;
     let statement =
         monthly_statement(provider_id, month, &rows).map_err(|e| format!("daily rows do not add up: {e}"))?;
     aws.reports.store_statement(&statement).await.map_err(|e| format!("statement not stored: {e}"))?;

@@ -66,8 +66,9 @@ fn assert_matches_golden(written: &Path) {
 #[test]
 fn golden_export_reproduces_expected_files_byte_for_byte() {
     let out = scratch("golden");
-    let agg = aggregate_export_source(&fixture().join("deployment-logs-export.json"), ReportPlan::single(day()), None)
-        .expect("aggregates");
+    let agg =
+        aggregate_export_source(&fixture().join("deployment-logs-export.json"), ReportPlan::single(day()), None, None)
+            .expect("aggregates");
     assert_eq!(agg.stats().rejected, 2);
     write_reports(&out, &agg.finish().expect("finishes")).expect("writes");
     assert_matches_golden(&out.join("2026-02-14"));
@@ -77,9 +78,13 @@ fn golden_export_reproduces_expected_files_byte_for_byte() {
 fn rerun_rewrites_byte_identical_files_and_drops_stale_ones() {
     let out = scratch("rerun");
     let run = || {
-        let agg =
-            aggregate_export_source(&fixture().join("deployment-logs-export.json"), ReportPlan::single(day()), None)
-                .expect("aggregates");
+        let agg = aggregate_export_source(
+            &fixture().join("deployment-logs-export.json"),
+            ReportPlan::single(day()),
+            None,
+            None,
+        )
+        .expect("aggregates");
         write_reports(&out, &agg.finish().expect("finishes")).expect("writes");
         tree(&out.join("2026-02-14"))
     };
@@ -104,7 +109,7 @@ fn gzipped_split_export_directory_gives_the_same_reports() {
         }
         gz.finish().expect("finish");
     }
-    let agg = aggregate_export_source(&dir.join("export"), ReportPlan::single(day()), None).expect("aggregates");
+    let agg = aggregate_export_source(&dir.join("export"), ReportPlan::single(day()), None, None).expect("aggregates");
     write_reports(&dir.join("out"), &agg.finish().expect("finishes")).expect("writes");
     assert_matches_golden(&dir.join("out/2026-02-14"));
 }
@@ -115,7 +120,8 @@ fn malformed_export_line_is_rejected_with_its_location_not_fatal() {
     let mut text = std::fs::read_to_string(fixture().join("deployment-logs-export.json")).expect("fixture");
     text.push_str("{\"Item\": not json}\n\n");
     std::fs::write(dir.join("export.json"), text).expect("write");
-    let agg = aggregate_export_source(&dir.join("export.json"), ReportPlan::single(day()), None).expect("aggregates");
+    let agg =
+        aggregate_export_source(&dir.join("export.json"), ReportPlan::single(day()), None, None).expect("aggregates");
     assert_eq!(agg.stats().rejected, 3);
     let reports = agg.finish().expect("finishes");
     assert!(reports[0].rejected.iter().any(|r| r.deployment_id.ends_with("export.json line 35")));

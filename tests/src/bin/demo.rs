@@ -2,11 +2,12 @@
 //! with the sample events in `events/` and prints every email that came out.
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use marketplace_aws::report_files::statement_object_key;
 use marketplace_reports::attribute::parse_export_line;
+use marketplace_reports::delivery::Resend;
 use marketplace_reports::ReportPlan;
 use marketplace_tests::sent_emails;
 use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
-use nightly_reports::aws::statements::statement_object_key;
 use nightly_reports::cli::Delivery;
 use nightly_reports::statement_run::{run_statements, StatementRequest};
 
@@ -58,9 +59,9 @@ async fn main() -> anyhow::Result<()> {
         println!("\n== {title} (events/{file})");
         let batch = load(file)?;
         let response = match step {
-            Step::Signup => signup_notification::handle(&app, batch).await,
-            Step::Mpa => mpa_approval::handle(&app, batch).await,
-            Step::Publish => product_publishing::handle(&app, batch).await,
+            Step::Signup => app.handle(&signup_notification::SignupNotification, batch).await,
+            Step::Mpa => app.handle(&mpa_approval::MpaApproval, batch).await,
+            Step::Publish => app.handle(&product_publishing::ProductPublishing, batch).await,
         };
         anyhow::ensure!(response.batch_item_failures.is_empty(), "{title} failed: {response:?}");
         print_new_emails(&mut seen);
@@ -88,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
         delivery: Delivery { store: true, send: false, resend: false },
         parallelism: 8,
     };
-    let stored = run_job(&earlier, Some(&aws)).await?;
+    let stored = run_job(&earlier, &Resend::Nothing, Some(&aws)).await?;
     println!("earlier nights 2026-02-01..13 stored (not emailed): {} report items", stored.items_stored);
     let request = JobRequest {
         plan: ReportPlan::single("2026-02-14".parse()?),
@@ -98,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
         delivery: Delivery { store: true, send: true, resend: false },
         parallelism: 8,
     };
-    let summary = run_job(&request, Some(&aws)).await?;
+    let summary = run_job(&request, &Resend::Nothing, Some(&aws)).await?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     let summary_csv = out.join("2026-02-14/marketplace-summary.csv");
     println!("\n{}:\n{}", summary_csv.display(), std::fs::read_to_string(&summary_csv)?);

@@ -1,30 +1,23 @@
 //! The 30-day chart of a provider's report email ([`crate::chart`]) from the `Reports` table:
-//! the 29 days before the report date are the provider's stored report rows, read with one paged
-//! `Query` (`pk = PROVIDER#<id> AND sk BETWEEN DAY#<first> AND DAY#<day before>~`, the portal's
-//! own read, see `marketplace_reports::storage`); the report date itself comes from the
-//! report in memory (its rows may not be stored: a run that only sends).
+//! the 29 days before the report date are the provider's stored report rows
+//! (`ReportsTable::provider_rows`, one paged `Query`, the portal's own read); the report date
+//! itself comes from the report in memory (its rows may not be stored: a run that only sends).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue as Av;
-use aws_sdk_dynamodb::Client;
 use chrono::{Days, NaiveDate};
+use marketplace_aws::reports_table::ReportsTable;
 use marketplace_core::DomainError;
-use marketplace_reports::attribute::Item;
 use marketplace_reports::delivery::ReportCharts;
 use marketplace_reports::email::ReportPicture;
 use marketplace_reports::statement::StoredRow;
 use marketplace_reports::DailyReport;
 
-use super::{from_sdk, ReportsTable};
 use crate::chart::{self, ChartError, DailySeries};
 
 /// Draws providers' charts from the `Reports` table.
 #[derive(Clone, Debug)]
 pub struct StoredReportCharts {
-    client: Client,
-    table: String,
-    /// `Limit` of every `Query` page (`None`: DynamoDB's 1 MB pages).
-    page_limit: Option<i32>,
+    reports: ReportsTable,
 }
 
 fn chart_failed(e: ChartError) -> DomainError {
@@ -34,50 +27,26 @@ fn chart_failed(e: ChartError) -> DomainError {
 impl StoredReportCharts {
     /// Charts over the table of `reports`.
     pub fn new(reports: &ReportsTable) -> Self {
-        StoredReportCharts { client: reports.client.clone(), table: reports.table.clone(), page_limit: None }
+        StoredReportCharts { reports: reports.clone() }
     }
 
     /// The same source reading pages of at most `limit` items (tests force page boundaries).
-    pub fn with_page_limit(mut self, limit: i32) -> Self {
-        self.page_limit = Some(limit);
-        self
+    pub fn with_page_limit(self, limit: i32) -> Self {
+        StoredReportCharts { reports: self.reports.with_page_limit(limit) }
     }
 
-    /// `provider_id`'s stored report rows from `first` through `last`, oldest first.
+    /// `provider_id`'s stored report rows from `first` through `last`, oldest first (as the
+    /// chart port reports a failure).
     pub async fn stored_rows(
         &self,
         provider_id: &str,
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<Vec<StoredRow>, DomainError> {
-        let mut rows = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-                .expression_attribute_values(":pk", Av::S(format!("PROVIDER#{provider_id}")))
-                .expression_attribute_values(":first", Av::S(format!("DAY#{first}")))
-                .expression_attribute_values(":last", Av::S(format!("DAY#{last}~")))
-                .set_limit(self.page_limit)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    DomainError::infra("DynamoDB Query (report chart)", aws_sdk_dynamodb::error::DisplayErrorContext(e))
-                })?;
-            for item in out.items() {
-                let item: Item = item.iter().map(|(k, v)| (k.clone(), from_sdk(v))).collect();
-                rows.push(StoredRow::from_item(&item).map_err(|e| DomainError::infra("read a stored report row", e))?);
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
-        Ok(rows)
+        self.reports
+            .provider_rows(provider_id, first, last)
+            .await
+            .map_err(|e| DomainError::infra("read the chart's rows", e))
     }
 }
 

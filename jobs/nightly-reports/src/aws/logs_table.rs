@@ -1,22 +1,20 @@
-//! The DynamoDB source: one report run reads its days as 16 `Query` calls per day on
+//! The DynamoDB source: one report run reads its days as [`SHARDS`] `Query` calls per day on
 //! `pk = DAY#<date>#<shard>` (shards `00`..`15`), at most `parallelism` at a time, following
-//! `LastEvaluatedKey`. Pages flow through a bounded channel into the aggregator, so memory is a
-//! few pages plus the group totals.
-
-use std::collections::{BTreeMap, HashMap};
+//! `LastEvaluatedKey`. Pages go out through a bounded channel as they arrive (the aggregation
+//! is `crate::pipeline::aggregate_pages`), so memory is a few pages plus the group totals.
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use futures::{stream, StreamExt, TryStreamExt};
-use marketplace_reports::aggregate::Aggregator;
-use marketplace_reports::attribute::Item;
-use marketplace_reports::record::day_of_partition_key;
+use marketplace_aws::attributes::{report_item, sdk_item};
+use marketplace_aws::batch_write::batch_put;
+use marketplace_aws::sdk_error::AwsError;
+use marketplace_reports::storage::day_key::{log_partition, SHARDS};
+use marketplace_reports::Item;
 use tokio::sync::mpsc;
 
-use super::{batch_put, dynamo, from_sdk, to_sdk, AwsError, SHARDS};
 use crate::partition::Partition;
-use crate::spill::{Spill, SPILL_ROWS};
 
 /// The `DeploymentLogs` table as a source.
 #[derive(Clone, Debug)]
@@ -48,9 +46,30 @@ impl DeploymentLogTable {
             .collect()
     }
 
-    async fn query_shard(&self, day: NaiveDate, shard: u32, tx: mpsc::Sender<Vec<Item>>) -> Result<(), AwsError> {
-        let pk = format!("DAY#{day}#{shard:02}");
-        let mut start: Option<HashMap<String, Av>> = None;
+    /// Reads every (day, shard) unit, at most `parallelism` shard queries at a time, sending
+    /// each non-empty page with its day to `pages`. Stops early, without error, once the
+    /// receiver is gone (the aggregation failed and reports why).
+    pub async fn read(
+        &self,
+        units: Vec<(NaiveDate, u32)>,
+        parallelism: usize,
+        pages: mpsc::Sender<(NaiveDate, Vec<Item>)>,
+    ) -> Result<(), AwsError> {
+        stream::iter(units)
+            .map(|(day, shard)| self.query_shard(day, shard, pages.clone()))
+            .buffer_unordered(parallelism.max(1))
+            .try_for_each(|()| async { Ok(()) })
+            .await
+    }
+
+    async fn query_shard(
+        &self,
+        day: NaiveDate,
+        shard: u32,
+        pages: mpsc::Sender<(NaiveDate, Vec<Item>)>,
+    ) -> Result<(), AwsError> {
+        let pk = log_partition(day, shard);
+        let mut start = None;
         loop {
             let out = self
                 .client
@@ -62,14 +81,9 @@ impl DeploymentLogTable {
                 .set_limit(self.page_limit)
                 .send()
                 .await
-                .map_err(dynamo("Query", &self.table))?;
-            let page: Vec<Item> = out
-                .items
-                .unwrap_or_default()
-                .iter()
-                .map(|i| i.iter().map(|(k, v)| (k.clone(), from_sdk(v))).collect())
-                .collect();
-            if !page.is_empty() && tx.send(page).await.is_err() {
+                .map_err(AwsError::dynamo("Query", &self.table))?;
+            let page: Vec<Item> = out.items.unwrap_or_default().into_iter().map(report_item).collect();
+            if !page.is_empty() && pages.send((day, page)).await.is_err() {
                 return Ok(()); // the aggregator stopped; its error is reported there
             }
             match out.last_evaluated_key {
@@ -79,89 +93,16 @@ impl DeploymentLogTable {
         }
     }
 
-    /// Counts the days `agg` reads (from its `read_from` to the plan's last date; or one
-    /// partition of their day-shards) into it.
-    pub async fn aggregate(
-        &self,
-        agg: Aggregator,
-        partition: Option<Partition>,
-        parallelism: usize,
-        spill: Option<&Spill>,
-    ) -> Result<Aggregator, AwsError> {
-        Ok(self.aggregate_counting(agg, partition, parallelism, spill).await?.0)
-    }
-
-    /// [`Self::aggregate`], also returning how many items each day's shards held.
-    pub async fn aggregate_counting(
-        &self,
-        agg: Aggregator,
-        partition: Option<Partition>,
-        parallelism: usize,
-        spill: Option<&Spill>,
-    ) -> Result<(Aggregator, BTreeMap<NaiveDate, u64>), AwsError> {
-        let units = Self::units(agg.days_to_read(), partition);
-        let (tx, mut rx) = mpsc::channel::<Vec<Item>>(parallelism.max(1) * 2);
-        let producer = async move {
-            let result = stream::iter(units)
-                .map(|(day, shard)| self.query_shard(day, shard, tx.clone()))
-                .buffer_unordered(parallelism.max(1))
-                .try_for_each(|()| async { Ok(()) })
-                .await;
-            drop(tx);
-            result
-        };
-        let consumer = async {
-            let mut agg = agg;
-            let mut failed = None;
-            let mut per_day: BTreeMap<NaiveDate, u64> = BTreeMap::new();
-            while let Some(page) = rx.recv().await {
-                if failed.is_some() {
-                    continue;
-                }
-                for item in &page {
-                    if let Some(day) = day_of_partition_key(item) {
-                        *per_day.entry(day).or_default() += 1;
-                    }
-                }
-                for item in &page {
-                    if let Err(e) = agg.ingest_item(item, &|| "item without deployment_id or keys".to_owned()) {
-                        failed = Some(AwsError::from(e));
-                        break;
-                    }
-                }
-                if let Some(spill) = spill.filter(|_| agg.held_rows() >= SPILL_ROWS) {
-                    if let Err(e) = spill.add(agg.take_rows()) {
-                        failed = Some(AwsError::Spill(e));
-                    }
-                }
-            }
-            if let (None, Some(spill)) = (&failed, spill) {
-                if let Err(e) = spill.add(agg.take_rows()) {
-                    failed = Some(AwsError::Spill(e));
-                }
-            }
-            match failed {
-                Some(e) => Err(e),
-                None => Ok((agg, per_day)),
-            }
-        };
-        let (produced, consumed) = tokio::join!(producer, consumer);
-        produced?;
-        let (agg, per_day) = consumed?;
-        tracing::info!(groups = agg.group_count(), stats = ?agg.stats(), "DeploymentLogs aggregated");
-        Ok((agg, per_day))
-    }
-
     /// Loads items (e.g. from the generator) into the table.
     pub async fn load(&self, items: Vec<Item>) -> Result<usize, AwsError> {
-        let items = items.iter().map(|i| i.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()).collect();
-        batch_put(&self.client, &self.table, items).await
+        batch_put(&self.client, &self.table, items.iter().map(sdk_item).collect()).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use marketplace_reports::aggregate::Aggregator;
     use marketplace_reports::ReportPlan;
 
     #[test]

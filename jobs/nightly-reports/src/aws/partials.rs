@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::AwsError;
+use marketplace_aws::sdk_error::AwsError;
 
 /// Partial aggregates in S3 (the scale-out path's hand-over between partitions and merge).
 #[derive(Clone, Debug)]
@@ -16,10 +16,9 @@ pub struct PartialStore {
 }
 
 impl PartialStore {
-    /// Path-style addressing works on AWS and on local emulators alike.
+    /// The bucket `bucket` (clients from `sdk`).
     pub fn new(sdk: &marketplace_aws::SdkConfig, bucket: impl Into<String>) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build();
-        PartialStore { client: aws_sdk_s3::Client::from_conf(config), bucket: bucket.into() }
+        PartialStore { client: marketplace_aws::sdk::s3_client(sdk), bucket: bucket.into() }
     }
 
     /// Stores `bytes` at `key`.
@@ -32,7 +31,7 @@ impl PartialStore {
             .body(bytes.into())
             .send()
             .await
-            .map_err(|e| s3_error("PutObject", &self.bucket, e))?;
+            .map_err(AwsError::s3("PutObject", &self.bucket))?;
         Ok(())
     }
 
@@ -45,12 +44,8 @@ impl PartialStore {
             .key(key)
             .send()
             .await
-            .map_err(|e| s3_error("GetObject", &self.bucket, e))?;
-        let body = out.body.collect().await.map_err(|e| AwsError::S3 {
-            operation: "GetObject",
-            bucket: self.bucket.clone(),
-            message: e.to_string(),
-        })?;
+            .map_err(AwsError::s3("GetObject", &self.bucket))?;
+        let body = out.body.collect().await.map_err(|e| AwsError::s3_failed("GetObject", &self.bucket, e))?;
         Ok(body.into_bytes().to_vec())
     }
 }
@@ -58,11 +53,9 @@ impl PartialStore {
 impl PartialStore {
     /// Stores the file at `path` at `key`, streaming it.
     pub async fn put_file(&self, key: &str, path: &Path) -> Result<(), AwsError> {
-        let body = aws_sdk_s3::primitives::ByteStream::from_path(path).await.map_err(|e| AwsError::S3 {
-            operation: "PutObject",
-            bucket: self.bucket.clone(),
-            message: format!("{}: {e}", path.display()),
-        })?;
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+            .await
+            .map_err(|e| AwsError::s3_failed("PutObject", &self.bucket, format!("{}: {e}", path.display())))?;
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -71,13 +64,13 @@ impl PartialStore {
             .body(body)
             .send()
             .await
-            .map_err(|e| s3_error("PutObject", &self.bucket, e))?;
+            .map_err(AwsError::s3("PutObject", &self.bucket))?;
         Ok(())
     }
 
     /// Streams the object at `key` into a new file at `path`.
     pub async fn get_file(&self, key: &str, path: &Path) -> Result<(), AwsError> {
-        let failed = |message: String| AwsError::S3 { operation: "GetObject", bucket: self.bucket.clone(), message };
+        let failed = |message: String| AwsError::s3_failed("GetObject", &self.bucket, message);
         let mut out = self
             .client
             .get_object()
@@ -85,24 +78,12 @@ impl PartialStore {
             .key(key)
             .send()
             .await
-            .map_err(|e| s3_error("GetObject", &self.bucket, e))?;
+            .map_err(AwsError::s3("GetObject", &self.bucket))?;
         let file = std::fs::File::create(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
         let mut file = std::io::BufWriter::with_capacity(1 << 16, file);
         while let Some(chunk) = out.body.try_next().await.map_err(|e| failed(e.to_string()))? {
             file.write_all(&chunk).map_err(|e| failed(format!("{}: {e}", path.display())))?;
         }
         file.flush().map_err(|e| failed(format!("{}: {e}", path.display())))
-    }
-}
-
-pub(crate) fn s3_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    operation: &'static str,
-    bucket: &str,
-    e: aws_sdk_s3::error::SdkError<E, R>,
-) -> AwsError {
-    AwsError::S3 {
-        operation,
-        bucket: bucket.to_owned(),
-        message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
     }
 }

@@ -13,9 +13,8 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
+use marketplace_aws::sdk_error::AwsError;
 use marketplace_aws::DynamoProviderStore;
-
-use super::{dynamo, AwsError};
 
 /// Ids of the providers with at least one published product, sorted. `page_limit`: `Limit`
 /// of every Scan page (`None`: DynamoDB's 1 MB pages).
@@ -39,6 +38,6 @@ pub async fn providers_with_published_products(
         .send()
         .try_collect()
         .await
-        .map_err(dynamo("Scan", table))?;
+        .map_err(AwsError::dynamo("Scan", table))?;
     Ok(items.iter().filter_map(|item| item.get("provider_id").and_then(|v| v.as_s().ok()).cloned()).collect())
 }

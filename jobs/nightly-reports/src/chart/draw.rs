@@ -11,8 +11,8 @@ use plotters::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
+use super::series::{total_deployments, total_revenue, ChartError, DailySeries, DAYS, HEIGHT, WIDTH};
 use super::text::{self, Align, Label};
-use super::{total_deployments, total_revenue, ChartError, DailySeries, DAYS, HEIGHT, WIDTH};
 use marketplace_core::money::format_money;
 use marketplace_reports::Currency;
 

@@ -1,7 +1,10 @@
 use super::draw::{label_unit, nice_ticks, tick_label};
 use super::*;
 
-use marketplace_reports::aggregate::{Counts, RowMoney};
+use chrono::NaiveDate;
+use marketplace_reports::aggregate::{Counts, ReportRow, RowMoney};
+use marketplace_reports::Currency;
+use rust_decimal::Decimal;
 
 fn date(s: &str) -> NaiveDate {
     s.parse().expect("test date")

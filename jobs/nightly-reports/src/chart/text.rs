@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use plotters::style::RGBColor;
 
-use super::ChartError;
+use super::series::ChartError;
 
 /// DejaVu Sans 2.37, unmodified (licence: `assets/fonts/LICENSE-DejaVu.txt`).
 const FONT_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Latin.ttf");

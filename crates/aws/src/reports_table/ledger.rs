@@ -1,29 +1,20 @@
-//! The delivery ledger in the `Reports` table (`DELIVERY#<date>` items for daily reports,
-//! `DELIVERY#STATEMENT#<yyyy-mm>` for monthly statements): conditional claim, record and
-//! release for `marketplace_reports::delivery`.
-
-use std::collections::HashMap;
+//! The delivery ledger (`DELIVERY#<date>` items for daily reports, `DELIVERY#STATEMENT#<yyyy-mm>`
+//! for monthly statements): conditional claim, record and release for
+//! `marketplace_reports::delivery`.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use marketplace_core::DomainError;
 use marketplace_reports::delivery::{ClaimRefused, DeliveryLedger};
 use marketplace_reports::storage::{delivery_key, DeliveryOf, Recipient};
 
-use super::ReportsTable;
+use super::table::ReportsTable;
+use crate::attributes::Item;
+use crate::sdk_error::sdk_error;
 
-impl ReportsTable {
-    fn key(of: DeliveryOf, to: &Recipient) -> HashMap<String, Av> {
-        let (pk, sk) = delivery_key(of, to);
-        HashMap::from([("pk".to_owned(), Av::S(pk)), ("sk".to_owned(), Av::S(sk))])
-    }
-}
-
-fn infra<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    operation: &'static str,
-) -> impl FnOnce(SdkError<E, R>) -> DomainError {
-    move |e| DomainError::infra(operation, DisplayErrorContext(e))
+fn ledger_key(of: DeliveryOf, to: &Recipient) -> Item {
+    let (pk, sk) = delivery_key(of, to);
+    Item::from([("pk".to_owned(), Av::S(pk)), ("sk".to_owned(), Av::S(sk))])
 }
 
 #[async_trait]
@@ -35,7 +26,7 @@ impl DeliveryLedger for ReportsTable {
         token: &str,
         force: bool,
     ) -> Result<Result<(), ClaimRefused>, DomainError> {
-        let mut item = Self::key(of, to);
+        let mut item = ledger_key(of, to);
         item.insert("state".into(), Av::S("SENDING".into()));
         item.insert("token".into(), Av::S(token.into()));
         item.insert("claimed_at".into(), Av::S(chrono::Utc::now().to_rfc3339()));
@@ -50,11 +41,11 @@ impl DeliveryLedger for ReportsTable {
                     .client
                     .get_item()
                     .table_name(&self.table)
-                    .set_key(Some(Self::key(of, to)))
+                    .set_key(Some(ledger_key(of, to)))
                     .consistent_read(true)
                     .send()
                     .await
-                    .map_err(infra("GetItem delivery ledger"))?;
+                    .map_err(|e| sdk_error("GetItem delivery ledger", e))?;
                 let sent = existing
                     .item
                     .as_ref()
@@ -63,7 +54,7 @@ impl DeliveryLedger for ReportsTable {
                     .is_some_and(|s| s == "SENT");
                 Ok(Err(if sent { ClaimRefused::AlreadySent } else { ClaimRefused::InDoubt }))
             }
-            Err(e) => Err(infra("PutItem delivery ledger")(e)),
+            Err(e) => Err(sdk_error("PutItem delivery ledger", e)),
         }
     }
 
@@ -77,7 +68,7 @@ impl DeliveryLedger for ReportsTable {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(of, to)))
+            .set_key(Some(ledger_key(of, to)))
             .update_expression("SET #state = :sent, message_ids = :ids, sent_at = :at")
             .condition_expression("#token = :token")
             .expression_attribute_names("#state", "state")
@@ -88,7 +79,7 @@ impl DeliveryLedger for ReportsTable {
             .expression_attribute_values(":token", Av::S(token.into()))
             .send()
             .await
-            .map_err(infra("UpdateItem delivery ledger"))?;
+            .map_err(|e| sdk_error("UpdateItem delivery ledger", e))?;
         Ok(())
     }
 
@@ -97,7 +88,7 @@ impl DeliveryLedger for ReportsTable {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(of, to)))
+            .set_key(Some(ledger_key(of, to)))
             .condition_expression("#token = :token")
             .expression_attribute_names("#token", "token")
             .expression_attribute_values(":token", Av::S(token.into()))
@@ -106,7 +97,7 @@ impl DeliveryLedger for ReportsTable {
         match out {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(infra("DeleteItem delivery ledger")(e)),
+            Err(e) => Err(sdk_error("DeleteItem delivery ledger", e)),
         }
     }
 }

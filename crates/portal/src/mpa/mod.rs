@@ -1,0 +1,29 @@
+//! The Marketplace Provider Agreement (MPA): the provider accepts a version, the marketplace team
+//! approves or rejects it. No product can be published until the current version is approved.
+//!
+//! ```text
+//!   (none) ──accept──▶ PendingApproval ──approve──▶ Approved
+//!                          │    ▲                     │
+//!                       reject  └──────accept─────────┤ (when MPA_CURRENT_VERSION moves on)
+//!                          ▼                          │
+//!                      Rejected ──accept──▶ PendingApproval
+//! ```
+//!
+//! Every transition is one conditional write on the provider record (its `version`), together with
+//! its audit entry: of two team members deciding at the same moment exactly one wins; the other
+//! re-reads, finds the MPA already decided, and fails with a conflict (logged, no email).
+//!
+//! The module is laid out by role: [`model`] (the events, the command and the outcome),
+//! [`rules`] (validation, the state machine and [`handle_mpa_event`]) and [`emails`] (what each
+//! transition sends). Their public items are re-exported here.
+
+pub mod emails;
+pub mod model;
+pub mod rules;
+
+pub use emails::emails_for;
+pub use model::{Decision, MpaCommand, MpaOutcome, ACCEPTED, APPROVED, DETAIL_TYPES, REJECTED};
+pub use rules::{handle_mpa_event, transition, Transition};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,39 @@
+//! Products and publishing: a provider asks to publish a product (`ProductPublishRequested`); the
+//! product is published when the provider's MPA is approved on the current version and the listing
+//! is complete and valid, otherwise it is refused with **every** reason at once.
+//!
+//! Authorisation is checked before anything else and refuses without writing or emailing: only the
+//! provider's own users (role `provider`, matching `provider_id`) or the marketplace team may ask.
+//! A refused new product is stored as `Draft` with its reasons; a refused *update* of a published
+//! product leaves the published listing live and records the reasons. Publishing an unchanged
+//! listing again is a no-op.
+//!
+//! Requests apply in the order the portal made them: a request older (by its event `time`) than
+//! the one the product last applied is stale and changes nothing, so a redelivered or delayed old
+//! request never overwrites a newer listing. Requests made within the same instant apply in
+//! arrival order.
+//!
+//! Whatever a refused request holds fits one DynamoDB item: the raw request is kept as JSON text
+//! cut to [`MAX_REQUEST_BYTES`], reasons are cut to [`MAX_REASON_CHARS`] each and
+//! [`MAX_REASONS`] in all (numbers out of DynamoDB's range and deep nesting cannot occur in text).
+//!
+//! The module is laid out by role: [`model`] (the product record, its listing and statuses),
+//! [`rules`] (validation, the publish decision and [`handle_publish_request`]) and [`emails`] (what
+//! each outcome sends). Their public items are re-exported here.
+
+pub mod emails;
+pub mod model;
+pub mod rules;
+
+pub use emails::{emails_for, percent};
+pub use model::{
+    Listing, Plan, Product, ProductStatus, PublishOutcome, DETAIL_TYPE, MAX_REASONS, MAX_REASON_CHARS,
+    MAX_REQUEST_BYTES,
+};
+pub use rules::{
+    decide, handle_publish_request, mpa_refusal, validate_listing, Decision, PublishRequest, MAX_PLANS,
+    MAX_PRICE_DECIMALS,
+};
+
+#[cfg(test)]
+mod tests;

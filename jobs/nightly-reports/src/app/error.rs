@@ -1,0 +1,64 @@
+//! The error of a run ([`AppError`]).
+
+use chrono::NaiveDate;
+use marketplace_aws::sdk_error::AwsError;
+use marketplace_core::DomainError;
+
+use crate::pipeline::{JobError, RunSummary};
+use crate::statement_run::StatementRunError;
+
+/// Errors of a run.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Local stages.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// AWS stages.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] DomainError),
+    /// A required environment variable is missing.
+    #[error("environment variable {0} is not set")]
+    MissingEnv(&'static str),
+    /// Some deliveries failed; every other one went out. Carries the run's summary.
+    #[error("reports not delivered to: {}", .0.failed_deliveries.join("; "))]
+    Undelivered(Box<RunSummary>),
+    /// A report date that has not ended yet (UTC).
+    #[error("{date} has not ended yet (today is {today} UTC): its logs are incomplete; report it from tomorrow on")]
+    DayNotOver {
+        /// The date asked for.
+        date: NaiveDate,
+        /// Today (UTC).
+        today: NaiveDate,
+    },
+    /// Later dates of the month were stored after the first date of this run.
+    #[error(
+        "report dates {later:?} were stored after {last} and their month-to-date figures build on it: \
+         re-run {first}..{through} together (--dates {first}..{through}, or {{\"dates\": \"{first}..{through}\"}})"
+    )]
+    LaterDatesReported {
+        /// First date asked for.
+        first: NaiveDate,
+        /// Last date asked for.
+        last: NaiveDate,
+        /// Later dates of the month with stored figures.
+        later: Vec<NaiveDate>,
+        /// The latest of them.
+        through: NaiveDate,
+    },
+    /// The run needs AWS but has no context.
+    #[error("this run reads the DeploymentLogs table or stores/sends, which needs AWS settings")]
+    NoAws,
+    /// The monthly statement run (`statement` mode) failed or missed providers.
+    #[error(transparent)]
+    Statement(#[from] StatementRunError),
+}
+
+impl AppError {
+    /// A request (payload, partial) the run cannot take.
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        AppError::Config(DomainError::invalid(reason))
+    }
+}

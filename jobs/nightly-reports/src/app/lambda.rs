@@ -1,0 +1,49 @@
+//! The Lambda handler: one payload ([`ScheduledRun`]), one mode.
+
+use std::path::Path;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::AppError;
+use super::guards::refuse_unfinished_days;
+use super::payload::{Mode, ScheduledRun, SCHEDULED_DELIVERY};
+use super::run::{run_job, JobRequest, Source};
+use super::scale_out::{run_merge, run_partition};
+use crate::context::AwsContext;
+use crate::statement_run::run_statements;
+
+/// Handles one Lambda payload; returns what the caller (schedule or state machine) gets back.
+pub async fn handle_scheduled(
+    run: &ScheduledRun,
+    aws: &AwsContext,
+    out: &Path,
+    parallelism: usize,
+) -> Result<Value, AppError> {
+    let plan = run.plan()?;
+    refuse_unfinished_days(plan, Utc::now().date_naive())?;
+    match run.mode {
+        Mode::Run => {
+            let request = JobRequest {
+                plan,
+                source: Source::Table,
+                partition: None,
+                out: out.to_owned(),
+                delivery: SCHEDULED_DELIVERY,
+                parallelism,
+            };
+            to_json(&run_job(&request, &run.resend_selection()?, Some(aws)).await?)
+        }
+        Mode::Partition => {
+            let (run_id, partition) = run.scale_out_partition()?;
+            run_partition(run_id, partition, plan, aws, parallelism).await
+        }
+        Mode::Merge => to_json(&run_merge(&run.partials, plan, aws, out).await?),
+        Mode::Statement => to_json(&run_statements(&run.statement_request(out)?, aws).await?),
+    }
+}
+
+fn to_json(summary: &impl Serialize) -> Result<Value, AppError> {
+    serde_json::to_value(summary).map_err(|e| AppError::invalid(e.to_string()))
+}

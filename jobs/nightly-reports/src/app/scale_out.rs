@@ -1,0 +1,94 @@
+//! The scale-out modes of the Lambda: a partition aggregates its share of the day-shards into a
+//! partial aggregate in S3; the merge folds the partials and publishes exactly what a single run
+//! would. Error and reject rows travel as sorted spill runs beside each partial, streamed: neither
+//! side holds them in memory.
+
+use std::path::Path;
+
+use marketplace_reports::aggregate::Aggregator;
+use marketplace_reports::delivery::Resend;
+use marketplace_reports::ReportPlan;
+use serde_json::Value;
+
+use super::error::AppError;
+use super::guards::refuse_if_later_dates_stored;
+use super::payload::SCHEDULED_DELIVERY;
+use super::publish::publish;
+use super::seed::{add_stored_sums, starting_point};
+use super::table_read::read_table;
+use crate::aws::PartialStore;
+use crate::context::AwsContext;
+use crate::partition::Partition;
+use crate::pipeline::{decode_partial, encode_partial, JobError, RunSummary};
+use crate::spill::Spill;
+
+fn partial_store(aws: &AwsContext) -> Result<&PartialStore, AppError> {
+    aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))
+}
+
+/// `partition` mode: aggregates `partition`'s day-shards for `plan` and stores the partial at
+/// `partials/<run_id>/<i>.json` (its rows at `<i>.errors` and `<i>.rejects`); returns its key
+/// and counts.
+pub async fn run_partition(
+    run_id: &str,
+    partition: Partition,
+    plan: ReportPlan,
+    aws: &AwsContext,
+    parallelism: usize,
+) -> Result<Value, AppError> {
+    let store = partial_store(aws)?;
+    let start = starting_point(&aws.reports, plan, false).await?;
+    // Error and reject rows go to a local spill, then to S3 as one sorted run each
+    // (`<i>.errors`, `<i>.rejects`), streamed: neither this partition nor the merge
+    // holds them. The group totals (`<i>.json`) go last, so a listed partial is whole.
+    let spill = Spill::new().map_err(JobError::from)?;
+    let (mut agg, _) = read_table(&aws.logs, start, Some(partition), parallelism, Some(&spill)).await?;
+    spill.add(agg.take_rows()).map_err(JobError::from)?;
+    let stats = agg.stats();
+    let stem = format!("partials/{run_id}/{}", partition.index);
+    let (errors_run, rejects_run) = (spill.scratch_path("out-errors"), spill.scratch_path("out-rejects"));
+    spill.write_merged(&errors_run, &rejects_run).map_err(JobError::from)?;
+    store.put_file(&format!("{stem}.errors"), &errors_run).await?;
+    store.put_file(&format!("{stem}.rejects"), &rejects_run).await?;
+    let key = format!("{stem}.json");
+    store.put(&key, encode_partial(&agg).map_err(|e| AppError::invalid(e.to_string()))?).await?;
+    Ok(
+        serde_json::json!({ "partial": key, "items": stats.items, "counted": stats.counted, "rejected": stats.rejected }),
+    )
+}
+
+/// `merge` mode: merges the partials at `keys` (all for `plan`), adds the stored month sums
+/// they built on, and publishes (stored and sent).
+pub async fn run_merge(
+    keys: &[String],
+    plan: ReportPlan,
+    aws: &AwsContext,
+    out: &Path,
+) -> Result<RunSummary, AppError> {
+    let store = partial_store(aws)?;
+    // Each partial's rows are streamed to a file and merged as a run of one spill, so
+    // the merge holds group totals only, whatever the number of error rows.
+    let spill = Spill::new().map_err(JobError::from)?;
+    let mut merged: Option<Aggregator> = None;
+    for key in keys {
+        let mut agg =
+            decode_partial(&store.get(key).await?).map_err(|e| AppError::invalid(format!("partial {key}: {e}")))?;
+        if agg.plan() != plan {
+            return Err(AppError::invalid(format!("partial {key} covers other dates than this merge")));
+        }
+        let stem = key.strip_suffix(".json").unwrap_or(key);
+        let (errors_run, rejects_run) = (spill.scratch_path("in-errors"), spill.scratch_path("in-rejects"));
+        store.get_file(&format!("{stem}.errors"), &errors_run).await?;
+        store.get_file(&format!("{stem}.rejects"), &rejects_run).await?;
+        spill.adopt(&errors_run, &rejects_run).map_err(JobError::from)?;
+        spill.add(agg.take_rows()).map_err(JobError::from)?;
+        match merged.as_mut() {
+            None => merged = Some(agg),
+            Some(m) => m.merge(agg).map_err(JobError::from)?,
+        }
+    }
+    let merged = merged.ok_or(AppError::Job(JobError::NothingToMerge))?;
+    refuse_if_later_dates_stored(&aws.reports, plan).await?;
+    let merged = add_stored_sums(&aws.reports, merged).await?;
+    publish(merged, out, SCHEDULED_DELIVERY, &Resend::Nothing, Some(&spill), None, Some(aws)).await
+}
