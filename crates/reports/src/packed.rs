@@ -190,18 +190,7 @@ mod tests {
     use super::*;
 
     fn row(provider: &str, at: &str, id: &str, position: u32, message: &str) -> ErrorRow {
-        ErrorRow {
-            error_at: at.parse().expect("instant"),
-            deployment_id: id.into(),
-            position,
-            report_date: "2026-02-14".parse().expect("date"),
-            provider_id: provider.into(),
-            product_id: "p".into(),
-            customer_alias: "C, \"1\"".into(),
-            deployment_status: DeploymentStatus::Failed,
-            error_code: "X".into(),
-            error_message: message.into(),
-        }
+        ErrorRow::example(provider, at, id, position, message)
     }
 
     #[test]

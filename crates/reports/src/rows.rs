@@ -86,6 +86,24 @@ impl ErrorRow {
             error_message: &self.error_message,
         }
     }
+
+    /// A failed deployment's error row for tests and examples: provider, instant (RFC 3339),
+    /// deployment, position and message given; the rest fixed (2026-02-14, product `p`, a
+    /// customer alias that needs CSV quoting, code `X`).
+    pub fn example(provider: &str, at: &str, deployment: &str, position: u32, message: &str) -> ErrorRow {
+        ErrorRow {
+            error_at: at.parse().expect("an RFC 3339 instant"),
+            deployment_id: deployment.into(),
+            position,
+            report_date: "2026-02-14".parse().expect("date"),
+            provider_id: provider.into(),
+            product_id: "p".into(),
+            customer_alias: "C, \"1\"".into(),
+            deployment_status: DeploymentStatus::Failed,
+            error_code: "X".into(),
+            error_message: message.into(),
+        }
+    }
 }
 
 /// One `rejected.csv` row.

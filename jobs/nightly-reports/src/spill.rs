@@ -239,21 +239,9 @@ impl<T> Merged<T> {
 mod tests {
     use super::*;
     use marketplace_reports::packed::error_order;
-    use marketplace_reports::record::DeploymentStatus;
 
     fn row(provider: &str, at: &str, id: &str, position: u32) -> ErrorRow {
-        ErrorRow {
-            error_at: at.parse().expect("instant"),
-            deployment_id: id.into(),
-            position,
-            report_date: "2026-02-14".parse().expect("date"),
-            provider_id: provider.into(),
-            product_id: "p".into(),
-            customer_alias: "C, \"1\"".into(),
-            deployment_status: DeploymentStatus::Failed,
-            error_code: "X".into(),
-            error_message: "ünïcode\nline".into(),
-        }
+        ErrorRow::example(provider, at, id, position, "ünïcode\nline")
     }
 
     #[test]
