@@ -2,6 +2,7 @@
 //! by `./dev test`), portal events wrapped the way EventBridge → SQS delivers them, and the emails
 //! the emulator received, parsed back from raw MIME.
 
+pub mod deliveries;
 pub mod lambda_watch;
 pub mod reports;
 

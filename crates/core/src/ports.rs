@@ -19,3 +19,11 @@ pub trait Mailer: Send + Sync {
     /// Sends one email and returns the provider's message id.
     async fn send(&self, email: &Email) -> Result<String, DomainError>;
 }
+
+/// A boxed mailer is a mailer (a run's context holds its mailer as one, whatever it is).
+#[async_trait]
+impl<M: Mailer + ?Sized> Mailer for Box<M> {
+    async fn send(&self, email: &Email) -> Result<String, DomainError> {
+        (**self).send(email).await
+    }
+}

@@ -2,23 +2,38 @@
 //! (month, provider) — with a conditional-write ledger.
 //!
 //! SES has no idempotency key, so "exactly once" is built from a ledger item per delivery
-//! ([`super::storage::delivery_key`], named by [`DeliveryOf`]):
-//! 1. **claim** — conditional put `attribute_not_exists(pk)` with state `SENDING` and a fresh
-//!    token. If the item exists: `SENT` → skip (already delivered); `SENDING` → *in doubt* (an
-//!    earlier run died between claiming and recording, or runs concurrently): skip and report it.
-//! 2. **send** through the `Mailer`.
-//! 3. **record** — update to `SENT` with the SES message id, conditional on the token. If the
+//! ([`super::storage::delivery_key`], named by [`DeliveryOf`]) that moves through three states:
+//! 1. **claim** — put `CLAIMED` with the run's token, unless the item is `SENDING` or `SENT`.
+//!    A `CLAIMED` item is taken over: its run died (or is still working) *before* handing the
+//!    delivery to SES, so nothing of it can have gone out. `SENT` → skip (already delivered);
+//!    `SENDING` → *in doubt*: skip and report it.
+//! 2. **hand over** — right before the first SES call, update to `SENDING`, conditional on the
+//!    token. If another run took the claim over meanwhile, the condition fails and this run
+//!    sends nothing (the other run delivers): two runs never both pass this step.
+//! 3. **send** through the `Mailer`.
+//! 4. **record** — update to `SENT` with the SES message ids, conditional on the token. If the
 //!    send failed, the claim is released (deleted, conditional on the token), so the next run
 //!    retries.
 //!
-//! Every path sends at most once; all paths except a crash between 2 and 3 send exactly once,
-//! and that crash leaves a visible `SENDING` item rather than a duplicate. `--resend` overrides
-//! the ledger (claims unconditionally) for an explicit re-send.
+//! Every step is safe to repeat (an SDK retry of a write that succeeded finds its own token).
+//! Every path sends at most once. A crash before 2 leaves a `CLAIMED` item that the next run
+//! takes over and sends; only a crash between 2 and 4 — while the SES call is in flight, or
+//! between SES's answer and the record — leaves a `SENDING` item: the delivery is *in doubt*.
+//! So the in-doubt set after a crash is at most the deliveries whose SES calls were in flight
+//! ([`SendLimits::concurrency`] at the most), never those merely claimed.
+//!
+//! **In doubt is held for an operator, not re-sent.** The portal's outbox re-sends its in-doubt
+//! email because an event's idempotency claim rules out a second live invocation; the job has no
+//! such exclusion (a statement run and a daily retry, or two retries, may run at once), so a
+//! `SENDING` item may belong to a run whose SES call is in flight right now, and re-sending it
+//! would duplicate a live delivery, not only a dead one. The run reports the in-doubt deliveries
+//! (`deliveries_in_doubt`, alarmed); the operator checks the recipient's mail and re-sends with
+//! `--resend` (docs/operations.md, "Deliveries in doubt").
 //!
 //! A run's deliveries go out concurrently through one [`Sender`]: at most
 //! [`SendLimits::concurrency`] in flight, SES messages paced to [`SendLimits::per_second`]
-//! ([`SendPace`]). Each delivery still claims, sends and records on its own, so concurrency
-//! changes how long a run takes, never what it sends.
+//! ([`SendPace`]). Each delivery still claims, hands over, sends and records on its own, so
+//! concurrency changes how long a run takes, never what it sends.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -35,7 +50,7 @@ use marketplace_core::{DomainError, PortalConfig};
 
 mod pace;
 
-pub use pace::{PacedMailer, SendLimits, SendPace};
+pub use pace::{SendLimits, SendPace};
 
 /// What the ledger held when a claim was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +61,12 @@ pub enum ClaimRefused {
     InDoubt,
 }
 
-/// The delivery ledger (DynamoDB implementation in the job): one entry per (what, recipient).
+/// The delivery ledger (DynamoDB implementation in `marketplace-aws`): one entry per (what,
+/// recipient), `CLAIMED` → `SENDING` → `SENT` (module docs).
 #[async_trait]
 pub trait DeliveryLedger: Send + Sync {
-    /// Claims the delivery with `token`; `force` overwrites any existing entry (re-send).
+    /// Claims the delivery with `token` unless it is handed over or sent (a `CLAIMED` entry is
+    /// taken over; one with `token` is this run's own); `force` overwrites any entry (re-send).
     async fn claim(
         &self,
         of: DeliveryOf,
@@ -57,6 +74,9 @@ pub trait DeliveryLedger: Send + Sync {
         token: &str,
         force: bool,
     ) -> Result<Result<(), ClaimRefused>, DomainError>;
+    /// Marks the claim as handed to SES, right before the first send (only if still claimed
+    /// with `token`): `false` when another run took the claim over, and this run must not send.
+    async fn hand_over(&self, of: DeliveryOf, to: &Recipient, token: &str) -> Result<bool, DomainError>;
     /// Records the delivery as sent (only if still claimed with `token`).
     async fn record_sent(
         &self,
@@ -65,7 +85,8 @@ pub trait DeliveryLedger: Send + Sync {
         token: &str,
         message_ids: &[String],
     ) -> Result<(), DomainError>;
-    /// Drops a claim after a failed send (only if still claimed with `token`).
+    /// Drops a claim after a failed send, or when there is nothing to send after all (only if
+    /// still claimed with `token`).
     async fn release(&self, of: DeliveryOf, to: &Recipient, token: &str) -> Result<(), DomainError>;
 }
 
@@ -74,9 +95,10 @@ pub trait DeliveryLedger: Send + Sync {
 pub enum Delivered {
     /// Sent now (SES message ids).
     Sent(Vec<String>),
-    /// Skipped: the ledger says it was sent before.
+    /// Skipped: the ledger says it was sent before, or another run took the claim over before
+    /// this one handed it to SES (that run delivers it).
     AlreadySent,
-    /// Skipped: claimed earlier but not recorded; needs an operator (`--resend`).
+    /// Skipped: handed to SES earlier but never recorded; needs an operator (`--resend`).
     InDoubt,
 }
 
@@ -92,13 +114,48 @@ pub async fn deliver_once(
     resend: bool,
 ) -> Result<Delivered, DomainError> {
     let of = of.into();
-    match ledger.claim(of, to, token, resend).await? {
-        Err(ClaimRefused::AlreadySent) => return Ok(Delivered::AlreadySent),
-        Err(ClaimRefused::InDoubt) => return Ok(Delivered::InDoubt),
-        Ok(()) => {}
+    if let Some(skipped) = claim(ledger, of, to, token, resend).await? {
+        return Ok(skipped);
     }
+    send_claimed(ledger, mailer, None, of, to, emails, token).await
+}
+
+/// Step 1: claims the delivery; `Some` is why it is skipped.
+async fn claim(
+    ledger: &dyn DeliveryLedger,
+    of: DeliveryOf,
+    to: &Recipient,
+    token: &str,
+    force: bool,
+) -> Result<Option<Delivered>, DomainError> {
+    Ok(match ledger.claim(of, to, token, force).await? {
+        Ok(()) => None,
+        Err(ClaimRefused::AlreadySent) => Some(Delivered::AlreadySent),
+        Err(ClaimRefused::InDoubt) => Some(Delivered::InDoubt),
+    })
+}
+
+/// Steps 2–4 of a claimed delivery: hand over, send, record (or release after a failed send).
+/// Each message first waits for its turn at `pace`; the hand-over comes after that wait, right
+/// before the SES call, so a delivery waiting for its turn is still only claimed (a crash while
+/// it waits leaves nothing in doubt).
+async fn send_claimed(
+    ledger: &dyn DeliveryLedger,
+    mailer: &dyn Mailer,
+    pace: Option<&SendPace>,
+    of: DeliveryOf,
+    to: &Recipient,
+    emails: &[Email],
+    token: &str,
+) -> Result<Delivered, DomainError> {
     let mut ids = Vec::new();
-    for email in emails {
+    for (i, email) in emails.iter().enumerate() {
+        if let Some(pace) = pace {
+            pace.turn().await;
+        }
+        if i == 0 && !ledger.hand_over(of, to, token).await? {
+            return Ok(Delivered::AlreadySent);
+        }
         match mailer.send(email).await {
             Ok(id) => ids.push(id),
             Err(e) if ids.is_empty() => {
@@ -186,7 +243,8 @@ pub trait ReportCharts: Send + Sync {
 /// and concurrent runs, safe, and the pace keeps their sum within SES's rate.
 pub struct Sender<'a> {
     ledger: &'a dyn DeliveryLedger,
-    mailer: PacedMailer<'a>,
+    mailer: &'a dyn Mailer,
+    pace: SendPace,
     token: String,
     concurrency: NonZeroUsize,
 }
@@ -195,7 +253,7 @@ impl<'a> Sender<'a> {
     /// A run's sender with a fresh claim token.
     pub fn new(ledger: &'a dyn DeliveryLedger, mailer: &'a dyn Mailer, limits: SendLimits) -> Self {
         let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
-        Sender { ledger, mailer: PacedMailer::new(mailer, limits.per_second), token, concurrency: limits.concurrency }
+        Sender { ledger, mailer, pace: SendPace::new(limits.per_second), token, concurrency: limits.concurrency }
     }
 
     /// [`deliver_once`] with this run's token, paced.
@@ -206,7 +264,33 @@ impl<'a> Sender<'a> {
         emails: &[Email],
         force: bool,
     ) -> Result<Delivered, DomainError> {
-        deliver_once(self.ledger, &self.mailer, of, to, emails, &self.token, force).await
+        let of = of.into();
+        if let Some(skipped) = self.claim(of, to, force).await? {
+            return Ok(skipped);
+        }
+        self.send_claimed(of, to, emails).await
+    }
+
+    /// Claims a delivery before its emails are made (so a delivery sent before costs one
+    /// conditional write, not its rendering); `Some` is why it is skipped. Follow with
+    /// [`Sender::send_claimed`] or [`Sender::release`].
+    pub async fn claim(&self, of: DeliveryOf, to: &Recipient, force: bool) -> Result<Option<Delivered>, DomainError> {
+        claim(self.ledger, of, to, &self.token, force).await
+    }
+
+    /// Hands a claimed delivery to SES, sends it (paced) and records it.
+    pub async fn send_claimed(
+        &self,
+        of: DeliveryOf,
+        to: &Recipient,
+        emails: &[Email],
+    ) -> Result<Delivered, DomainError> {
+        send_claimed(self.ledger, self.mailer, Some(&self.pace), of, to, emails, &self.token).await
+    }
+
+    /// Drops a claim with nothing to send after all.
+    pub async fn release(&self, of: DeliveryOf, to: &Recipient) -> Result<(), DomainError> {
+        self.ledger.release(of, to, &self.token).await
     }
 
     /// Starts `work` for every item in order, keeping at most `concurrency` of them in flight,
@@ -315,8 +399,9 @@ pub async fn deliver_reports(
     counts
 }
 
-/// One provider's report email: its record, its rows (`errors`, when streamed), its chart, the
-/// email, the delivery.
+/// One provider's report email: its record, the ledger's claim (before anything is made, so a
+/// re-run skips a delivered provider for one write), its rows (`errors`, when streamed), its
+/// chart, the email, the send.
 async fn provider_delivery(
     services: &DeliveryServices<'_>,
     sender: &Sender<'_>,
@@ -337,10 +422,19 @@ async fn provider_delivery(
                 return ProviderOutcome::Failed(e.to_string());
             }
         };
+        let of = DeliveryOf::from(report.date);
+        let to = Recipient::Provider(provider_id.to_owned());
+        match sender.claim(of, &to, resend.covers(&to)).await {
+            Ok(None) => {}
+            Ok(Some(skipped)) => return ProviderOutcome::Delivery(Ok(skipped)),
+            Err(e) => return ProviderOutcome::Delivery(Err(e)),
+        }
         let hydrated = match errors {
             None => None,
             Some(Ok(errors)) => Some(report.for_provider(provider_id, errors)),
-            Some(Err(e)) => return ProviderOutcome::Failed(format!("error rows unreadable: {e}")),
+            Some(Err(e)) => {
+                return released(sender, of, &to, ProviderOutcome::Failed(format!("error rows unreadable: {e}"))).await
+            }
         };
         // A chart that cannot be made never holds the report back: the email goes without it.
         let chart = match services.charts {
@@ -360,14 +454,22 @@ async fn provider_delivery(
             chart.as_ref(),
             ATTACHMENT_BUDGET_BYTES,
         ) else {
-            return ProviderOutcome::Nothing;
+            return released(sender, of, &to, ProviderOutcome::Nothing).await;
         };
         drop((hydrated, chart));
-        let to = Recipient::Provider(provider_id.to_owned());
-        ProviderOutcome::Delivery(sender.deliver(report.date, &to, &[email], resend.covers(&to)).await)
+        ProviderOutcome::Delivery(sender.send_claimed(of, &to, &[email]).await)
     }
     .await;
     (provider_id.to_owned(), outcome)
+}
+
+/// `outcome` of a claimed delivery that sends nothing, after its claim is released (a release
+/// that fails leaves a `CLAIMED` entry, which the next run takes over: nothing is lost).
+async fn released(sender: &Sender<'_>, of: DeliveryOf, to: &Recipient, outcome: ProviderOutcome) -> ProviderOutcome {
+    if let Err(e) = sender.release(of, to).await {
+        tracing::warn!(recipient = ?to, error = %e, "claim not released; the next run takes it over");
+    }
+    outcome
 }
 
 impl DeliveryCounts {

@@ -8,8 +8,9 @@
 use marketplace_aws::report_files::ReportFileStore;
 use marketplace_aws::reports_table::ReportsTable;
 use marketplace_aws::{DynamoProviderStore, SesMailer};
+use marketplace_core::ports::Mailer;
 use marketplace_core::PortalConfig;
-use marketplace_reports::delivery::SendLimits;
+use marketplace_reports::delivery::{DeliveryLedger, SendLimits};
 
 use crate::aws::{DeploymentLogTable, PartialStore};
 
@@ -17,12 +18,15 @@ use crate::aws::{DeploymentLogTable, PartialStore};
 pub struct AwsContext {
     /// Source table.
     pub logs: DeploymentLogTable,
-    /// Reports table and delivery ledger.
+    /// Reports table.
     pub reports: ReportsTable,
+    /// Another delivery ledger than the Reports table's own (`None`, the default): a test wraps
+    /// the table's to see every hand-over and record. Read through [`AwsContext::ledger`].
+    pub ledger: Option<Box<dyn DeliveryLedger>>,
     /// Provider contact addresses.
     pub providers: DynamoProviderStore,
-    /// SES.
-    pub mailer: SesMailer,
+    /// SES (`SesMailer`; any [`Mailer`] — a test wraps it to die at a chosen send).
+    pub mailer: Box<dyn Mailer>,
     /// Email settings.
     pub config: PortalConfig,
     /// Deliveries in flight and SES's send rate (`REPORT_SEND_CONCURRENCY`, `SES_MAX_SEND_RATE`).
@@ -45,12 +49,18 @@ impl AwsContext {
         Ok(AwsContext {
             logs: DeploymentLogTable::new(dynamodb.clone(), env("DEPLOYMENT_LOGS_TABLE")?),
             reports: ReportsTable::new(dynamodb.clone(), env("REPORTS_TABLE")?),
+            ledger: None,
             providers: DynamoProviderStore::new(dynamodb, env("MARKETPLACE_TABLE")?),
-            mailer: SesMailer::new(aws_sdk_ses::Client::new(&sdk)),
+            mailer: Box::new(SesMailer::new(aws_sdk_ses::Client::new(&sdk))),
             config: PortalConfig::from_env()?,
             sends: SendLimits::from_env()?,
             partials: bucket("REPORT_PARTIALS_BUCKET").map(|bucket| PartialStore::new(&sdk, bucket)),
             files: bucket("REPORT_FILES_BUCKET").map(|bucket| ReportFileStore::new(&sdk, bucket)),
         })
+    }
+
+    /// The delivery ledger: [`AwsContext::ledger`]'s, or the Reports table's.
+    pub fn ledger(&self) -> &dyn DeliveryLedger {
+        self.ledger.as_deref().unwrap_or(&self.reports)
     }
 }

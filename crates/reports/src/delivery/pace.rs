@@ -1,15 +1,13 @@
-//! How fast a run's deliveries go out: [`SendLimits`] from the settings, and [`SendPace`] /
-//! [`PacedMailer`], which keep SES messages within the account's send rate.
+//! How fast a run's deliveries go out: [`SendLimits`] from the settings, and [`SendPace`], whose
+//! turns keep SES messages within the account's send rate (a delivery takes its turn before each
+//! message, and before its hand-over to SES: `super::send_claimed`).
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio::time::Instant;
 
-use marketplace_core::email::Email;
-use marketplace_core::ports::Mailer;
 use marketplace_core::DomainError;
 
 /// How fast deliveries go out: at most `concurrency` deliveries in flight, and SES messages
@@ -96,26 +94,5 @@ impl SendPace {
         let at = next.map_or(now, |n| n.max(now));
         *next = Some(at + self.interval);
         at
-    }
-}
-
-/// A mailer that waits for its turn at a [`SendPace`] before every message.
-pub struct PacedMailer<'a> {
-    mailer: &'a dyn Mailer,
-    pace: SendPace,
-}
-
-impl<'a> PacedMailer<'a> {
-    /// `mailer`, at most `per_second` messages per second.
-    pub fn new(mailer: &'a dyn Mailer, per_second: NonZeroU32) -> Self {
-        PacedMailer { mailer, pace: SendPace::new(per_second) }
-    }
-}
-
-#[async_trait]
-impl Mailer for PacedMailer<'_> {
-    async fn send(&self, email: &Email) -> Result<String, DomainError> {
-        self.pace.turn().await;
-        self.mailer.send(email).await
     }
 }

@@ -7,11 +7,26 @@ use tokio::time::Instant;
 
 use super::*;
 
+/// Where a delivery is in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Claimed,
+    Sending,
+    Sent,
+}
+
+/// The ledger's protocol in memory (the DynamoDB one: `marketplace_aws::reports_table::ledger`).
 #[derive(Default)]
-struct MemLedger(Mutex<HashMap<String, (String, bool)>>);
+struct MemLedger(Mutex<HashMap<String, (String, State)>>);
 
 fn k(of: DeliveryOf, to: &Recipient) -> String {
     format!("{of:?}{to:?}")
+}
+
+impl MemLedger {
+    fn state(&self, of: DeliveryOf, to: &Recipient) -> Option<State> {
+        self.0.lock().expect("lock").get(&k(of, to)).map(|e| e.1)
+    }
 }
 
 #[async_trait]
@@ -25,18 +40,28 @@ impl DeliveryLedger for MemLedger {
     ) -> Result<Result<(), ClaimRefused>, DomainError> {
         let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
         match m.get(&k(of, to)) {
-            Some((_, true)) if !force => Ok(Err(ClaimRefused::AlreadySent)),
-            Some((_, false)) if !force => Ok(Err(ClaimRefused::InDoubt)),
+            Some((held, State::Sent)) if !force && held != token => Ok(Err(ClaimRefused::AlreadySent)),
+            Some((held, State::Sending)) if !force && held != token => Ok(Err(ClaimRefused::InDoubt)),
             _ => {
-                m.insert(k(of, to), (token.into(), false));
+                m.insert(k(of, to), (token.into(), State::Claimed));
                 Ok(Ok(()))
             }
+        }
+    }
+    async fn hand_over(&self, of: DeliveryOf, to: &Recipient, token: &str) -> Result<bool, DomainError> {
+        let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
+        match m.get_mut(&k(of, to)) {
+            Some(e) if e.0 == token && e.1 != State::Sent => {
+                e.1 = State::Sending;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
     async fn record_sent(&self, of: DeliveryOf, to: &Recipient, token: &str, _: &[String]) -> Result<(), DomainError> {
         let mut m = self.0.lock().map_err(|e| DomainError::infra("lock", e))?;
         if let Some(e) = m.get_mut(&k(of, to)).filter(|e| e.0 == token) {
-            e.1 = true;
+            e.1 = State::Sent;
         }
         Ok(())
     }
@@ -113,14 +138,58 @@ async fn failed_send_releases_the_claim_so_the_next_run_retries() {
 }
 
 #[tokio::test]
-async fn claim_without_record_is_in_doubt_and_not_resent() {
+async fn a_claim_never_handed_to_ses_is_taken_over_and_sent_by_the_next_run() {
     let ledger = MemLedger::default();
     let to = Recipient::Provider("acme".into());
+    // A run claimed, then died before handing the delivery to SES: nothing went out.
     assert!(ledger.claim(day().into(), &to, "crashed", false).await.expect("ok").is_ok());
+    let mailer = CountingMailer(Mutex::new(0), false);
+    let out = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t2", false).await.expect("ok");
+    assert_eq!(out, Delivered::Sent(vec!["msg-1".into()]));
+    assert_eq!(ledger.state(day().into(), &to), Some(State::Sent));
+}
+
+#[tokio::test]
+async fn a_delivery_handed_to_ses_and_never_recorded_is_in_doubt_and_not_resent() {
+    let ledger = MemLedger::default();
+    let to = Recipient::Provider("acme".into());
+    // A run handed the delivery to SES, then died before recording it: it may have gone out.
+    assert!(ledger.claim(day().into(), &to, "crashed", false).await.expect("ok").is_ok());
+    assert!(ledger.hand_over(day().into(), &to, "crashed").await.expect("ok"));
     let mailer = CountingMailer(Mutex::new(0), false);
     let out = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t2", false).await.expect("ok");
     assert_eq!(out, Delivered::InDoubt);
     assert_eq!(*mailer.0.lock().expect("lock"), 0);
+    // The operator's re-send goes out.
+    let forced = deliver_once(&ledger, &mailer, day(), &to, &[email()], "t3", true).await.expect("ok");
+    assert_eq!(forced, Delivered::Sent(vec!["msg-1".into()]));
+}
+
+#[tokio::test]
+async fn a_run_whose_claim_was_taken_over_before_its_hand_over_sends_nothing() {
+    let ledger = MemLedger::default();
+    let to = Recipient::Provider("acme".into());
+    let (a, b) = (CountingMailer(Mutex::new(0), false), CountingMailer(Mutex::new(0), false));
+    // Run A claims; run B takes the claim over before A hands it to SES.
+    assert_eq!(claim(&ledger, day().into(), &to, "a", false).await.expect("ok"), None);
+    assert_eq!(claim(&ledger, day().into(), &to, "b", false).await.expect("ok"), None);
+    let late = send_claimed(&ledger, &a, None, day().into(), &to, &[email()], "a").await.expect("ok");
+    assert_eq!(late, Delivered::AlreadySent, "A lost the claim: B delivers");
+    let sent = send_claimed(&ledger, &b, None, day().into(), &to, &[email()], "b").await.expect("ok");
+    assert_eq!(sent, Delivered::Sent(vec!["msg-1".into()]));
+    assert_eq!((*a.0.lock().expect("lock"), *b.0.lock().expect("lock")), (0, 1), "one email between both runs");
+}
+
+#[tokio::test]
+async fn a_repeated_claim_or_hand_over_of_the_same_run_is_its_own() {
+    // An SDK retry of a write whose first attempt succeeded.
+    let ledger = MemLedger::default();
+    let to = Recipient::Team;
+    assert!(ledger.claim(day().into(), &to, "t1", false).await.expect("ok").is_ok());
+    assert!(ledger.claim(day().into(), &to, "t1", false).await.expect("ok").is_ok());
+    assert!(ledger.hand_over(day().into(), &to, "t1").await.expect("ok"));
+    assert!(ledger.hand_over(day().into(), &to, "t1").await.expect("ok"));
+    assert_eq!(ledger.state(day().into(), &to), Some(State::Sending));
 }
 
 fn limits(concurrency: usize, per_second: u32) -> SendLimits {
@@ -183,17 +252,6 @@ fn sends_asked_for_at_once_are_spaced_at_the_rate_and_a_quiet_spell_saves_up_no_
     // After a quiet spell the next send goes at once, the one after it a slot on.
     let quiet = start + Duration::from_secs(10);
     assert_eq!((pace.take_slot(quiet), pace.take_slot(quiet)), (quiet, quiet + Duration::from_millis(250)));
-}
-
-#[tokio::test]
-async fn a_paced_mailer_sends_every_email_it_is_given() {
-    let noted = NotingMailer::new(Email::clone);
-    let paced = PacedMailer::new(&noted, NonZeroU32::new(1000).expect("1000"));
-    let email = email();
-    for sent in futures::future::join_all((0..3).map(|_| paced.send(&email))).await {
-        sent.expect("sent");
-    }
-    assert_eq!(noted.0.lock().expect("lock").len(), 3);
 }
 
 #[tokio::test]

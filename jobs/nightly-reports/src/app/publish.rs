@@ -79,8 +79,8 @@ pub async fn publish(
             }
             if delivery.send {
                 let services = DeliveryServices {
-                    ledger: &aws.reports,
-                    mailer: &aws.mailer,
+                    ledger: aws.ledger(),
+                    mailer: aws.mailer.as_ref(),
                     providers: &aws.providers,
                     config: &aws.config,
                     charts: Some(&StoredReportCharts::new(&aws.reports)),
