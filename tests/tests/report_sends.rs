@@ -207,6 +207,10 @@ async fn forty_statements_go_out_concurrently_once_each_and_a_rejected_address_s
     store_providers(aws.providers.table(), &ids, true).await;
     let broken = &ids[BROKEN];
     let month: Month = "2025-05".parse().expect("month");
+    // A quiet month for these providers, but every day of it run (a statement needs that).
+    let plan = ReportPlan::new(month.first_day(), month.last_day()).expect("plan");
+    let dailies = table_run(plan, &std::env::temp_dir().join(unique("sends-statements-dailies")));
+    run_job(&dailies, &Resend::Nothing, Some(&aws)).await.expect("dailies");
     let request = StatementRequest {
         month,
         out: std::env::temp_dir().join(unique("sends-statements")),

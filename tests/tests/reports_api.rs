@@ -239,6 +239,11 @@ async fn a_provider_reads_its_daily_rows_page_by_page_and_only_its_own() {
     let tampered =
         get(&reader, &path, "from=2026-01-01&to=2026-01-31&next=eyJxIjoiYSJ9", Some(provider_claims(&acme))).await;
     assert_problem(&tampered, 400, "invalid-next");
+    // A forged token of this very query whose sort key is longer than DynamoDB accepts: 400, not 500.
+    let long_sk = format!("DAY#2026-01-15#PRODUCT#{}", "x".repeat(reports_api::paging::MAX_SORT_KEY_BYTES));
+    let forged = reports_api::paging::encode(&format!("reports|{acme}|2026-01-01|2026-01-31"), &long_sk);
+    let too_long = format!("from=2026-01-01&to=2026-01-31&next={forged}");
+    assert_problem(&get(&reader, &path, &too_long, Some(provider_claims(&acme))).await, 400, "invalid-next");
 
     // Another provider's data: 404, the very answer an unknown provider gets.
     let foreign = get(&reader, &globex_path, "from=2026-01-01&to=2026-01-31", Some(provider_claims(&acme))).await;

@@ -2,7 +2,9 @@
 //! golden logs moved to a month of their own), then the statement run states that month for every
 //! provider with a published product — statement items and CSV objects read back, one email per
 //! provider through the real delivery ledger, re-runs that send nothing and rewrite identical
-//! bytes, a quiet provider's zero statement, concurrent runs, and an open month refused.
+//! bytes, a quiet provider's zero statement, concurrent runs, and an open month refused; a month
+//! with days without a finished daily run, or rows that disagree with the last day's month sums,
+//! refused until they are re-run (`statements/complete.rs`).
 //!
 //! Each test has a `Marketplace` and a `Reports` table of its own (same keys as template.yaml's),
 //! because the statement run scans the whole `Marketplace` table for published products: on the
@@ -29,6 +31,9 @@ use nightly_reports::statement_run::{run_statements, StatementRequest, Statement
 use rust_decimal::Decimal;
 
 const GOLDEN: [&str; 3] = ["acme-software", "globex-labs", "initech"];
+
+#[path = "statements/complete.rs"]
+mod complete;
 
 /// The job's AWS context on private `Marketplace` and `Reports` tables (the rest shared), with
 /// pages of two items on every `Reports` query.
@@ -213,14 +218,13 @@ async fn statements_are_stored_emailed_once_reconcile_with_the_dailies_and_re_ru
         store_provider(&aws, p, status).await;
     }
 
-    // The dailies of the month: the golden logs (the 11th..15th) in March 2025, stored only.
+    // The dailies of the month: the golden logs (the 11th..15th) in March 2025, every day of the
+    // month run (a statement needs a finished run of each), stored only.
     let month: Month = "2025-03".parse().expect("month");
     assert_eq!(aws.logs.load(golden_logs("2025-03-", &ids, &suffix)).await.expect("load"), 34);
     let out = std::env::temp_dir().join(unique("statements-out"));
-    let first: chrono::NaiveDate = "2025-03-11".parse().expect("date");
-    let last: chrono::NaiveDate = "2025-03-15".parse().expect("date");
     let dailies = JobRequest {
-        plan: ReportPlan::new(first, last).expect("plan"),
+        plan: ReportPlan::new(month.first_day(), month.last_day()).expect("plan"),
         source: Source::Table,
         partition: None,
         out: out.clone(),
@@ -305,6 +309,7 @@ async fn statements_are_stored_emailed_once_reconcile_with_the_dailies_and_re_ru
     let ledger = partition(&reports_table, "DELIVERY#STATEMENT#2025-03", "PROVIDER#").await;
     assert_eq!(ledger.iter().map(|i| attr_s(i, "state")).collect::<Vec<_>>(), ["SENT", "SENT", "SENT"]);
     assert!(partition(&reports_table, "DELIVERY#2025-03-15", "").await.is_empty(), "dailies were not sent");
+    assert!(partition(&reports_table, "DELIVERY#2025-03-31", "").await.is_empty(), "dailies were not sent");
 
     // The portal reads the stored statement through the reports API (the provider's own).
     let reader = reports_api::AwsReportReader::new(
@@ -335,7 +340,8 @@ async fn statements_are_stored_emailed_once_reconcile_with_the_dailies_and_re_ru
     }
 
     // An operator's re-send of one provider, then the Lambda payloads: with a month, and as the
-    // schedule sends it (the month before scheduled_time): nothing new.
+    // schedule sends it on the 1st and again daily until the 7th (the month before
+    // scheduled_time): nothing new.
     let resend = StatementRequest { resend: Resend::Providers([ids[1].clone()].into()), ..request(month, &out) };
     let resent = run_statements(&resend, &aws).await.expect("re-send");
     assert_eq!((resent.emails_sent, resent.emails_already_sent), (1, 2));
@@ -343,6 +349,7 @@ async fn statements_are_stored_emailed_once_reconcile_with_the_dailies_and_re_ru
     for payload in [
         serde_json::json!({"mode": "statement", "month": "2025-03"}),
         serde_json::json!({"mode": "statement", "scheduled_time": "2025-04-01T03:30:00Z"}),
+        serde_json::json!({"mode": "statement", "scheduled_time": "2025-04-07T03:30:00Z"}),
     ] {
         let run: ScheduledRun = serde_json::from_value(payload.clone()).expect("payload");
         let result = handle_scheduled(&run, &aws, &out, 4).await.expect("statement payload");
@@ -378,6 +385,9 @@ async fn a_rejected_address_stops_no_other_statement_and_concurrent_runs_send_ea
     }
     let month: Month = "2025-04".parse().expect("month");
     let out = std::env::temp_dir().join(unique("statements-concurrent"));
+    // A quiet month for these providers, but every day of it run (a statement needs that).
+    let plan = ReportPlan::new(month.first_day(), month.last_day()).expect("plan");
+    run_job(&table_run(plan, &out), &Resend::Nothing, Some(&aws)).await.expect("dailies");
 
     // Two runs of the month at once, through the real delivery ledger.
     let both = request(month, &out);

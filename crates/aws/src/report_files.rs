@@ -9,8 +9,14 @@
 //!
 //! Each object is streamed from its local file (`ByteStream::from_path`: read in bounded chunks,
 //! never held whole in memory), one file at a time. A re-run overwrites the keys with the
-//! re-run's bytes, which are identical for identical inputs. Files above S3's single-PUT limit
-//! (5 GiB) are refused rather than half-written; a day's CSVs are far below it.
+//! re-run's bytes, which are identical for identical inputs, and then deletes every other object
+//! under the date's prefix `reports/<date>/` ([`date_prefix`]): a provider whose logs moved to
+//! another provider no longer downloads a file of that other provider's customers. The deletes
+//! come only after every upload succeeded, so a failed or killed run leaves the date with its
+//! old files or a mix of old and new ones, never without files; the next run finishes the job.
+//! (The bucket is versioned: a deleted key's last version stays, unreachable through the reports
+//! API, until the lifecycle rule expires it.) Files above S3's single-PUT limit (5 GiB) are
+//! refused rather than half-written; a day's CSVs are far below it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +43,11 @@ pub fn object_key(date: NaiveDate, relative: &str) -> String {
     } else {
         format!("reports/{date}/team/{relative}")
     }
+}
+
+/// Where every report file of `date` is: `reports/<date>/`.
+pub fn date_prefix(date: NaiveDate) -> String {
+    format!("reports/{}/", date.format("%Y-%m-%d"))
 }
 
 /// Where a provider's report files of `date` are: `reports/<date>/providers/<provider_id>/`.
@@ -80,7 +91,8 @@ impl ReportFileStore {
         &self.bucket
     }
 
-    /// Uploads every file under `date_dir` (one date's directory); returns the keys written.
+    /// Uploads every file under `date_dir` (one date's directory), then deletes the date's
+    /// objects this upload did not write (see the module docs); returns the keys written.
     pub async fn upload_date(&self, date: NaiveDate, date_dir: &Path) -> Result<Vec<String>, AwsError> {
         let mut files = Vec::new();
         collect_files(date_dir, date_dir, &mut files).map_err(|e| self.failed("PutObject", e))?;
@@ -91,7 +103,35 @@ impl ReportFileStore {
             self.put_file(&key, &path).await?;
             keys.push(key);
         }
+        let stale = self.delete_stale(date, &keys).await?;
+        if !stale.is_empty() {
+            tracing::info!(%date, deleted = stale.len(), "report files of an earlier run no longer produced: deleted");
+        }
         Ok(keys)
+    }
+
+    /// Deletes every object under [`date_prefix`] that is not in `written`; returns their keys.
+    pub async fn delete_stale(&self, date: NaiveDate, written: &[String]) -> Result<Vec<String>, AwsError> {
+        let written: std::collections::HashSet<&str> = written.iter().map(String::as_str).collect();
+        let stale: Vec<String> = self
+            .list(&date_prefix(date))
+            .await?
+            .into_iter()
+            .map(|(key, _)| key)
+            .filter(|key| !written.contains(key.as_str()))
+            .collect();
+        // One DeleteObject a key: a date's stale files are few (a moved provider's two or three),
+        // and the single call needs no request checksum.
+        for key in &stale {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(AwsError::s3("DeleteObject", &self.bucket))?;
+        }
+        Ok(stale)
     }
 
     /// Uploads the statement CSV at `path` to [`statement_object_key`]; returns the key.
@@ -129,25 +169,7 @@ impl ReportFileStore {
     /// `provider_id`'s report files of `date`, by key, with presigned URLs.
     pub async fn provider_files(&self, provider_id: &str, date: NaiveDate) -> Result<Vec<FileLink>, AwsError> {
         let prefix = provider_files_prefix(provider_id, date);
-        let mut objects = Vec::new();
-        let mut continuation = None;
-        loop {
-            let out = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&prefix)
-                .set_continuation_token(continuation.take())
-                .send()
-                .await
-                .map_err(AwsError::s3("ListObjectsV2", &self.bucket))?;
-            objects.extend(out.contents().iter().filter_map(|o| Some((o.key()?.to_owned(), o.size().unwrap_or(0)))));
-            match out.next_continuation_token {
-                Some(token) if out.is_truncated == Some(true) => continuation = Some(token),
-                _ => break,
-            }
-        }
-        objects.sort();
+        let objects = self.list(&prefix).await?;
         let config =
             PresigningConfig::expires_in(PRESIGNED_URL_TTL).map_err(|e| self.failed("presign GetObject", e))?;
         let mut links = Vec::with_capacity(objects.len());
@@ -168,6 +190,30 @@ impl ReportFileStore {
             });
         }
         Ok(links)
+    }
+
+    /// Every object under `prefix`, as (key, size), by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, i64)>, AwsError> {
+        let mut objects = Vec::new();
+        let mut continuation = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(continuation.take())
+                .send()
+                .await
+                .map_err(AwsError::s3("ListObjectsV2", &self.bucket))?;
+            objects.extend(out.contents().iter().filter_map(|o| Some((o.key()?.to_owned(), o.size().unwrap_or(0)))));
+            match out.next_continuation_token {
+                Some(token) if out.is_truncated == Some(true) => continuation = Some(token),
+                _ => break,
+            }
+        }
+        objects.sort();
+        Ok(objects)
     }
 
     fn failed(&self, operation: &'static str, message: impl std::fmt::Display) -> AwsError {
@@ -206,6 +252,11 @@ mod tests {
         assert_eq!(object_key(date, "marketplace-summary.csv"), "reports/2026-02-14/team/marketplace-summary.csv");
         assert_eq!(object_key(date, "rejected.csv"), "reports/2026-02-14/team/rejected.csv");
         assert!(object_key(date, "providers/acme/deployments.csv").starts_with(&provider_files_prefix("acme", date)));
+        // Every key of the date lies under the date's prefix, which the stale-file sweep lists.
+        for relative in ["providers/acme/deployments.csv", "marketplace-summary.csv"] {
+            assert!(object_key(date, relative).starts_with(&date_prefix(date)), "{relative}");
+        }
+        assert!(!object_key(date, "x.csv").starts_with(&date_prefix("2026-02-01".parse().expect("date"))));
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //!
 //! A month with no rows gives a zero statement: no lines, no totals, `days_with_rows = 0`.
 //!
+//! The statement run states a month only when it is complete ([`days_without_finished_run`]:
+//! every day has a finished daily run) and each statement agrees with the month sums of the
+//! month's last day ([`reconcile`]: equal counts, money within the rounding of the daily rows).
+//!
 //! [`statement_csv`] is the statement's file (stored in S3 and attached to the statement email),
 //! byte for byte the same for the same statement.
 
@@ -27,9 +31,11 @@ use crate::files::csv_file;
 use crate::rows::{Counts, RowMoney};
 use marketplace_core::money::Currency;
 
+mod complete;
 mod month;
 mod stored_row;
 
+pub use complete::{days_without_finished_run, name_days, reconcile, Unreconciled};
 pub use month::{InvalidMonth, Month};
 pub use stored_row::{StoredRow, StoredRowError};
 

@@ -1,14 +1,16 @@
 //! Late deployment logs: consumes the `DeploymentLogs` table's DynamoDB stream and records every
-//! change (insert, update, delete) to a log of a date whose report was already stored, made
-//! after that report's run started reading, as a late-log item in the `Reports` table
-//! (`marketplace_reports::storage`, "late log"). The next night names them per date
-//! (`late_logs` in its summary, the `LateLogs` alarm); this function's `LateLogs` metric shows
-//! them as they arrive.
+//! change (insert, update, delete) to a log that a stored report of its date may not have read
+//! as a late-log item in the `Reports` table (`marketplace_reports::storage`, "late log"): a
+//! change at or after the read start of the date's marked report (*late*), and any change after
+//! the log's date to a date without a mark yet (*pending*: its run may be between reading and
+//! marking; the night decides). The windows are in [`lateness`]. The next night names the late
+//! ones per date (`late_logs` in its summary, the `LateLogs` alarm); this function's `LateLogs`
+//! metric shows those of marked dates as they arrive (`LateLogsPending` the others).
 //!
-//! A record's report date is the date of its log's key ([`change`]); whether the change is late
-//! is [`lateness`]; the table is `marketplace_aws::reports_table`. Records of dates not reported
-//! yet are ignored (that night will read them); invalid records are logged and skipped, never
-//! retried. A failed DynamoDB call reports its record as the batch item failure: Lambda resumes
+//! A record's report date is the date of its log's key ([`change`]); what the change is to its
+//! date's report is [`lateness`]; the table is `marketplace_aws::reports_table`. Changes made on
+//! the log's own date need no lookup (no run read the date yet); invalid records are logged and
+//! skipped, never retried. A failed DynamoDB call reports its record as the batch item failure: Lambda resumes
 //! the shard from it.
 
 pub mod change;
@@ -23,18 +25,20 @@ use marketplace_aws::reports_table::ReportsTable;
 use marketplace_reports::storage::MonthSumsMark;
 
 pub use change::{log_change, InvalidRecord, LogChange};
-pub use lateness::{late_log, may_be_late};
+pub use lateness::{lateness, may_be_late, Lateness};
 
 pub const FUNCTION: &str = "late-logs";
 
 /// Counts of one batch (the function's metrics).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BatchCounts {
-    /// Late logs recorded by this batch.
+    /// Late logs of marked dates recorded by this batch.
     pub late: u64,
-    /// Late logs already recorded (redelivered records).
+    /// Changes of dates without a mark yet recorded by this batch (the night decides).
+    pub pending: u64,
+    /// Items already recorded (redelivered records).
     pub repeated: u64,
-    /// Changes of dates not reported yet, or read by their report.
+    /// Changes made on their log's date, or read by their date's report.
     pub not_late: u64,
     /// Records skipped as invalid.
     pub invalid: u64,
@@ -67,19 +71,21 @@ pub async fn handle(reports: &ReportsTable, event: Event) -> (DynamoDbEventRespo
                     mark
                 }
             };
-            match late_log(&change, mark.as_ref()) {
-                Some(item) => reports.record_late_log(&item).await.map(Some),
-                None => Ok(None),
+            match lateness(&change, mark.as_ref()) {
+                Lateness::Late(item) => reports.record_late_log(&item).await.map(|new| Some((true, new))),
+                Lateness::Pending(item) => reports.record_late_log(&item).await.map(|new| Some((false, new))),
+                Lateness::Read => Ok(None),
             }
         }
         .await;
         match outcome {
-            Ok(Some(true)) => {
+            Ok(Some((true, true))) => {
                 tracing::warn!(date = %change.date, change = %change.change, pk = %change.log_key.0, sk = %change.log_key.1,
                     "late deployment log: its date was already reported");
                 counts.late += 1;
             }
-            Ok(Some(false)) => counts.repeated += 1,
+            Ok(Some((false, true))) => counts.pending += 1,
+            Ok(Some((_, false))) => counts.repeated += 1,
             Ok(None) => counts.not_late += 1,
             Err(error) => {
                 // Lambda resumes the shard from this record; the later ones come again with it.
@@ -102,6 +108,7 @@ pub async fn process(reports: &ReportsTable, event: Event) -> DynamoDbEventRespo
         FUNCTION,
         &[
             ("LateLogs", counts.late),
+            ("LateLogsPending", counts.pending),
             ("LateLogsRepeated", counts.repeated),
             ("RecordsNotLate", counts.not_late),
             ("RecordsInvalid", counts.invalid),

@@ -4,13 +4,18 @@
 //! queries the same partition from after that sort key. Tokens need no secret: the partition
 //! comes from the (authorised) path, never from the token, and a token's sort key must lie in
 //! the query's own key range — so an edited token can at most skip rows the caller may read
-//! anyway. A token of another query (another provider, range or date) is refused with 400.
+//! anyway. A token of another query (another provider, range or date) is refused with 400, and
+//! so is a sort key longer than DynamoDB accepts (a forged key of any length would otherwise fail
+//! the query and answer 500).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
+
+/// DynamoDB's limit on a sort key's size: a longer `ExclusiveStartKey` fails the whole query.
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
 
 #[derive(Serialize, Deserialize)]
 struct Token {
@@ -30,7 +35,8 @@ pub fn decode(token: &str, query: &str, lo: &str, hi: &str) -> Result<String, Pr
         || Problem::bad_parameter("invalid-next", "`next` is not a token of this query: repeat the query without it.");
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let token: Token = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if token.q != query || token.k.as_str() < lo || token.k.as_str() > hi {
+    let too_long = token.k.len() > MAX_SORT_KEY_BYTES;
+    if too_long || token.q != query || token.k.as_str() < lo || token.k.as_str() > hi {
         return Err(invalid());
     }
     Ok(token.k)
@@ -61,5 +67,17 @@ mod tests {
         assert_eq!(refused("not base64!", Q).status, 400);
         assert_eq!(refused(&URL_SAFE_NO_PAD.encode("[1,2]"), Q).status, 400);
         assert_eq!(refused("", Q).kind, "urn:marketplace:problem:invalid-next");
+    }
+
+    #[test]
+    fn sort_keys_longer_than_dynamodb_accepts_are_refused() {
+        let within =
+            |len: usize| format!("DAY#2026-02-14#PRODUCT#{}", "v".repeat(len - "DAY#2026-02-14#PRODUCT#".len()));
+        let decode_key = |sk: &str| decode(&encode(Q, sk), Q, "DAY#2026-02-01", "DAY#2026-02-28~");
+        let longest = within(MAX_SORT_KEY_BYTES);
+        assert_eq!(decode_key(&longest).expect("the longest key DynamoDB accepts"), longest);
+        let refused = decode_key(&within(MAX_SORT_KEY_BYTES + 1)).unwrap_err();
+        assert_eq!((refused.status, refused.kind.as_str()), (400, "urn:marketplace:problem:invalid-next"));
+        assert_eq!(decode_key(&within(100_000)).unwrap_err().status, 400);
     }
 }

@@ -1,9 +1,14 @@
 //! Operator metrics in CloudWatch's embedded metric format (EMF): one JSON line per Lambda run
 //! on stdout, which CloudWatch Logs turns into metrics of namespace [`NAMESPACE`] without any
-//! API call. `template.yaml` alarms on `DeliveriesInDoubt`, `DeliveriesFailed` and `LateLogs` (> 0) and on a
-//! night without `SuccessfulRun` (the heartbeat).
+//! API call. `template.yaml` alarms on `DeliveriesInDoubt`, `DeliveriesFailed` and `LateLogs` (> 0), on a
+//! night without `SuccessfulRun` (the heartbeat), and on a monthly statement run that found its
+//! month incomplete: `StatementDaysMissing` (days without a finished daily run; the run refused
+//! the whole month) or `StatementsUnreconciled` (statements that disagree with the last day's
+//! month sums; those providers were left out) > 0.
 //!
-//! Only the Lambda entry point prints it: the CLI's stdout ends with its JSON summary.
+//! Only the Lambda entry point prints the run's line; a statement run refused for missing days
+//! prints its own ([`statement_refused_line`]) through [`emit_in_lambda`], also only under
+//! Lambda: the CLI's stdout ends with its JSON summary.
 
 use std::time::Duration;
 
@@ -21,6 +26,7 @@ const COUNTS: &[(&str, &str)] = &[
     ("EmailsSent", "emails_sent"),
     ("DeliveriesInDoubt", "deliveries_in_doubt"),
     ("LateLogs", "late_log_count"),
+    ("StatementsUnreconciled", "statements_unreconciled"),
 ];
 
 /// The EMF line for one run: `summary` is the run summary as JSON (what the handler returns,
@@ -50,6 +56,31 @@ pub fn emf_line(summary: &Value, failed_deliveries: usize, succeeded: bool, dura
     Value::Object(record).to_string()
 }
 
+/// The EMF line of a statement run refused because `days_missing` days of its month have no
+/// finished daily run (`StatementDaysMissing`), at `now_ms`.
+pub fn statement_refused_line(days_missing: usize, now_ms: i64) -> String {
+    json!({
+        "StatementDaysMissing": days_missing as u64,
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": "StatementDaysMissing", "Unit": "Count"}]
+            }]
+        }
+    })
+    .to_string()
+}
+
+/// Prints an EMF `line` on stdout when running under Lambda (which ships stdout to CloudWatch
+/// Logs); elsewhere nothing: the CLI's stdout is its JSON summary, and its error says the same.
+pub fn emit_in_lambda(line: &str) {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        println!("{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +106,20 @@ mod tests {
         assert_eq!((v["SuccessfulRun"].as_u64(), v["DeliveriesFailed"].as_u64()), (Some(0), Some(1)));
         assert_eq!(v["DurationMs"].as_u64(), Some(1500));
         assert_eq!(v["_aws"]["Timestamp"].as_i64(), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn a_statement_run_feeds_the_unreconciled_and_days_missing_metrics() {
+        let summary = json!({"month": "2026-02", "emails_sent": 3, "statements_unreconciled": 2});
+        let v: Value = serde_json::from_str(&emf_line(&summary, 2, false, Duration::ZERO, 1)).expect("json");
+        assert_eq!(v["StatementsUnreconciled"].as_u64(), Some(2));
+        let refused: Value = serde_json::from_str(&statement_refused_line(3, 1_700_000_000_000)).expect("json");
+        assert_eq!(refused["StatementDaysMissing"].as_u64(), Some(3));
+        let declared = &refused["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(
+            (declared["Namespace"].as_str(), declared["Metrics"][0]["Name"].as_str()),
+            (Some(NAMESPACE), Some("StatementDaysMissing"))
+        );
+        assert_eq!(refused["_aws"]["Timestamp"].as_i64(), Some(1_700_000_000_000));
     }
 }

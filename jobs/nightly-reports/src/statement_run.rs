@@ -2,8 +2,18 @@
 //! product, the closed month's statement from its stored daily rows, stored (a `Reports` item and
 //! a CSV in the report-files bucket) and emailed once per (month, provider).
 //!
+//! Only a complete month is stated. First, every day of it must have a finished daily run (its
+//! month-sums mark, written last by the run; one keys-only `Query`): otherwise the whole run is
+//! refused naming the missing days ([`StatementRunError::MonthIncomplete`]), nothing is stored or
+//! sent, and the `StatementDaysMissing` metric is emitted. The schedule fires daily on the 1st to
+//! the 7th, so the month is stated by the first run after its days are re-run (a run of a month
+//! already sent finds every delivery in the ledger and sends nothing). Then the month sums of
+//! the last day are read once (one paged `Query`) and each statement must reconcile with its
+//! provider's ([`marketplace_reports::statement::reconcile`]); one that does not is neither stored
+//! nor sent, and counts as a failed provider (`statements_unreconciled`, named in the error).
+//!
 //! Per provider, in order: read the month's daily rows (one paged `Query`), build the statement
-//! (`marketplace_reports::statement`; a quiet month is a zero statement), put the
+//! (`marketplace_reports::statement`; a quiet month is a zero statement), reconcile it, put the
 //! statement item, write the CSV under `<out>/statements/<yyyy-mm>/providers/<id>/` and upload
 //! it, then deliver the email through the delivery ledger (`DELIVERY#STATEMENT#<yyyy-mm>`), so a
 //! re-run rewrites identical items and bytes and sends nothing new; `resend` sends again as for
@@ -11,19 +21,24 @@
 //! the run then fails naming who was missed ([`StatementRunError::Incomplete`]). Providers go
 //! concurrently through the daily reports' [`Sender`] (bounded, SES paced).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use marketplace_aws::sdk_error::AwsError;
 use marketplace_core::ports::ProviderDirectory;
+use marketplace_reports::aggregate::{GroupKey, GroupTotals};
 use marketplace_reports::delivery::{Delivered, Resend, Sender};
-use marketplace_reports::statement::{monthly_statement, statement_csv, Month, Statement};
+use marketplace_reports::statement::{
+    days_without_finished_run, monthly_statement, name_days, reconcile, statement_csv, Month, Statement,
+};
 use marketplace_reports::statement_email::statement_email;
 use marketplace_reports::storage::Recipient;
 use serde::Serialize;
 
 use crate::aws::published::providers_with_published_products;
 use crate::context::AwsContext;
+use crate::metrics::{emit_in_lambda, statement_refused_line};
 
 /// One statement run's request.
 #[derive(Debug, Clone)]
@@ -61,6 +76,9 @@ pub struct StatementSummary {
     pub deliveries_in_doubt: usize,
     /// Who they were for.
     pub in_doubt: Vec<String>,
+    /// Statements that did not reconcile with the month sums of the month's last day (neither
+    /// stored nor sent; also in `failed_deliveries`).
+    pub statements_unreconciled: usize,
     /// Providers without a provider record (statement stored, not emailed).
     pub providers_without_contact: usize,
     /// `provider: reason` of every provider whose statement was not stored or not delivered.
@@ -80,7 +98,21 @@ pub enum StatementRunError {
         /// The first day it can run.
         next: NaiveDate,
     },
-    /// The list of providers could not be read: nothing was done.
+    /// Days of the month have no finished daily run: nothing was stored or sent.
+    #[error(
+        "the statements of {month} are refused: no finished daily run for {} (a run finishes a date \
+         when it stores the date's month sums); re-run those days, then the statements (the \
+         schedule tries again every day until the 7th)",
+        name_days(.missing)
+    )]
+    MonthIncomplete {
+        /// The month asked for.
+        month: Month,
+        /// Its days without a finished daily run, ascending.
+        missing: Vec<NaiveDate>,
+    },
+    /// The list of providers, the month-sums marks or the last day's month sums could not be
+    /// read: nothing was done.
     #[error(transparent)]
     Aws(#[from] AwsError),
     /// Some providers' statements were not stored or not delivered; every other one was.
@@ -103,7 +135,21 @@ pub fn refuse_open_month(month: Month, today: NaiveDate) -> Result<(), Statement
     Err(StatementRunError::MonthOpen { month, today, next: month.next().first_day() })
 }
 
-/// Runs the statements of `request.month` for every provider with a published product.
+/// Refuses `month` unless every day of it has a finished daily run (`finished`: the dates whose
+/// month-sums mark is stored).
+pub fn refuse_incomplete_month(month: Month, finished: &[NaiveDate]) -> Result<(), StatementRunError> {
+    let missing = days_without_finished_run(month, finished);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(StatementRunError::MonthIncomplete { month, missing })
+}
+
+/// The month sums of the month's last day, by provider.
+type SumsByProvider = HashMap<String, Vec<(GroupKey, GroupTotals)>>;
+
+/// Runs the statements of `request.month` for every provider with a published product, once the
+/// month is complete (module docs).
 ///
 /// Providers go concurrently, as the daily reports do ([`Sender`]): at most
 /// `aws.sends.concurrency` providers in flight (each: its rows, statement, CSV, upload, email),
@@ -114,15 +160,29 @@ pub async fn run_statements(
 ) -> Result<StatementSummary, StatementRunError> {
     let month = request.month;
     refuse_open_month(month, Utc::now().date_naive())?;
+    let finished = aws.reports.month_sums_dates(month.first_day()).await?;
+    if let Err(refused) = refuse_incomplete_month(month, &finished) {
+        if let StatementRunError::MonthIncomplete { missing, .. } = &refused {
+            tracing::error!(%month, missing = %name_days(missing), "statements refused: days without a finished daily run");
+            emit_in_lambda(&statement_refused_line(missing.len(), Utc::now().timestamp_millis()));
+        }
+        return Err(refused);
+    }
+    let mut sums = SumsByProvider::new();
+    for (key, totals) in aws.reports.month_sums(month.last_day()).await? {
+        sums.entry(key.provider_id.clone()).or_default().push((key, totals));
+    }
+    let sums = &sums;
     let providers = providers_with_published_products(&aws.providers, request.scan_page_limit).await?;
     let mut summary = StatementSummary { month: month.to_string(), providers: providers.len(), ..Default::default() };
-    let sender = &Sender::new(&aws.reports, &aws.mailer, aws.sends);
+    let sender = &Sender::new(aws.ledger(), aws.mailer.as_ref(), aws.sends);
     sender
         .each(
             &providers,
             |provider_id| async move {
                 let mut done = ProviderDone::default();
-                let result = one_provider(request, aws, sender, provider_id, &mut done).await;
+                let provider_sums = sums.get(provider_id).map(Vec::as_slice).unwrap_or_default();
+                let result = one_provider(request, aws, sender, provider_id, provider_sums, &mut done).await;
                 (provider_id, done, result)
             },
             |(provider_id, done, result)| {
@@ -146,6 +206,7 @@ pub async fn run_statements(
 /// What one provider's statement got through (its steps stop at the first failure).
 #[derive(Debug, Default)]
 struct ProviderDone {
+    unreconciled: bool,
     stored: bool,
     zero: bool,
     uploaded: bool,
@@ -160,6 +221,7 @@ enum Emailed {
 
 impl ProviderDone {
     fn add_to(self, summary: &mut StatementSummary, month: Month, provider_id: &str) {
+        summary.statements_unreconciled += usize::from(self.unreconciled);
         summary.statements_stored += usize::from(self.stored);
         summary.zero_statements += usize::from(self.zero);
         summary.files_uploaded += usize::from(self.uploaded);
@@ -177,13 +239,15 @@ impl ProviderDone {
     }
 }
 
-/// One provider's statement: stored, uploaded, emailed. Errors name the failing step; `done`
-/// says what was done before it.
+/// One provider's statement: reconciled with `month_sums` (the provider's month sums of the last
+/// day), stored, uploaded, emailed. Errors name the failing step; `done` says what was done
+/// before it.
 async fn one_provider(
     request: &StatementRequest,
     aws: &AwsContext,
     sender: &Sender<'_>,
     provider_id: &str,
+    month_sums: &[(GroupKey, GroupTotals)],
     done: &mut ProviderDone,
 ) -> Result<(), String> {
     let month = request.month;
@@ -194,6 +258,10 @@ async fn one_provider(
         .map_err(|e| format!("daily rows unreadable: {e}"))?;
     let statement =
         monthly_statement(provider_id, month, &rows).map_err(|e| format!("daily rows do not add up: {e}"))?;
+    if let Err(why) = reconcile(&statement, month_sums) {
+        done.unreconciled = true;
+        return Err(format!("statement {why}; re-run the days whose rows are missing, then the statements"));
+    }
     aws.reports.store_statement(&statement).await.map_err(|e| format!("statement not stored: {e}"))?;
     done.stored = true;
     done.zero = statement.lines.is_empty();
@@ -265,6 +333,27 @@ mod tests {
         }
         assert!(refuse_open_month(feb, date("2026-03-01")).is_ok());
         assert!(refuse_open_month("2026-04".parse().expect("month"), date("2026-03-01")).is_err());
+    }
+
+    #[test]
+    fn a_month_with_days_without_a_finished_daily_run_is_refused_naming_them() {
+        let feb: Month = "2026-02".parse().expect("month");
+        let all: Vec<NaiveDate> = feb.first_day().iter_days().take(28).collect();
+        assert!(refuse_incomplete_month(feb, &all).is_ok());
+        let finished: Vec<NaiveDate> = all
+            .iter()
+            .copied()
+            .filter(|d| ![date("2026-02-02"), date("2026-02-27"), date("2026-02-28")].contains(d))
+            .collect();
+        match refuse_incomplete_month(feb, &finished) {
+            Err(e @ StatementRunError::MonthIncomplete { .. }) => assert_eq!(
+                e.to_string(),
+                "the statements of 2026-02 are refused: no finished daily run for 2026-02-02, 2026-02-27..2026-02-28 \
+                 (a run finishes a date when it stores the date's month sums); re-run those days, then the \
+                 statements (the schedule tries again every day until the 7th)"
+            ),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]

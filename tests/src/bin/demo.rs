@@ -121,6 +121,18 @@ async fn main() -> anyhow::Result<()> {
         println!("The email's text body:\n\n{}", email.text.trim_end());
     }
 
+    // A statement needs a finished daily run of every day of its month: the rest of February.
+    let rest = JobRequest {
+        plan: ReportPlan::new("2026-02-15".parse()?, "2026-02-28".parse()?)?,
+        source: Source::Table,
+        partition: None,
+        out: out.clone(),
+        delivery: Delivery { store: true, send: false, resend: false },
+        parallelism: 8,
+    };
+    let stored = run_job(&rest, &Resend::Nothing, Some(&aws)).await?;
+    println!("\nlater nights 2026-02-15..28 stored (not emailed): {} report items", stored.items_stored);
+
     println!("\n== 7. monthly statement for 2026-02 (what the schedule on the 1st runs: {{\"mode\": \"statement\"}})");
     let month = "2026-02".parse()?;
     let request =

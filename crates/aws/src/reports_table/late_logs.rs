@@ -1,21 +1,47 @@
 //! Late-log items (`LATE#<yyyy-mm>`): the `late-logs` function writes one per DynamoDB stream
-//! record of an already reported date, the night reads a month's with one paged `Query`.
+//! record that a stored report may not have read (its date has no month-sums mark yet, or the
+//! change is not older than the mark's read start); the night counts a month's while paging
+//! through them with one `Query`, one page in memory at a time (a backfill or a correction
+//! writes one item per log: a million of them must not be held at once).
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue as Av;
 use chrono::NaiveDate;
 use marketplace_reports::storage::{late_logs_pk, LateLogItem};
 
-use super::table::{KeyQuery, ReportsTable};
+use super::table::ReportsTable;
 use crate::attributes::{from_item, to_item};
 use crate::sdk_error::AwsError;
 
 impl ReportsTable {
-    /// The late logs recorded for dates of `month`'s month.
-    pub async fn late_logs(&self, month: NaiveDate) -> Result<Vec<LateLogItem>, AwsError> {
-        let mut late = Vec::new();
-        for item in self.query(KeyQuery::on("pk", late_logs_pk(month))).await? {
-            late.push(from_item(&item)?);
+    /// Hands every late-log item recorded for dates of `month`'s month to `each`, one `Query`
+    /// page at a time (at most 1 MB of items, or the store's page limit, in memory at once);
+    /// returns how many items it read. A caller counts, it does not keep the items.
+    pub async fn each_late_log(&self, month: NaiveDate, mut each: impl FnMut(LateLogItem)) -> Result<u64, AwsError> {
+        let mut start: Option<HashMap<String, Av>> = None;
+        let mut read = 0;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", Av::S(late_logs_pk(month)))
+                .set_limit(self.page_limit)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(AwsError::dynamo("Query", &self.table))?;
+            for item in out.items.unwrap_or_default() {
+                each(from_item(&item)?);
+                read += 1;
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(read),
+            }
         }
-        Ok(late)
     }
 
     /// Writes `item` unless it is there already (the same stream record delivered again):

@@ -1,10 +1,13 @@
 //! The scale-out modes of the Lambda: a partition aggregates its share of the day-shards into a
 //! partial aggregate in S3; the merge folds the partials and publishes exactly what a single run
 //! would. Error and reject rows travel as sorted spill runs beside each partial, streamed: neither
-//! side holds them in memory.
+//! side holds them in memory. Each partition's read ([`TableRead`]: when it started reading,
+//! items per day) travels beside its partial too (`<i>.read`), so the merge marks the dates with
+//! the earliest read start and names late logs as a single run does.
 
 use std::path::Path;
 
+use chrono::Utc;
 use marketplace_reports::aggregate::Aggregator;
 use marketplace_reports::delivery::Resend;
 use marketplace_reports::ReportPlan;
@@ -12,10 +15,11 @@ use serde_json::Value;
 
 use super::error::AppError;
 use super::guards::refuse_if_later_dates_stored;
+use super::late_logs::late_log_counts;
 use super::payload::SCHEDULED_DELIVERY;
 use super::publish::publish;
 use super::seed::{add_stored_sums, starting_point};
-use super::table_read::read_table;
+use super::table_read::{read_table, TableRead};
 use crate::aws::PartialStore;
 use crate::context::AwsContext;
 use crate::partition::Partition;
@@ -27,8 +31,8 @@ fn partial_store(aws: &AwsContext) -> Result<&PartialStore, AppError> {
 }
 
 /// `partition` mode: aggregates `partition`'s day-shards for `plan` and stores the partial at
-/// `partials/<run_id>/<i>.json` (its rows at `<i>.errors` and `<i>.rejects`); returns its key
-/// and counts.
+/// `partials/<run_id>/<i>.json` (its rows at `<i>.errors` and `<i>.rejects`, its read at
+/// `<i>.read`); returns its key and counts.
 pub async fn run_partition(
     run_id: &str,
     partition: Partition,
@@ -42,7 +46,9 @@ pub async fn run_partition(
     // (`<i>.errors`, `<i>.rejects`), streamed: neither this partition nor the merge
     // holds them. The group totals (`<i>.json`) go last, so a listed partial is whole.
     let spill = Spill::new().map_err(JobError::from)?;
-    let (mut agg, _) = read_table(&aws.logs, start, Some(partition), parallelism, Some(&spill)).await?;
+    let started_at = Utc::now();
+    let (mut agg, items) = read_table(&aws.logs, start, Some(partition), parallelism, Some(&spill)).await?;
+    let read = TableRead { started_at, items };
     spill.add(agg.take_rows()).map_err(JobError::from)?;
     let stats = agg.stats();
     let stem = format!("partials/{run_id}/{}", partition.index);
@@ -50,6 +56,9 @@ pub async fn run_partition(
     spill.write_merged(&errors_run, &rejects_run).map_err(JobError::from)?;
     store.put_file(&format!("{stem}.errors"), &errors_run).await?;
     store.put_file(&format!("{stem}.rejects"), &rejects_run).await?;
+    store
+        .put(&format!("{stem}.read"), serde_json::to_vec(&read).map_err(|e| AppError::invalid(e.to_string()))?)
+        .await?;
     let key = format!("{stem}.json");
     store.put(&key, encode_partial(&agg).map_err(|e| AppError::invalid(e.to_string()))?).await?;
     Ok(
@@ -58,7 +67,8 @@ pub async fn run_partition(
 }
 
 /// `merge` mode: merges the partials at `keys` (all for `plan`), adds the stored month sums
-/// they built on, and publishes (stored and sent).
+/// they built on, and publishes (stored and sent), marking the dates with the partitions'
+/// earliest read start and naming the late logs from it as a single run does.
 pub async fn run_merge(
     keys: &[String],
     plan: ReportPlan,
@@ -70,6 +80,7 @@ pub async fn run_merge(
     // the merge holds group totals only, whatever the number of error rows.
     let spill = Spill::new().map_err(JobError::from)?;
     let mut merged: Option<Aggregator> = None;
+    let mut reads = Vec::with_capacity(keys.len());
     for key in keys {
         let mut agg =
             decode_partial(&store.get(key).await?).map_err(|e| AppError::invalid(format!("partial {key}: {e}")))?;
@@ -81,6 +92,11 @@ pub async fn run_merge(
         store.get_file(&format!("{stem}.errors"), &errors_run).await?;
         store.get_file(&format!("{stem}.rejects"), &rejects_run).await?;
         spill.adopt(&errors_run, &rejects_run).map_err(JobError::from)?;
+        let read = store.get(&format!("{stem}.read")).await?;
+        reads.push(
+            serde_json::from_slice::<TableRead>(&read)
+                .map_err(|e| AppError::invalid(format!("partial {key}'s read: {e}")))?,
+        );
         spill.add(agg.take_rows()).map_err(JobError::from)?;
         match merged.as_mut() {
             None => merged = Some(agg),
@@ -88,7 +104,23 @@ pub async fn run_merge(
         }
     }
     let merged = merged.ok_or(AppError::Job(JobError::NothingToMerge))?;
+    let read = TableRead::combined(reads).ok_or(AppError::Job(JobError::NothingToMerge))?;
     refuse_if_later_dates_stored(&aws.reports, plan).await?;
     let merged = add_stored_sums(&aws.reports, merged).await?;
-    publish(merged, out, SCHEDULED_DELIVERY, &Resend::Nothing, Some(&spill), None, Some(aws)).await
+    let late = late_log_counts(&aws.reports, plan, read.started_at).await?;
+    let name_late = |summary: &mut RunSummary| {
+        summary.late_log_count = late.iter().map(|(_, n)| *n).sum();
+        summary.late_logs = late.iter().map(|(d, n)| format!("{d}: {n}")).collect();
+    };
+    match publish(merged, out, SCHEDULED_DELIVERY, &Resend::Nothing, Some(&spill), Some(&read), Some(aws)).await {
+        Ok(mut summary) => {
+            name_late(&mut summary);
+            Ok(summary)
+        }
+        Err(AppError::Undelivered(mut summary)) => {
+            name_late(&mut summary);
+            Err(AppError::Undelivered(summary))
+        }
+        Err(e) => Err(e),
+    }
 }
