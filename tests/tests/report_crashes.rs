@@ -28,6 +28,7 @@ use marketplace_reports::delivery::{ClaimRefused, DeliveryLedger, Resend, SendLi
 use marketplace_reports::storage::{DeliveryOf, Recipient};
 use marketplace_reports::ReportPlan;
 use marketplace_tests::deliveries::*;
+use marketplace_tests::reports::private_table;
 use marketplace_tests::*;
 use nightly_reports::app::{run_job, AwsContext, JobRequest, Source};
 use nightly_reports::cli::Delivery;
@@ -314,4 +315,86 @@ async fn killed_at_its_first_ledger_record_nothing_is_lost() {
     let (in_doubt, got_out) = killed_and_run_again(KillAt::BeforeRecord(1)).await;
     assert!(got_out >= 1);
     assert!(!in_doubt.is_empty(), "the email SES accepted and the run never recorded is in doubt");
+}
+
+/// The job's context on the given private `Marketplace` and `Reports` tables.
+async fn statement_context(providers: &str, reports: &str) -> AwsContext {
+    let mut aws = context().await;
+    let client = marketplace_tests::dynamodb().await;
+    aws.providers = marketplace_aws::DynamoProviderStore::new(client.clone(), providers);
+    aws.reports = ReportsTable::new(client, reports);
+    aws
+}
+
+#[tokio::test]
+async fn statements_killed_after_ses_accepted_the_second_the_rerun_sends_every_other_once() {
+    use nightly_reports::statement_run::{run_statements, StatementRequest};
+    let (providers, reports) =
+        (private_table("Marketplace-stcrash", false).await, private_table("Reports-stcrash", true).await);
+    let ids = provider_ids("stcrash", PROVIDERS);
+    let mut aws = statement_context(&providers, &reports).await;
+    store_providers(aws.providers.table(), &ids, None, true).await;
+    // A quiet month for these providers, every day of it run and stored (a statement needs that).
+    let month: marketplace_reports::statement::Month = "2024-11".parse().expect("month");
+    let dailies = JobRequest {
+        plan: ReportPlan::new(month.first_day(), month.last_day()).expect("plan"),
+        source: Source::Table,
+        partition: None,
+        out: std::env::temp_dir().join(unique("stcrash-dailies")),
+        delivery: Delivery { store: true, send: false, resend: false },
+        parallelism: 4,
+    };
+    run_job(&dailies, &Resend::Nothing, Some(&aws)).await.expect("dailies");
+    let request = StatementRequest {
+        month,
+        out: std::env::temp_dir().join(unique("stcrash-out")),
+        send: true,
+        resend: Resend::Nothing,
+        scan_page_limit: None,
+    };
+    let subject = "statement for November 2024";
+
+    // The run, killed as SES accepts its second statement email.
+    let kill = KillAt::AfterSend(2);
+    let crash = Arc::new(Crash::default());
+    let real_mailer = std::mem::replace(&mut aws.mailer, Box::new(NeverSent));
+    aws.mailer = Box::new(DyingMailer { inner: real_mailer, crash: crash.clone(), kill });
+    aws.ledger = Some(Box::new(WatchedLedger { inner: aws.reports.clone(), crash: crash.clone(), kill }));
+    tokio::select! {
+        biased;
+        () = crash.died.notified() => {}
+        outcome = run_statements(&request, &aws) => panic!("the run was to be killed: {outcome:?}"),
+    }
+    let got_out: usize = ids.iter().map(|id| emails_per_address(subject).get(&address(id)).copied().unwrap_or(0)).sum();
+    assert!(got_out >= 2, "two statements reached SES before the kill");
+    let in_flight: BTreeSet<String> = {
+        let handed_over = crash.handed_over.lock().expect("lock");
+        handed_over.difference(&crash.recorded.lock().expect("lock")).cloned().collect()
+    };
+
+    // The month again, nothing wrapped: it finishes the work by itself.
+    let aws = statement_context(&providers, &reports).await;
+    let again = run_statements(&request, &aws).await.expect("the re-run succeeds");
+    assert_eq!(
+        again.emails_sent + again.emails_already_sent + again.deliveries_in_doubt,
+        PROVIDERS,
+        "every statement counted once: {again:?}"
+    );
+    let in_doubt: BTreeSet<String> =
+        again.in_doubt.iter().map(|d| d.strip_prefix(&format!("{month} ")).expect("month").to_owned()).collect();
+    assert!(in_doubt.is_subset(&in_flight), "in doubt only what SES had in flight: {in_doubt:?} vs {in_flight:?}");
+    assert!(in_doubt.len() <= IN_FLIGHT, "{in_doubt:?}");
+    let per = emails_per_address(subject);
+    for id in &ids {
+        let got = per.get(&address(id)).copied().unwrap_or(0);
+        if in_doubt.contains(id) {
+            assert!(got <= 1, "{id} in doubt got {got} statements");
+        } else {
+            assert_eq!(got, 1, "{id}: exactly one statement");
+        }
+    }
+    // A third run sends nothing.
+    let third = run_statements(&request, &aws).await.expect("the third run succeeds");
+    assert_eq!((third.emails_sent, third.deliveries_in_doubt), (0, in_doubt.len()), "{third:?}");
+    assert_eq!(emails_per_address(subject), per, "nothing new went out");
 }

@@ -33,7 +33,9 @@
 //! A run's deliveries go out concurrently through one [`Sender`]: at most
 //! [`SendLimits::concurrency`] in flight, SES messages paced to [`SendLimits::per_second`]
 //! ([`SendPace`]). Each delivery still claims, hands over, sends and records on its own, so
-//! concurrency changes how long a run takes, never what it sends.
+//! concurrency changes how long a run takes, never what it sends. The pace is shared with every
+//! other sending run (one send rate for the account), and a run stops claiming and handing over
+//! deliveries before its deadline ([`Delivered::Postponed`]): module `turns`.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -49,8 +51,10 @@ use marketplace_core::ports::{Mailer, ProviderDirectory};
 use marketplace_core::{DomainError, PortalConfig};
 
 mod pace;
+mod turns;
 
 pub use pace::{SendLimits, SendPace};
+pub use turns::{DeadlineReserve, InvocationDeadline, SendRate, TimeLeft};
 
 /// What the ledger held when a claim was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +104,9 @@ pub enum Delivered {
     AlreadySent,
     /// Skipped: handed to SES earlier but never recorded; needs an operator (`--resend`).
     InDoubt,
+    /// Not started (or its claim released before the hand-over): the run's time is running out
+    /// ([`DeadlineReserve`]); the next run (Lambda's retry) delivers it.
+    Postponed,
 }
 
 /// Sends `emails` (one delivery, possibly several messages) once per (`of`, recipient): `of` is
@@ -113,11 +120,8 @@ pub async fn deliver_once(
     token: &str,
     resend: bool,
 ) -> Result<Delivered, DomainError> {
-    let of = of.into();
-    if let Some(skipped) = claim(ledger, of, to, token, resend).await? {
-        return Ok(skipped);
-    }
-    send_claimed(ledger, mailer, None, of, to, emails, token).await
+    let limits = SendLimits { concurrency: NonZeroUsize::MIN, per_second: std::num::NonZeroU32::MAX };
+    Sender::with_token(ledger, mailer, limits, token.to_owned()).deliver(of, to, emails, resend).await
 }
 
 /// Step 1: claims the delivery; `Some` is why it is skipped.
@@ -135,44 +139,6 @@ async fn claim(
     })
 }
 
-/// Steps 2–4 of a claimed delivery: hand over, send, record (or release after a failed send).
-/// Each message first waits for its turn at `pace`; the hand-over comes after that wait, right
-/// before the SES call, so a delivery waiting for its turn is still only claimed (a crash while
-/// it waits leaves nothing in doubt).
-async fn send_claimed(
-    ledger: &dyn DeliveryLedger,
-    mailer: &dyn Mailer,
-    pace: Option<&SendPace>,
-    of: DeliveryOf,
-    to: &Recipient,
-    emails: &[Email],
-    token: &str,
-) -> Result<Delivered, DomainError> {
-    let mut ids = Vec::new();
-    for (i, email) in emails.iter().enumerate() {
-        if let Some(pace) = pace {
-            pace.turn().await;
-        }
-        if i == 0 && !ledger.hand_over(of, to, token).await? {
-            return Ok(Delivered::AlreadySent);
-        }
-        match mailer.send(email).await {
-            Ok(id) => ids.push(id),
-            Err(e) if ids.is_empty() => {
-                ledger.release(of, to, token).await?;
-                return Err(e);
-            }
-            Err(e) => {
-                // Part of the delivery went out: record what did, so nothing is repeated.
-                ledger.record_sent(of, to, token, &ids).await?;
-                return Err(e);
-            }
-        }
-    }
-    ledger.record_sent(of, to, token, &ids).await?;
-    Ok(Delivered::Sent(ids))
-}
-
 /// Counts of one delivery pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryCounts {
@@ -186,6 +152,8 @@ pub struct DeliveryCounts {
     pub no_recipient: usize,
     /// Deliveries that failed (recipient, reason); the others still went out.
     pub failed: Vec<(String, String)>,
+    /// Deliveries left to the next run because this one's time ran short: who they were for.
+    pub postponed: Vec<String>,
 }
 
 /// Which deliveries to send again even though the ledger has them (operator's re-send).
@@ -245,15 +213,48 @@ pub struct Sender<'a> {
     ledger: &'a dyn DeliveryLedger,
     mailer: &'a dyn Mailer,
     pace: SendPace,
+    per_second: std::num::NonZeroU32,
     token: String,
     concurrency: NonZeroUsize,
+    rate: Option<&'a dyn SendRate>,
+    time_left: Option<&'a dyn TimeLeft>,
+    reserve: DeadlineReserve,
 }
 
 impl<'a> Sender<'a> {
     /// A run's sender with a fresh claim token.
     pub fn new(ledger: &'a dyn DeliveryLedger, mailer: &'a dyn Mailer, limits: SendLimits) -> Self {
         let token = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
-        Sender { ledger, mailer, pace: SendPace::new(limits.per_second), token, concurrency: limits.concurrency }
+        Self::with_token(ledger, mailer, limits, token)
+    }
+
+    fn with_token(ledger: &'a dyn DeliveryLedger, mailer: &'a dyn Mailer, limits: SendLimits, token: String) -> Self {
+        Sender {
+            ledger,
+            mailer,
+            pace: SendPace::new(limits.per_second),
+            per_second: limits.per_second,
+            token,
+            concurrency: limits.concurrency,
+            rate: None,
+            time_left: None,
+            reserve: DeadlineReserve::default(),
+        }
+    }
+
+    /// Also keeps the account's messages, with every other run's, within the send rate
+    /// (`turns` module docs).
+    pub fn sharing(mut self, rate: Option<&'a dyn SendRate>) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// Stops claiming, and handing deliveries to SES, when `time_left` runs short of `reserve`
+    /// (`turns` module docs).
+    pub fn until(mut self, time_left: Option<&'a dyn TimeLeft>, reserve: DeadlineReserve) -> Self {
+        self.time_left = time_left;
+        self.reserve = reserve;
+        self
     }
 
     /// [`deliver_once`] with this run's token, paced.
@@ -275,17 +276,65 @@ impl<'a> Sender<'a> {
     /// conditional write, not its rendering); `Some` is why it is skipped. Follow with
     /// [`Sender::send_claimed`] or [`Sender::release`].
     pub async fn claim(&self, of: DeliveryOf, to: &Recipient, force: bool) -> Result<Option<Delivered>, DomainError> {
+        if turns::short_of(self.time_left, self.reserve.claim) {
+            return Ok(Some(Delivered::Postponed));
+        }
         claim(self.ledger, of, to, &self.token, force).await
     }
 
-    /// Hands a claimed delivery to SES, sends it (paced) and records it.
+    /// Steps 2–4 of a claimed delivery: hand over, send, record (or release after a failed
+    /// send). Each message first waits for its turn (the run's pace, then the account's rate);
+    /// the hand-over comes after that wait, right before the SES call, so a delivery waiting for
+    /// its turn is still only claimed (a crash while it waits leaves nothing in doubt), and is
+    /// released, not handed over, when the run's time has run short meanwhile.
     pub async fn send_claimed(
         &self,
         of: DeliveryOf,
         to: &Recipient,
         emails: &[Email],
     ) -> Result<Delivered, DomainError> {
-        send_claimed(self.ledger, self.mailer, Some(&self.pace), of, to, emails, &self.token).await
+        let (ledger, token) = (self.ledger, self.token.as_str());
+        let mut ids = Vec::new();
+        for (i, email) in emails.iter().enumerate() {
+            self.pace.turn().await;
+            if let Some(rate) = self.rate {
+                if let Err(e) = turns::account_turn(rate, self.per_second).await {
+                    return self.unsent(of, to, &ids, e).await;
+                }
+            }
+            if i == 0 {
+                if turns::short_of(self.time_left, self.reserve.hand_over) {
+                    ledger.release(of, to, token).await?;
+                    return Ok(Delivered::Postponed);
+                }
+                if !ledger.hand_over(of, to, token).await? {
+                    return Ok(Delivered::AlreadySent);
+                }
+            }
+            match self.mailer.send(email).await {
+                Ok(id) => ids.push(id),
+                Err(e) => return self.unsent(of, to, &ids, e).await,
+            }
+        }
+        ledger.record_sent(of, to, token, &ids).await?;
+        Ok(Delivered::Sent(ids))
+    }
+
+    /// A delivery stopped by `e` after `ids` went out: nothing sent → the claim is released (the
+    /// next run retries); part of it sent → what did is recorded, so nothing is repeated.
+    async fn unsent(
+        &self,
+        of: DeliveryOf,
+        to: &Recipient,
+        ids: &[String],
+        e: DomainError,
+    ) -> Result<Delivered, DomainError> {
+        if ids.is_empty() {
+            self.ledger.release(of, to, &self.token).await?;
+        } else {
+            self.ledger.record_sent(of, to, &self.token, ids).await?;
+        }
+        Err(e)
     }
 
     /// Drops a claim with nothing to send after all.
@@ -325,6 +374,10 @@ pub struct DeliveryServices<'a> {
     pub charts: Option<&'a dyn ReportCharts>,
     /// Deliveries in flight and SES's send rate.
     pub limits: SendLimits,
+    /// The account's send rate shared with every other run (`None`: this run's pace only).
+    pub rate: Option<&'a dyn SendRate>,
+    /// The run's deadline (`None`: none) and what to keep in hand before it.
+    pub time_left: Option<&'a dyn TimeLeft>,
 }
 
 fn recipient_name(to: &Recipient) -> String {
@@ -371,7 +424,9 @@ pub async fn deliver_reports(
     mut errors_of: Option<ErrorRowsOf<'_>>,
 ) -> DeliveryCounts {
     let mut counts = DeliveryCounts::default();
-    let sender = Sender::new(services.ledger, services.mailer, services.limits);
+    let sender = Sender::new(services.ledger, services.mailer, services.limits)
+        .sharing(services.rate)
+        .until(services.time_left, DeadlineReserve::default());
     let date = report.date;
     sender
         .each(
@@ -392,6 +447,7 @@ pub async fn deliver_reports(
     // Completion order varies with concurrency; the counts list providers in order.
     counts.failed.sort();
     counts.in_doubt.sort();
+    counts.postponed.sort();
     let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
     let to = Recipient::Team;
     let result = sender.deliver(date, &to, &[team], resend.covers(&to)).await;
@@ -478,6 +534,10 @@ impl DeliveryCounts {
         match result {
             Ok(Delivered::Sent(ids)) => self.sent += ids.len(),
             Ok(Delivered::AlreadySent) => self.already_sent += 1,
+            Ok(Delivered::Postponed) => {
+                tracing::warn!(recipient = ?to, %date, "delivery postponed: the run's time ran short; the retry delivers it");
+                self.postponed.push(recipient_name(to));
+            }
             Ok(Delivered::InDoubt) => {
                 tracing::warn!(recipient = ?to, %date, "delivery in doubt (claimed earlier, never recorded): check the recipient's mail, then re-send (README, \"Deliveries in doubt\")");
                 self.in_doubt.push(recipient_name(to));

@@ -12,6 +12,7 @@
 //! | month sums      | `SUMS#<yyyy-mm>`        | `DAY#<date>#PROVIDER#<provider>#PRODUCT#<product>#<currency>` | — | — |
 //! | month-sums mark | `SUMS#<yyyy-mm>`        | `DATE#<date>`                               | —            | — |
 //! | late log        | `LATE#<yyyy-mm>`        | `<date>#<stream event id>`                  | —            | — |
+//! | send-rate slots | `SES#RATE`              | `<epoch second>` (`sent`: messages taken)    | —            | — |
 //!
 //! * **Month sums** (issue 9) make a night read only its own day: for every group of the month
 //!   so far, the exact (unrounded) month-to-date sums as of a report date, plus that day's own
@@ -210,6 +211,15 @@ pub fn delivery_key(of: impl Into<DeliveryOf>, recipient: &Recipient) -> (String
     };
     (pk, sk)
 }
+
+/// Key of the account's SES send-rate slots of one UTC second (`delivery::SendRate`):
+/// `(SES#RATE, <seconds since the epoch>)`. Expires an hour on (TTL `expires_at`).
+pub fn send_rate_key(second: u64) -> (String, String) {
+    ("SES#RATE".to_owned(), second.to_string())
+}
+
+/// How long a send-rate item is kept after its second.
+pub const SEND_RATE_RETENTION_SECONDS: u64 = 3600;
 
 /// Sort key of a provider's statement of `month`: `STATEMENT#<yyyy-mm>`.
 pub fn statement_sk(month: Month) -> String {

@@ -10,7 +10,9 @@ use marketplace_aws::reports_table::ReportsTable;
 use marketplace_aws::{DynamoProviderStore, SesMailer};
 use marketplace_core::ports::Mailer;
 use marketplace_core::PortalConfig;
-use marketplace_reports::delivery::{DeliveryLedger, SendLimits};
+use std::sync::Arc;
+
+use marketplace_reports::delivery::{DeliveryLedger, InvocationDeadline, SendLimits, SendRate, TimeLeft};
 
 use crate::aws::{DeploymentLogTable, PartialStore};
 
@@ -31,6 +33,10 @@ pub struct AwsContext {
     pub config: PortalConfig,
     /// Deliveries in flight and SES's send rate (`REPORT_SEND_CONCURRENCY`, `SES_MAX_SEND_RATE`).
     pub sends: SendLimits,
+    /// How long the run has left: the Lambda invocation's deadline, which the handler sets as
+    /// each invocation starts ([`InvocationDeadline`]; unset on the command line: no deadline).
+    /// Deliveries stop being started when it runs short (`marketplace_reports::delivery`).
+    pub time_left: Arc<dyn TimeLeft>,
     /// Where scale-out partitions leave their partial aggregates (`REPORT_PARTIALS_BUCKET`;
     /// only the Lambda scale-out modes need it).
     pub partials: Option<PartialStore>,
@@ -54,9 +60,15 @@ impl AwsContext {
             mailer: Box::new(SesMailer::new(aws_sdk_ses::Client::new(&sdk))),
             config: PortalConfig::from_env()?,
             sends: SendLimits::from_env()?,
+            time_left: Arc::new(InvocationDeadline::default()),
             partials: bucket("REPORT_PARTIALS_BUCKET").map(|bucket| PartialStore::new(&sdk, bucket)),
             files: bucket("REPORT_FILES_BUCKET").map(|bucket| ReportFileStore::new(&sdk, bucket)),
         })
+    }
+
+    /// The account's SES send rate, shared by every sending run: slots in the Reports table.
+    pub fn send_rate(&self) -> &dyn SendRate {
+        &self.reports
     }
 
     /// The delivery ledger: [`AwsContext::ledger`]'s, or the Reports table's.

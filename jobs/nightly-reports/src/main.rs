@@ -7,11 +7,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
-use marketplace_reports::delivery::Resend;
+use marketplace_reports::delivery::{InvocationDeadline, Resend};
 use marketplace_reports::ReportPlan;
 use nightly_reports::app::{
     add_stored_sums, handle_scheduled, publish, refuse_if_later_dates_stored, run_job, AppError, AwsContext,
@@ -50,11 +51,16 @@ async fn main() -> ExitCode {
 }
 
 async fn lambda() -> Result<(), lambda_runtime::Error> {
-    let aws = AwsContext::from_env().await?;
+    let mut aws = AwsContext::from_env().await?;
+    // Each invocation's deadline, so deliveries stop being started before Lambda cuts the run.
+    let deadline = Arc::new(InvocationDeadline::default());
+    aws.time_left = deadline.clone();
     let aws = &aws;
+    let deadline = &deadline;
     let out = PathBuf::from(std::env::var("REPORTS_OUT_DIR").unwrap_or_else(|_| "/tmp/reports".into()));
     let out = &out;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        deadline.set(event.context.deadline);
         let payload: ScheduledRun = serde_json::from_value(event.payload).context("the job's payload is malformed")?;
         let started = std::time::Instant::now();
         let result = handle_scheduled(&payload, aws, out, DEFAULT_PARALLELISM).await;

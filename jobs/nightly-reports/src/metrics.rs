@@ -25,6 +25,7 @@ const COUNTS: &[(&str, &str)] = &[
     ("DaysRead", "days_read"),
     ("EmailsSent", "emails_sent"),
     ("DeliveriesInDoubt", "deliveries_in_doubt"),
+    ("DeliveriesPostponed", "deliveries_postponed"),
     ("LateLogs", "late_log_count"),
     ("StatementsUnreconciled", "statements_unreconciled"),
 ];

@@ -183,6 +183,11 @@ pub struct RunSummary {
     pub in_doubt: Vec<String>,
     /// Deliveries that failed this run (`<date> <recipient>: <reason>`); the others went out.
     pub failed_deliveries: Vec<String>,
+    /// Deliveries not started because the invocation's time ran short (`<date> <recipient>`):
+    /// the run fails so that Lambda's retry delivers them.
+    pub postponed: Vec<String>,
+    /// Their number.
+    pub deliveries_postponed: usize,
     /// Providers with files but no provider record to email.
     pub providers_without_contact: usize,
 }

@@ -28,7 +28,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use marketplace_aws::sdk_error::AwsError;
 use marketplace_core::ports::ProviderDirectory;
 use marketplace_reports::aggregate::{GroupKey, GroupTotals};
-use marketplace_reports::delivery::{Delivered, Resend, Sender};
+use marketplace_reports::delivery::{DeadlineReserve, Delivered, Resend, Sender};
 use marketplace_reports::statement::{
     days_without_finished_run, monthly_statement, name_days, reconcile, statement_csv, Month, Statement,
 };
@@ -83,6 +83,9 @@ pub struct StatementSummary {
     pub providers_without_contact: usize,
     /// `provider: reason` of every provider whose statement was not stored or not delivered.
     pub failed_deliveries: Vec<String>,
+    /// Statement emails not started because the invocation's time ran short (`<month>
+    /// <provider>`): the run fails so that the retry sends them.
+    pub postponed: Vec<String>,
 }
 
 /// Errors of a statement run.
@@ -116,8 +119,15 @@ pub enum StatementRunError {
     #[error(transparent)]
     Aws(#[from] AwsError),
     /// Some providers' statements were not stored or not delivered; every other one was.
-    #[error("monthly statements of {} not complete for: {}", .0.month, .0.failed_deliveries.join("; "))]
+    #[error("monthly statements of {} not complete for: {}", .0.month, not_done(.0))]
     Incomplete(Box<StatementSummary>),
+}
+
+/// Who a statement run missed: the failed, then the postponed (the invocation's time ran short).
+fn not_done(summary: &StatementSummary) -> String {
+    let postponed =
+        summary.postponed.iter().map(|p| format!("{p}: postponed to the retry (the invocation's time ran short)"));
+    summary.failed_deliveries.iter().cloned().chain(postponed).collect::<Vec<_>>().join("; ")
 }
 
 /// The month a statement run reports when none is given: the month before the one `now` is in
@@ -175,7 +185,9 @@ pub async fn run_statements(
     let sums = &sums;
     let providers = providers_with_published_products(&aws.providers, request.scan_page_limit).await?;
     let mut summary = StatementSummary { month: month.to_string(), providers: providers.len(), ..Default::default() };
-    let sender = &Sender::new(aws.ledger(), aws.mailer.as_ref(), aws.sends);
+    let sender = &Sender::new(aws.ledger(), aws.mailer.as_ref(), aws.sends)
+        .sharing(Some(aws.send_rate()))
+        .until(Some(aws.time_left.as_ref()), DeadlineReserve::default());
     sender
         .each(
             &providers,
@@ -197,7 +209,8 @@ pub async fn run_statements(
     // Completion order varies with concurrency; the summary lists providers in order.
     summary.failed_deliveries.sort();
     summary.in_doubt.sort();
-    if !summary.failed_deliveries.is_empty() {
+    summary.postponed.sort();
+    if !summary.failed_deliveries.is_empty() || !summary.postponed.is_empty() {
         return Err(StatementRunError::Incomplete(Box::new(summary)));
     }
     Ok(summary)
@@ -230,6 +243,10 @@ impl ProviderDone {
             Some(Emailed::NoContact) => summary.providers_without_contact += 1,
             Some(Emailed::Delivered(Delivered::Sent(ids))) => summary.emails_sent += ids.len(),
             Some(Emailed::Delivered(Delivered::AlreadySent)) => summary.emails_already_sent += 1,
+            Some(Emailed::Delivered(Delivered::Postponed)) => {
+                tracing::warn!(provider_id, %month, "statement email postponed: the run's time ran short; the retry sends it");
+                summary.postponed.push(format!("{month} {provider_id}"));
+            }
             Some(Emailed::Delivered(Delivered::InDoubt)) => {
                 tracing::warn!(provider_id, %month, "statement delivery in doubt (claimed earlier, never recorded): check the provider's mail, then re-send (README, \"Monthly statements\")");
                 summary.deliveries_in_doubt += 1;

@@ -8,7 +8,8 @@
 //! * [`ledger`] — the delivery ledger (`marketplace_reports::delivery::DeliveryLedger`);
 //! * [`provider_rows`] — a provider's stored daily rows of a date range (chart, statements);
 //! * [`statements`] — monthly statement items;
-//! * [`pages`] — one page of a partition's items at a time (the reports API).
+//! * [`pages`] — one page of a partition's items at a time (the reports API);
+//! * [`send_rate`] — the account's SES send-rate slots, shared by every sending run.
 
 pub mod late_logs;
 pub mod ledger;
@@ -16,6 +17,7 @@ pub mod month_sums;
 pub mod pages;
 pub mod provider_rows;
 pub mod report_items;
+pub mod send_rate;
 pub mod statements;
 pub mod table;
 

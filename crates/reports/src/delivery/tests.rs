@@ -173,9 +173,10 @@ async fn a_run_whose_claim_was_taken_over_before_its_hand_over_sends_nothing() {
     // Run A claims; run B takes the claim over before A hands it to SES.
     assert_eq!(claim(&ledger, day().into(), &to, "a", false).await.expect("ok"), None);
     assert_eq!(claim(&ledger, day().into(), &to, "b", false).await.expect("ok"), None);
-    let late = send_claimed(&ledger, &a, None, day().into(), &to, &[email()], "a").await.expect("ok");
+    let run = |mailer, token: &str| Sender::with_token(&ledger, mailer, limits(1, 1000), token.to_owned());
+    let late = run(&a, "a").send_claimed(day().into(), &to, &[email()]).await.expect("ok");
     assert_eq!(late, Delivered::AlreadySent, "A lost the claim: B delivers");
-    let sent = send_claimed(&ledger, &b, None, day().into(), &to, &[email()], "b").await.expect("ok");
+    let sent = run(&b, "b").send_claimed(day().into(), &to, &[email()]).await.expect("ok");
     assert_eq!(sent, Delivered::Sent(vec!["msg-1".into()]));
     assert_eq!((*a.0.lock().expect("lock"), *b.0.lock().expect("lock")), (0, 1), "one email between both runs");
 }
@@ -347,6 +348,8 @@ async fn the_provider_email_carries_the_chart_and_goes_without_it_when_the_chart
             config: &config,
             charts: Some(&charts),
             limits: SendLimits::default(),
+            rate: None,
+            time_left: None,
         };
         let counts = deliver_reports(&services, &acme_report(), &Resend::Nothing, None).await;
         assert_eq!((counts.sent, counts.failed.len()), (2, 0), "provider and team, chart works: {works}");
@@ -358,5 +361,43 @@ async fn the_provider_email_carries_the_chart_and_goes_without_it_when_the_chart
             assert!(images.is_empty() && !sent[0].html.contains("<img"));
         }
         assert!(sent[1].inline_images.is_empty(), "the team's email has no chart");
+    }
+}
+
+/// Time left that the test sets, in seconds.
+struct Left(std::sync::atomic::AtomicU64);
+
+impl TimeLeft for Left {
+    fn time_left(&self) -> Option<Duration> {
+        Some(Duration::from_secs(self.0.load(std::sync::atomic::Ordering::SeqCst)))
+    }
+}
+
+#[tokio::test]
+async fn short_of_time_a_sender_claims_nothing_more_and_releases_what_it_has_not_handed_to_ses() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let ledger = MemLedger::default();
+    let mailer = CountingMailer(Mutex::new(0), false);
+    let left = Left(900.into());
+    let sender = Sender::new(&ledger, &mailer, limits(2, 1000)).until(Some(&left), DeadlineReserve::default());
+    let to = |id: &str| Recipient::Provider(id.into());
+    let of = DeliveryOf::from(day());
+    assert!(matches!(sender.deliver(of, &to("a"), &[email()], false).await, Ok(Delivered::Sent(_))));
+    assert_eq!(sender.claim(of, &to("b"), false).await.expect("claim"), None, "15 minutes left: claimed");
+    assert_eq!(sender.claim(of, &to("d"), false).await.expect("claim"), None);
+    // 60 s left: less than the claim's reserve (90 s), more than the hand-over's (45 s).
+    left.0.store(60, SeqCst);
+    assert_eq!(sender.claim(of, &to("c"), false).await.expect("claim"), Some(Delivered::Postponed));
+    assert_eq!(ledger.state(of, &to("c")), None, "a postponed delivery is not claimed");
+    assert!(matches!(sender.send_claimed(of, &to("b"), &[email()]).await, Ok(Delivered::Sent(_))));
+    // 30 s left: a claimed delivery is released, not handed over.
+    left.0.store(30, SeqCst);
+    assert_eq!(sender.send_claimed(of, &to("d"), &[email()]).await.expect("send"), Delivered::Postponed);
+    assert_eq!(ledger.state(of, &to("d")), None, "released: the retry claims it afresh");
+    assert_eq!(*mailer.0.lock().expect("lock"), 2, "only a and b went to SES");
+    // No deadline (the command line): everything goes.
+    let unbounded = Sender::new(&ledger, &mailer, limits(2, 1000));
+    for id in ["c", "d"] {
+        assert!(matches!(unbounded.deliver(of, &to(id), &[email()], false).await, Ok(Delivered::Sent(_))));
     }
 }

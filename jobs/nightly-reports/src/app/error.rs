@@ -22,8 +22,9 @@ pub enum AppError {
     /// A required environment variable is missing.
     #[error("environment variable {0} is not set")]
     MissingEnv(&'static str),
-    /// Some deliveries failed; every other one went out. Carries the run's summary.
-    #[error("reports not delivered to: {}", .0.failed_deliveries.join("; "))]
+    /// Some deliveries failed, or were postponed because the invocation's time ran short; every
+    /// other one went out. Carries the run's summary.
+    #[error("{}", undelivered(.0))]
     Undelivered(Box<RunSummary>),
     /// A report date that has not ended yet (UTC).
     #[error("{date} has not ended yet (today is {today} UTC): its logs are incomplete; report it from tomorrow on")]
@@ -54,6 +55,20 @@ pub enum AppError {
     /// The monthly statement run (`statement` mode) failed or missed providers.
     #[error(transparent)]
     Statement(#[from] StatementRunError),
+}
+
+fn undelivered(summary: &RunSummary) -> String {
+    let mut parts = Vec::new();
+    if !summary.failed_deliveries.is_empty() {
+        parts.push(format!("reports not delivered to: {}", summary.failed_deliveries.join("; ")));
+    }
+    if !summary.postponed.is_empty() {
+        parts.push(format!(
+            "the invocation's time ran short: reports postponed to the next run (Lambda's retry) for: {}",
+            summary.postponed.join("; ")
+        ));
+    }
+    parts.join("; ")
 }
 
 impl AppError {

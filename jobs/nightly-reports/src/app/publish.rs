@@ -85,6 +85,8 @@ pub async fn publish(
                     config: &aws.config,
                     charts: Some(&StoredReportCharts::new(&aws.reports)),
                     limits: aws.sends,
+                    rate: Some(aws.send_rate()),
+                    time_left: Some(aws.time_left.as_ref()),
                 };
                 let date = report.date;
                 let mut errors_of = errors.as_mut().map(|e| move |p: &str| e.take(date, p));
@@ -95,13 +97,15 @@ pub async fn publish(
                 summary.deliveries_in_doubt += counts.in_doubt.len();
                 summary.in_doubt.extend(counts.in_doubt.iter().map(|to| format!("{} {to}", report.date)));
                 summary.providers_without_contact += counts.no_recipient;
+                summary.deliveries_postponed += counts.postponed.len();
+                summary.postponed.extend(counts.postponed.iter().map(|to| format!("{} {to}", report.date)));
                 summary
                     .failed_deliveries
                     .extend(counts.failed.iter().map(|(to, why)| format!("{} {to}: {why}", report.date)));
             }
         }
     }
-    if !summary.failed_deliveries.is_empty() {
+    if !summary.failed_deliveries.is_empty() || !summary.postponed.is_empty() {
         return Err(AppError::Undelivered(Box::new(summary)));
     }
     Ok(summary)
