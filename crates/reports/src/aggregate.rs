@@ -308,6 +308,20 @@ impl Aggregator {
         }
     }
 
+    /// A copy of the group totals and counters without the error and reject rows: what the
+    /// month sums are built from, kept while [`Self::finish`] consumes the aggregator.
+    pub fn totals(&self) -> Aggregator {
+        Aggregator {
+            plan: self.plan,
+            read_from: self.read_from,
+            groups: self.groups.clone(),
+            errors: Vec::new(),
+            packed: None,
+            rejects: Vec::new(),
+            stats: self.stats,
+        }
+    }
+
     /// Every error row held, unpacked.
     fn all_errors(&self) -> Vec<ErrorRow> {
         let mut errors = self.errors.clone();

@@ -5,7 +5,7 @@
 //!   `DeploymentLogs` table ([`aws::logs_table`]: 16 day-shard queries per day read; month-to-date
 //!   builds on the exact month sums earlier nights stored, so a night reads only its day).
 //! * Aggregate: pure, streaming, in `marketplace_reports`; error and reject rows leave
-//!   memory through [`spill`].
+//!   memory through [`spill`], within the run's local-disk budget ([`disk`]).
 //! * Sinks: CSV files ([`files_sink`]), report items in DynamoDB and emails
 //!   (`marketplace_aws::reports_table`, `marketplace_reports::delivery`), metrics ([`metrics`]).
 //!
@@ -25,6 +25,7 @@ pub mod aws;
 pub mod chart;
 pub mod cli;
 pub mod context;
+pub mod disk;
 pub mod export;
 pub mod files_sink;
 pub mod generate;

@@ -61,6 +61,8 @@ async fn lambda() -> Result<(), lambda_runtime::Error> {
     let out = &out;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         deadline.set(event.context.deadline);
+        // A warm sandbox keeps /tmp: earlier invocations' report files go (they are uploaded).
+        nightly_reports::disk::clear_earlier_outputs(out);
         let payload: ScheduledRun = serde_json::from_value(event.payload).context("the job's payload is malformed")?;
         let started = std::time::Instant::now();
         let result = handle_scheduled(&payload, aws, out, DEFAULT_PARALLELISM).await;

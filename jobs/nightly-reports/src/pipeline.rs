@@ -173,6 +173,10 @@ pub struct RunSummary {
     pub late_log_count: u64,
     /// Report files put in the report-files bucket (`REPORT_FILES_BUCKET`).
     pub files_uploaded: usize,
+    /// The most bytes the run had on the local disk at once (its spill and report files, in
+    /// 4 KiB blocks), to compare with the function's `EphemeralStorage` (`crate::disk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_disk_peak_bytes: Option<u64>,
     /// Emails sent.
     pub emails_sent: usize,
     /// Emails skipped because the ledger says they were already sent.

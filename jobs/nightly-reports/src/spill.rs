@@ -8,6 +8,10 @@
 //! one buffer per batch instead of six strings per row, and sort them without decoding). Writing the files then merges the
 //! runs ([`Spill::errors`], [`Spill::rejects`]): memory is one batch per worker plus one
 //! buffered reader per run, whatever the number of rows.
+//!
+//! Every byte a spill writes counts against its run's [`DiskBudget`], which the run's report
+//! files share ([`Spill::budget`]); the directory is locked by its owner, so a later run can tell
+//! and remove a spill that a killed or timed-out attempt left ([`crate::disk`]).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -19,6 +23,8 @@ use std::sync::Mutex;
 
 use marketplace_reports::aggregate::{ErrorRow, HeldRows, RejectRow};
 use marketplace_reports::packed;
+
+use crate::disk::{remove_abandoned_spills, ChargedFile, DiskBudget, BLOCK, OWNER_LOCK, SPILL_PREFIX};
 
 /// Rows a worker holds before it spills them (about 5 MiB of error rows).
 pub const SPILL_ROWS: usize = 16_384;
@@ -41,21 +47,51 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> SpillError + '_ {
 #[derive(Debug)]
 pub struct Spill {
     dir: PathBuf,
+    /// The owner's lock on `<dir>/owner.lock`, held for the spill's life.
+    _owner: File,
+    budget: DiskBudget,
     next: AtomicUsize,
     runs: Mutex<(Vec<PathBuf>, Vec<PathBuf>)>,
 }
 
 impl Spill {
-    /// A spill under the system's temporary directory.
-    pub fn new() -> Result<Self, SpillError> {
+    /// A spill under the system's temporary directory, writing within `budget` (which the run's
+    /// report files share). Removes the spills of earlier attempts first
+    /// ([`remove_abandoned_spills`]).
+    pub fn new(budget: DiskBudget) -> Result<Self, SpillError> {
         static RUN: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "nightly-reports-spill-{}-{}",
-            std::process::id(),
-            RUN.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&dir).map_err(at(&dir))?;
-        Ok(Spill { dir, next: AtomicUsize::new(0), runs: Mutex::new((Vec::new(), Vec::new())) })
+        let temp = std::env::temp_dir();
+        remove_abandoned_spills(&temp);
+        let name = format!("{SPILL_PREFIX}{}-{}", std::process::id(), RUN.fetch_add(1, Ordering::Relaxed));
+        // Set up under a dot name and renamed once locked: a spill under its name always has a
+        // living owner or a free lock, never a window where a sweeper could take it for abandoned.
+        let setting_up = temp.join(format!(".{name}"));
+        let dir = temp.join(name);
+        // The directory and its lock file: a block each.
+        budget.charge(2 * BLOCK).map_err(at(&dir))?;
+        let _ = fs::remove_dir_all(&setting_up);
+        let owner = (|| {
+            fs::create_dir(&setting_up).map_err(at(&setting_up))?;
+            let lock_path = setting_up.join(OWNER_LOCK);
+            let owner = File::create(&lock_path).map_err(at(&lock_path))?;
+            owner.lock().map_err(at(&lock_path))?;
+            fs::rename(&setting_up, &dir).map_err(at(&dir))?;
+            Ok(owner)
+        })()
+        .inspect_err(|_| {
+            let _ = fs::remove_dir_all(&setting_up);
+        })?;
+        Ok(Spill { dir, _owner: owner, budget, next: AtomicUsize::new(0), runs: Mutex::new((Vec::new(), Vec::new())) })
+    }
+
+    /// The run's local-disk budget: the spill's runs and the report files count against it.
+    pub fn budget(&self) -> &DiskBudget {
+        &self.budget
+    }
+
+    /// A new file at `path` (a [`Self::scratch_path`]) whose writes count against the budget.
+    pub fn create_file(&self, path: &Path) -> Result<ChargedFile<'_>, SpillError> {
+        self.budget.create(path).map_err(at(path))
     }
 
     /// Sorts and writes one batch of rows as a run (the error rows in their packed form:
@@ -68,14 +104,14 @@ impl Spill {
         if !packed.is_empty() {
             let path = self.run_path("errors");
             let mut rows = packed.sorted();
-            write_records(&path, |buf| Ok(rows.next().map(|row| buf.extend_from_slice(row)).is_some()))?;
+            self.write_records(&path, |buf| Ok(rows.next().map(|row| buf.extend_from_slice(row)).is_some()))?;
             self.runs.lock().unwrap_or_else(|e| e.into_inner()).0.push(path);
         }
         if !rejects.is_empty() {
             rejects.sort_unstable();
             let path = self.run_path("rejects");
             let mut rows = rejects.iter();
-            write_records(&path, |buf| Ok(rows.next().map(|row| packed::encode_reject(buf, row)).is_some()))?;
+            self.write_records(&path, |buf| Ok(rows.next().map(|row| packed::encode_reject(buf, row)).is_some()))?;
             self.runs.lock().unwrap_or_else(|e| e.into_inner()).1.push(path);
         }
         Ok(())
@@ -85,12 +121,41 @@ impl Spill {
     /// `rejects` (the files a scale-out partition hands to the merge; [`Self::adopt`] reads them
     /// back as runs). Streams: memory is one reader per run.
     pub fn write_merged(&self, errors: &Path, rejects: &Path) -> Result<(), SpillError> {
-        copy_merged(self.errors()?, errors, |buf, row| packed::encode(buf, &row.as_ref()))?;
-        copy_merged(self.rejects()?, rejects, packed::encode_reject)
+        self.copy_merged(self.errors()?, errors, |buf, row| packed::encode(buf, &row.as_ref()))?;
+        self.copy_merged(self.rejects()?, rejects, packed::encode_reject)
+    }
+
+    /// Writes a run file of records (u32 length, then the bytes), charged to the budget: `next`
+    /// puts the next record into the (cleared) buffer, or says there is none.
+    fn write_records(
+        &self,
+        path: &Path,
+        mut next: impl FnMut(&mut Vec<u8>) -> Result<bool, SpillError>,
+    ) -> Result<(), SpillError> {
+        let mut out = BufWriter::with_capacity(1 << 16, self.create_file(path)?);
+        let mut buf = Vec::with_capacity(256);
+        loop {
+            buf.clear();
+            if !next(&mut buf)? {
+                return out.flush().map_err(at(path));
+            }
+            out.write_all(&(buf.len() as u32).to_le_bytes()).map_err(at(path))?;
+            out.write_all(&buf).map_err(at(path))?;
+        }
+    }
+
+    fn copy_merged<T>(
+        &self,
+        mut merged: Merged<T>,
+        path: &Path,
+        encode: fn(&mut Vec<u8>, &T),
+    ) -> Result<(), SpillError> {
+        self.write_records(path, |buf| Ok(merged.next_row()?.map(|row| encode(buf, &row)).is_some()))
     }
 
     /// Takes sorted run files written by [`Self::write_merged`] (of another spill) as runs of
-    /// this one; they are moved into this spill's directory, and removed with it.
+    /// this one; they are moved into this spill's directory, and removed with it. Files written
+    /// elsewhere than through [`Self::create_file`] should be charged to the budget first.
     pub fn adopt(&self, errors: &Path, rejects: &Path) -> Result<(), SpillError> {
         let errors_run = self.run_path("errors");
         fs::rename(errors, &errors_run).map_err(at(errors))?;
@@ -128,28 +193,6 @@ impl Drop for Spill {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Writes a run file of records (u32 length, then the bytes): `next` puts the next record into
-/// the (cleared) buffer, or says there is none.
-fn write_records(
-    path: &Path,
-    mut next: impl FnMut(&mut Vec<u8>) -> Result<bool, SpillError>,
-) -> Result<(), SpillError> {
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(path).map_err(at(path))?);
-    let mut buf = Vec::with_capacity(256);
-    loop {
-        buf.clear();
-        if !next(&mut buf)? {
-            return out.flush().map_err(at(path));
-        }
-        out.write_all(&(buf.len() as u32).to_le_bytes()).map_err(at(path))?;
-        out.write_all(&buf).map_err(at(path))?;
-    }
-}
-
-fn copy_merged<T>(mut merged: Merged<T>, path: &Path, encode: fn(&mut Vec<u8>, &T)) -> Result<(), SpillError> {
-    write_records(path, |buf| Ok(merged.next_row()?.map(|row| encode(buf, &row)).is_some()))
 }
 
 /// A k-way merge of sorted runs.
@@ -246,7 +289,7 @@ mod tests {
 
     #[test]
     fn runs_merge_back_in_file_order_and_rows_round_trip() {
-        let spill = Spill::new().expect("spill");
+        let spill = Spill::new(DiskBudget::unlimited()).expect("spill");
         let a = vec![row("b", "2026-02-14T01:00:00.5Z", "d2", 0), row("a", "2026-02-14T03:00:00Z", "d1", 1)];
         let b = vec![row("a", "2026-02-14T02:00:00Z", "d9", 0), row("b", "2026-02-14T00:00:00Z", "d3", 0)];
         spill
@@ -269,7 +312,7 @@ mod tests {
         let mut rejects = spill.rejects().expect("rejects");
         assert_eq!(rejects.next_row().expect("row").map(|r| r.deployment_id), Some("z".into()));
         // A partition's hand-over: one merged run per kind, adopted by another spill.
-        let merge = Spill::new().expect("spill");
+        let merge = Spill::new(DiskBudget::unlimited()).expect("spill");
         let (e, r) = (merge.scratch_path("in-errors"), merge.scratch_path("in-rejects"));
         spill.write_merged(&e, &r).expect("merged runs");
         merge.adopt(&e, &r).expect("adopt");
@@ -289,5 +332,19 @@ mod tests {
         let dir = spill.dir.clone();
         drop(spill);
         assert!(!dir.exists(), "the spill cleans up after itself");
+    }
+
+    #[test]
+    fn a_living_spill_is_never_taken_for_an_abandoned_one() {
+        let spill = Spill::new(DiskBudget::unlimited()).expect("spill");
+        spill
+            .add(HeldRows { errors: vec![row("a", "2026-02-14T00:30:00Z", "d0", 0)], ..HeldRows::default() })
+            .expect("run");
+        // Another run starting now (its own spill sweeps the temporary directory) leaves it be.
+        let other = Spill::new(DiskBudget::unlimited()).expect("another spill");
+        crate::disk::remove_abandoned_spills(&std::env::temp_dir());
+        assert!(spill.dir.join(OWNER_LOCK).exists() && other.dir.exists());
+        assert_eq!(spill.errors().expect("merge").next_row().expect("row").map(|r| r.deployment_id), Some("d0".into()));
+        assert_eq!(spill.budget().peak(), 3 * BLOCK, "its directory, lock file and one run");
     }
 }

@@ -208,5 +208,11 @@ fn partitions_run_as_separate_processes_merge_into_byte_identical_reports() {
     assert_eq!(a.len(), b.len());
     assert!(a.len() > 3 * 7, "expected many files, got {}", a.len());
     assert_eq!(a, b, "merged output differs from a single run");
-    assert_eq!(single.stdout, merged.stdout, "same summary");
+    // The same summary, but for the local disk: a merge of partial files holds no spill.
+    let summary = |stdout: &[u8]| {
+        let mut summary: serde_json::Value = serde_json::from_slice(stdout).expect("JSON summary");
+        summary.as_object_mut().map(|s| s.remove("local_disk_peak_bytes"));
+        summary
+    };
+    assert_eq!(summary(&single.stdout), summary(&merged.stdout), "same summary");
 }

@@ -4,7 +4,11 @@ use chrono::NaiveDate;
 use marketplace_aws::sdk_error::AwsError;
 use marketplace_core::DomainError;
 
+use crate::disk::{full_disk, DiskFull};
+use crate::export::ExportError;
+use crate::files_sink::WriteError;
 use crate::pipeline::{JobError, RunSummary};
+use crate::spill::SpillError;
 use crate::statement_run::StatementRunError;
 
 /// Errors of a run.
@@ -12,7 +16,10 @@ use crate::statement_run::StatementRunError;
 pub enum AppError {
     /// Local stages.
     #[error(transparent)]
-    Job(#[from] JobError),
+    Job(JobError),
+    /// The local disk is full (the run's budget or the file system): nothing was stored or sent.
+    #[error(transparent)]
+    DiskFull(DiskFull),
     /// AWS stages.
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -69,6 +76,23 @@ fn undelivered(summary: &RunSummary) -> String {
         ));
     }
     parts.join("; ")
+}
+
+/// A local stage's error, or [`AppError::DiskFull`] when a full disk is what it is: the one
+/// error an operator acts on, whichever file (a spill run, a report file) hit it.
+impl From<JobError> for AppError {
+    fn from(error: JobError) -> Self {
+        let full = match &error {
+            JobError::Spill(SpillError { path, source })
+            | JobError::Export(ExportError::Spill(SpillError { path, source }))
+            | JobError::Write(WriteError { path, source }) => full_disk(path, source),
+            _ => None,
+        };
+        match full {
+            Some(full) => AppError::DiskFull(full),
+            None => AppError::Job(error),
+        }
+    }
 }
 
 impl AppError {

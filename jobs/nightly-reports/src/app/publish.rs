@@ -1,5 +1,8 @@
 //! The sinks of a run: month sums and report items in the `Reports` table, CSV files (local,
 //! then the report-files bucket) and the emails, from one aggregator.
+//!
+//! Every local file is written before anything is stored or sent: a full local disk
+//! ([`crate::disk`]) fails the run with nothing in the table, the bucket or anyone's inbox.
 
 use std::path::Path;
 
@@ -16,12 +19,13 @@ use crate::files_sink::write_report_with;
 use crate::pipeline::{write_reports, JobError, RunSummary};
 use crate::spill::Spill;
 
-/// The sinks: CSV files always; month sums, report items and files in AWS when `delivery`
-/// stores, emails when it sends (again where `resend` covers them). `spill` holds the error and
-/// reject rows when the aggregator streamed them out (they are read back one provider at a
-/// time). `day_items`: what a table run read ([`TableRead`]), kept in the month-sums marks so
-/// that late logs of the dates can be told from logs the report read. Fails at the end, after
-/// every other delivery went out, when some delivery failed ([`AppError::Undelivered`]).
+/// The sinks, in this order: CSV files always; month sums, files and report items in AWS when
+/// `delivery` stores; emails when it sends (again where `resend` covers them). `spill` holds
+/// the error and reject rows when the aggregator streamed them out (they are read back one
+/// provider at a time) and the run's local-disk budget. `day_items`: what a table run read
+/// ([`TableRead`]), kept in the month-sums marks so that late logs of the dates can be told from
+/// logs the report read. Fails at the end, after every other delivery went out, when some
+/// delivery failed ([`AppError::Undelivered`]).
 pub async fn publish(
     agg: Aggregator,
     out: &Path,
@@ -34,13 +38,11 @@ pub async fn publish(
     let stats = agg.stats();
     let days_read = agg.days_to_read().count();
     let groups = agg.group_count();
-    if delivery.store {
-        let aws = aws.ok_or(AppError::NoAws)?;
-        for date in agg.plan().report_dates() {
-            let logs_read = day_items.map(|read| read.items.get(&date).copied().unwrap_or(0));
-            aws.reports.store_month_sums(date, &agg, logs_read, day_items.map(|read| read.started_at)).await?;
-        }
+    if delivery.store && aws.is_none() {
+        return Err(AppError::NoAws);
     }
+    // The month sums are stored after the files are written; `finish` consumes the aggregator.
+    let totals = delivery.store.then(|| agg.totals());
     let mut reports = agg.finish().map_err(JobError::from)?;
     let date_dirs = match spill {
         None => write_reports(out, &reports)?,
@@ -51,13 +53,20 @@ pub async fn publish(
                 report.rejected = rejects_of(spill, report.date)?;
                 let date = report.date;
                 dirs.push(
-                    write_report_with(out, report, Some(&mut |p: &str| errors.take(date, p)))
+                    write_report_with(out, report, spill.budget(), Some(&mut |p: &str| errors.take(date, p)))
                         .map_err(JobError::from)?,
                 );
             }
             dirs
         }
     };
+    if let (Some(aws), Some(totals)) = (aws, &totals) {
+        for date in totals.plan().report_dates() {
+            let logs_read = day_items.map(|read| read.items.get(&date).copied().unwrap_or(0));
+            aws.reports.store_month_sums(date, totals, logs_read, day_items.map(|read| read.started_at)).await?;
+        }
+    }
+    drop(totals);
     let mut files_uploaded = 0;
     if delivery.store {
         if let Some(files) = aws.and_then(|a| a.files.as_ref()) {
@@ -71,6 +80,7 @@ pub async fn publish(
     summary.days_read = days_read;
     summary.groups = groups;
     summary.files_uploaded = files_uploaded;
+    summary.local_disk_peak_bytes = spill.map(|s| s.budget().peak());
     if delivery.store || delivery.send {
         let aws = aws.ok_or(AppError::NoAws)?;
         for report in &reports {

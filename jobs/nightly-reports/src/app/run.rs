@@ -15,6 +15,7 @@ use super::seed::starting_point;
 use super::table_read::{read_table, TableRead};
 use crate::cli::Delivery;
 use crate::context::AwsContext;
+use crate::disk::DiskBudget;
 use crate::partition::Partition;
 use crate::pipeline::{aggregate_export_source, write_partial, JobError, RunSummary};
 use crate::spill::Spill;
@@ -52,6 +53,12 @@ impl JobRequest {
     }
 }
 
+/// A run's spill, within the local-disk budget `EPHEMERAL_STORAGE_MB` sets ([`DiskBudget`]).
+pub(crate) fn run_spill() -> Result<Spill, AppError> {
+    let budget = DiskBudget::from_env().map_err(|e| AppError::invalid(e.to_string()))?;
+    Ok(Spill::new(budget).map_err(JobError::from)?)
+}
+
 /// Runs one request, sending again the deliveries `resend` covers even where the ledger has
 /// them (the command line's `--resend` is `Resend::from(request.delivery.resend)`). `aws` may be
 /// `None` when [`JobRequest::needs_aws`] is false.
@@ -63,7 +70,7 @@ pub async fn run_job(request: &JobRequest, resend: &Resend, aws: Option<&AwsCont
     }
     // A whole run streams its error and reject rows out of memory; a partition keeps them for
     // its partial aggregate.
-    let spill = if partition.is_none() { Some(Spill::new().map_err(JobError::from)?) } else { None };
+    let spill = if partition.is_none() { Some(run_spill()?) } else { None };
     let (agg, table_read) = match &request.source {
         Source::Export(path) => (aggregate_export_source(path, request.plan, partition, spill.as_ref())?, None),
         Source::Table => {

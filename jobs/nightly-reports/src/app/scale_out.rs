@@ -18,13 +18,15 @@ use super::guards::refuse_if_later_dates_stored;
 use super::late_logs::late_log_counts;
 use super::payload::SCHEDULED_DELIVERY;
 use super::publish::publish;
+use super::run::run_spill;
 use super::seed::{add_stored_sums, starting_point};
 use super::table_read::{read_table, TableRead};
+use crate::aws::partials::FetchError;
 use crate::aws::PartialStore;
 use crate::context::AwsContext;
 use crate::partition::Partition;
 use crate::pipeline::{decode_partial, encode_partial, JobError, RunSummary};
-use crate::spill::Spill;
+use crate::spill::SpillError;
 
 fn partial_store(aws: &AwsContext) -> Result<&PartialStore, AppError> {
     aws.partials.as_ref().ok_or(AppError::MissingEnv("REPORT_PARTIALS_BUCKET"))
@@ -45,7 +47,7 @@ pub async fn run_partition(
     // Error and reject rows go to a local spill, then to S3 as one sorted run each
     // (`<i>.errors`, `<i>.rejects`), streamed: neither this partition nor the merge
     // holds them. The group totals (`<i>.json`) go last, so a listed partial is whole.
-    let spill = Spill::new().map_err(JobError::from)?;
+    let spill = run_spill()?;
     let started_at = Utc::now();
     let (mut agg, items) = read_table(&aws.logs, start, Some(partition), parallelism, Some(&spill)).await?;
     let read = TableRead { started_at, items };
@@ -61,9 +63,13 @@ pub async fn run_partition(
         .await?;
     let key = format!("{stem}.json");
     store.put(&key, encode_partial(&agg).map_err(|e| AppError::invalid(e.to_string()))?).await?;
-    Ok(
-        serde_json::json!({ "partial": key, "items": stats.items, "counted": stats.counted, "rejected": stats.rejected }),
-    )
+    Ok(serde_json::json!({
+        "partial": key,
+        "items": stats.items,
+        "counted": stats.counted,
+        "rejected": stats.rejected,
+        "local_disk_peak_bytes": spill.budget().peak(),
+    }))
 }
 
 /// `merge` mode: merges the partials at `keys` (all for `plan`), adds the stored month sums
@@ -78,7 +84,7 @@ pub async fn run_merge(
     let store = partial_store(aws)?;
     // Each partial's rows are streamed to a file and merged as a run of one spill, so
     // the merge holds group totals only, whatever the number of error rows.
-    let spill = Spill::new().map_err(JobError::from)?;
+    let spill = run_spill()?;
     let mut merged: Option<Aggregator> = None;
     let mut reads = Vec::with_capacity(keys.len());
     for key in keys {
@@ -89,8 +95,13 @@ pub async fn run_merge(
         }
         let stem = key.strip_suffix(".json").unwrap_or(key);
         let (errors_run, rejects_run) = (spill.scratch_path("in-errors"), spill.scratch_path("in-rejects"));
-        store.get_file(&format!("{stem}.errors"), &errors_run).await?;
-        store.get_file(&format!("{stem}.rejects"), &rejects_run).await?;
+        for (suffix, run) in [("errors", &errors_run), ("rejects", &rejects_run)] {
+            let mut file = spill.create_file(run).map_err(JobError::from)?;
+            store.get_file(&format!("{stem}.{suffix}"), &mut file).await.map_err(|e| match e {
+                FetchError::S3(e) => AppError::Aws(e),
+                FetchError::Write(source) => JobError::Spill(SpillError { path: run.clone(), source }).into(),
+            })?;
+        }
         spill.adopt(&errors_run, &rejects_run).map_err(JobError::from)?;
         let read = store.get(&format!("{stem}.read")).await?;
         reads.push(

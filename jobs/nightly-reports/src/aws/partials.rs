@@ -68,8 +68,9 @@ impl PartialStore {
         Ok(())
     }
 
-    /// Streams the object at `key` into a new file at `path`.
-    pub async fn get_file(&self, key: &str, path: &Path) -> Result<(), AwsError> {
+    /// Streams the object at `key` into `file` (a spill's file: its bytes count against the
+    /// run's local-disk budget).
+    pub async fn get_file(&self, key: &str, file: &mut dyn Write) -> Result<(), FetchError> {
         let failed = |message: String| AwsError::s3_failed("GetObject", &self.bucket, message);
         let mut out = self
             .client
@@ -79,11 +80,22 @@ impl PartialStore {
             .send()
             .await
             .map_err(AwsError::s3("GetObject", &self.bucket))?;
-        let file = std::fs::File::create(path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
         let mut file = std::io::BufWriter::with_capacity(1 << 16, file);
         while let Some(chunk) = out.body.try_next().await.map_err(|e| failed(e.to_string()))? {
-            file.write_all(&chunk).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+            file.write_all(&chunk).map_err(FetchError::Write)?;
         }
-        file.flush().map_err(|e| failed(format!("{}: {e}", path.display())))
+        file.flush().map_err(FetchError::Write)
     }
+}
+
+/// Fetching an object into a local file failed: the S3 call, or writing the file (a full local
+/// disk among the causes, which the run names as such).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The S3 call.
+    #[error(transparent)]
+    S3(#[from] AwsError),
+    /// Writing the local file.
+    #[error("writing the fetched object: {0}")]
+    Write(std::io::Error),
 }
