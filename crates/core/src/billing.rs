@@ -12,6 +12,10 @@ pub enum BillingModel {
 }
 
 impl BillingModel {
+    /// Every model (the published contract lists their names).
+    pub const ALL: [BillingModel; 4] =
+        [BillingModel::Hourly, BillingModel::Monthly, BillingModel::OneTime, BillingModel::Usage];
+
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "hourly" => Some(BillingModel::Hourly),

@@ -180,6 +180,11 @@ pub fn minor_units(code: &str) -> Option<u32> {
     code.iter().all(u8::is_ascii_uppercase).then(|| minor_units_by_code(code)).flatten().map(u32::from)
 }
 
+/// Every supported ISO 4217 code, in order (the published contract lists them).
+pub fn currency_codes() -> impl Iterator<Item = &'static str> {
+    CURRENCIES.iter().map(|(code, _)| *code)
+}
+
 /// Whether `code` is a supported ISO 4217 code.
 pub fn is_currency(code: &str) -> bool {
     minor_units(code).is_some()

@@ -1,4 +1,22 @@
 //! Field validation shared by every event: collects *every* problem instead of stopping at the first.
+//!
+//! A text field's rule is a [`TextRule`] value: the validators check it ([`Problems::check`]) and
+//! the published contract (`crates/contract`, the event schemas) states the very same value, so a
+//! changed limit shows up as a changed schema.
+
+/// What a text field must be once trimmed: the one description of a field that both the
+/// validation and the published event schemas read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextRule {
+    /// Single-line text of at most `max` characters ([`Problems::line`]).
+    Line { max: usize },
+    /// Multi-line text of at most `max` characters ([`Problems::paragraph`]).
+    Paragraph { max: usize },
+    /// An identifier of at most `max` characters ([`Problems::identifier`]).
+    Identifier { max: usize },
+    /// An email address ([`Problems::email`]).
+    Email,
+}
 
 /// Collects validation problems, each naming the field it is about.
 #[derive(Debug, Default)]
@@ -31,6 +49,16 @@ impl Problems {
             Ok(value)
         } else {
             Err(crate::DomainError::Invalid(self.0))
+        }
+    }
+
+    /// Checks `value` (already trimmed) against `rule`.
+    pub fn check(&mut self, field: &str, value: &str, rule: TextRule) {
+        match rule {
+            TextRule::Line { max } => self.line(field, value, max),
+            TextRule::Paragraph { max } => self.paragraph(field, value, max),
+            TextRule::Identifier { max } => self.identifier(field, value, max),
+            TextRule::Email => self.email(field, value),
         }
     }
 

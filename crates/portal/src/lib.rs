@@ -32,6 +32,7 @@
 //! is ever half-written.
 
 pub mod event;
+pub mod fields;
 pub mod idempotency;
 pub mod memory;
 pub mod metrics;

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::event::{Actor, PortalEvent};
+use crate::fields;
 use crate::outbox::send_once;
 use crate::ports::{AuditEntry, Precondition, Services, WriteError};
 use marketplace_core::email::{compose, Email, Message};
@@ -63,20 +64,20 @@ impl ProviderAccountCreated {
         let company_name = trimmed(self.company_name);
         let contact_name = trimmed(self.contact_name);
         let contact_email = trimmed(self.contact_email);
-        p.identifier("provider_id", &provider_id, 64);
-        p.line("account_alias", &account_alias, 63);
-        p.line("company_name", &company_name, 200);
-        p.line("contact_name", &contact_name, 200);
-        p.email("contact_email", &contact_email);
+        p.check("provider_id", &provider_id, fields::PROVIDER_ID);
+        p.check("account_alias", &account_alias, fields::ACCOUNT_ALIAS);
+        p.check("company_name", &company_name, fields::COMPANY_NAME);
+        p.check("contact_name", &contact_name, fields::CONTACT_NAME);
+        p.check("contact_email", &contact_email, fields::EMAIL);
         let representative = self.representative.map(|r| {
             let r = Representative { name: trimmed(r.name), email: trimmed(r.email) };
-            p.line("representative.name", &r.name, 200);
-            p.email("representative.email", &r.email);
+            p.check("representative.name", &r.name, fields::PERSON_NAME);
+            p.check("representative.email", &r.email, fields::EMAIL);
             r
         });
         let actor = self.actor.unwrap_or_default();
         let actor = Actor { id: trimmed(actor.id), role: trimmed(actor.role) };
-        p.line("actor.id", &actor.id, 128);
+        p.check("actor.id", &actor.id, fields::ACTOR_ID);
         if !actor.is_marketplace_team() {
             p.push(format!(
                 "actor.role must be {:?} to create a portal account (got {:?})",

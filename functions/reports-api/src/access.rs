@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use marketplace_reports::statement::Month;
 
-use crate::problem::Problem;
+use crate::problem::{Problem, MONTH_NOT_CLOSED};
 
 /// Claim holding the caller's role.
 pub const ROLE_CLAIM: &str = "marketplace_role";
@@ -129,8 +129,8 @@ pub fn closed_month(month: Month, today: NaiveDate) -> Result<Month, Problem> {
     if month.is_closed(today) {
         Ok(month)
     } else {
-        Err(Problem::bad_parameter(
-            "month-not-closed",
+        Err(Problem::new(
+            MONTH_NOT_CLOSED,
             format!(
                 "The statement of {month} is available once the month has closed (from {}).",
                 month.next().first_day()

@@ -26,7 +26,7 @@ pub mod problem;
 use chrono::NaiveDate;
 use lambda_http::http::header;
 use lambda_http::{Body, Request, RequestExt, Response};
-use marketplace_aws::report_files::PRESIGNED_URL_TTL;
+pub use marketplace_aws::report_files::PRESIGNED_URL_TTL;
 use marketplace_aws::reports_table::PageQuery;
 use marketplace_reports::attribute::{AttributeValue, Item};
 use marketplace_reports::statement::{monthly_statement, StoredRow};

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::problem::Problem;
+use crate::problem::{Problem, INVALID_NEXT};
 
 /// DynamoDB's limit on a sort key's size: a longer `ExclusiveStartKey` fails the whole query.
 pub const MAX_SORT_KEY_BYTES: usize = 1024;
@@ -31,8 +31,7 @@ pub fn encode(query: &str, last_sk: &str) -> String {
 
 /// The sort key to continue after, if `token` belongs to `query` and its key lies in `lo..=hi`.
 pub fn decode(token: &str, query: &str, lo: &str, hi: &str) -> Result<String, Problem> {
-    let invalid =
-        || Problem::bad_parameter("invalid-next", "`next` is not a token of this query: repeat the query without it.");
+    let invalid = || Problem::new(INVALID_NEXT, "`next` is not a token of this query: repeat the query without it.");
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let token: Token = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let too_long = token.k.len() > MAX_SORT_KEY_BYTES;

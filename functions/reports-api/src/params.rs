@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use marketplace_reports::statement::Month;
 
-use crate::problem::Problem;
+use crate::problem::{
+    Problem, INVALID_DATE, INVALID_LIMIT, INVALID_MONTH, INVALID_RANGE, MISSING_PARAMETER, RANGE_TOO_LONG,
+    REPEATED_PARAMETER,
+};
 
 /// The longest `from`..`to` range one request may ask for, both days included (a quarter).
 pub const MAX_RANGE_DAYS: i64 = 92;
@@ -33,16 +36,13 @@ impl Params {
         match self.0.get(name).map(Vec::as_slice) {
             None | Some([]) => Ok(None),
             Some([one]) => Ok(Some(one)),
-            Some(_) => Err(Problem::bad_parameter("repeated-parameter", format!("`{name}` is given more than once."))),
+            Some(_) => Err(Problem::new(REPEATED_PARAMETER, format!("`{name}` is given more than once."))),
         }
     }
 
     fn required(&self, name: &str, example: &str) -> Result<&str, Problem> {
         self.optional(name)?.ok_or_else(|| {
-            Problem::bad_parameter(
-                "missing-parameter",
-                format!("The query parameter `{name}` is required, e.g. {example}."),
-            )
+            Problem::new(MISSING_PARAMETER, format!("The query parameter `{name}` is required, e.g. {example}."))
         })
     }
 }
@@ -54,16 +54,15 @@ pub fn date(name: &str, value: &str) -> Result<NaiveDate, Problem> {
         && b[4] == b'-'
         && b[7] == b'-'
         && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    shaped.then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()).flatten().ok_or_else(|| {
-        Problem::bad_parameter("invalid-date", format!("`{name}` = `{value}` is not a date: expected YYYY-MM-DD."))
-    })
+    shaped
+        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| Problem::new(INVALID_DATE, format!("`{name}` = `{value}` is not a date: expected YYYY-MM-DD.")))
 }
 
 /// A `YYYY-MM` month.
 pub fn month(value: &str) -> Result<Month, Problem> {
-    value.parse().map_err(|e: marketplace_reports::statement::InvalidMonth| {
-        Problem::bad_parameter("invalid-month", e.to_string())
-    })
+    value.parse().map_err(|e: marketplace_reports::statement::InvalidMonth| Problem::new(INVALID_MONTH, e.to_string()))
 }
 
 /// Paging parameters: `limit` (1..=[`MAX_PAGE_SIZE`]) and the opaque `next` token of the
@@ -80,10 +79,7 @@ fn page(params: &Params) -> Result<Page, Problem> {
     let limit = match params.optional("limit")? {
         None => DEFAULT_PAGE_SIZE,
         Some(text) => text.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-            Problem::bad_parameter(
-                "invalid-limit",
-                format!("`limit` = `{text}` must be a whole number from 1 to {MAX_PAGE_SIZE}."),
-            )
+            Problem::new(INVALID_LIMIT, format!("`limit` = `{text}` must be a whole number from 1 to {MAX_PAGE_SIZE}."))
         })?,
     };
     Ok(Page { limit, next: params.optional("next")?.map(str::to_owned) })
@@ -105,12 +101,12 @@ pub fn range_query(params: &Params) -> Result<RangeQuery, Problem> {
     let from = date("from", params.required("from", "from=2026-02-01")?)?;
     let to = date("to", params.required("to", "to=2026-02-28")?)?;
     if to < from {
-        return Err(Problem::bad_parameter("invalid-range", format!("`to` ({to}) is before `from` ({from}).")));
+        return Err(Problem::new(INVALID_RANGE, format!("`to` ({to}) is before `from` ({from}).")));
     }
     let days = (to - from).num_days() + 1;
     if days > MAX_RANGE_DAYS {
-        return Err(Problem::bad_parameter(
-            "range-too-long",
+        return Err(Problem::new(
+            RANGE_TOO_LONG,
             format!("{from}..{to} spans {days} days; ask for at most {MAX_RANGE_DAYS} days per request."),
         ));
     }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::emails::emails_for;
 use super::model::{Decision, MpaCommand, MpaOutcome, ACCEPTED, APPROVED, DETAIL_TYPES, REJECTED};
 use crate::event::{Actor, PortalEvent};
+use crate::fields;
 use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
 use crate::race::{retry_lost_races, Attempt};
@@ -43,16 +44,16 @@ impl MpaCommand {
         let actor = detail.actor.unwrap_or_default();
         let actor_provider_id = Some(trimmed(actor.provider_id)).filter(|s| !s.is_empty());
         let actor = Actor { id: trimmed(actor.id), role: trimmed(actor.role) };
-        p.line("actor.id", &actor.id, 128);
-        p.line("actor.role", &actor.role, 64);
-        p.identifier("provider_id", &provider_id, 64);
-        p.line("mpa_version", &version, 32);
+        p.check("actor.id", &actor.id, fields::ACTOR_ID);
+        p.check("actor.role", &actor.role, fields::ACTOR_ROLE);
+        p.check("provider_id", &provider_id, fields::PROVIDER_ID);
+        p.check("mpa_version", &version, fields::MPA_VERSION);
         if event.detail_type == ACCEPTED {
             let by = detail.accepted_by.unwrap_or_default();
             let by = Person { id: trimmed(by.id), name: trimmed(by.name), email: trimmed(by.email) };
-            p.line("accepted_by.id", &by.id, 128);
-            p.line("accepted_by.name", &by.name, 200);
-            p.email("accepted_by.email", &by.email);
+            p.check("accepted_by.id", &by.id, fields::PERSON_ID);
+            p.check("accepted_by.name", &by.name, fields::PERSON_NAME);
+            p.check("accepted_by.email", &by.email, fields::EMAIL);
             let at = trimmed(detail.accepted_at);
             let parsed = DateTime::parse_from_rfc3339(&at).map(|t| t.with_timezone(&Utc));
             if parsed.is_err() {
@@ -63,7 +64,7 @@ impl MpaCommand {
         }
         let decision = if event.detail_type == REJECTED {
             let reason = trimmed(detail.reason);
-            p.paragraph("reason", &reason, 2000);
+            p.check("reason", &reason, fields::REJECTION_REASON);
             Decision::Reject { reason }
         } else {
             Decision::Approve

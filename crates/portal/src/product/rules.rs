@@ -12,6 +12,7 @@ use super::model::{
     MAX_REQUEST_BYTES,
 };
 use crate::event::{Actor, PortalEvent};
+use crate::fields;
 use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
 use crate::race::{retry_lost_races, Attempt};
@@ -49,19 +50,19 @@ pub fn validate_listing(raw: Option<&serde_json::Value>) -> Result<Listing, Vec<
     let support_email = text("support_email", "The support email address", &mut p);
     let support_url = text("support_url", "The support web page", &mut p);
     let blueprint_id = text("blueprint_id", "The blueprint ID", &mut p);
-    p.line("The product name", &name, 100);
-    p.line("The summary", &summary, 300);
-    p.paragraph("The description", &description, 10_000);
-    p.line("The category", &category, 64);
+    p.check("The product name", &name, fields::LISTING_NAME);
+    p.check("The summary", &summary, fields::LISTING_SUMMARY);
+    p.check("The description", &description, fields::LISTING_DESCRIPTION);
+    p.check("The category", &category, fields::LISTING_CATEGORY);
     if support_email.is_empty() {
         p.push("The support email address is required");
     } else {
-        p.email("The support email address", &support_email);
+        p.check("The support email address", &support_email, fields::EMAIL);
     }
     if !support_url.is_empty() && !is_https_url(&support_url) {
         p.push(format!("The support web page must be an address starting with https:// (got {support_url:?})"));
     }
-    p.identifier("The blueprint ID", &blueprint_id, 128);
+    p.check("The blueprint ID", &blueprint_id, fields::BLUEPRINT_ID);
     let provider_share = decimal_field(raw.get("provider_share"));
     match provider_share {
         Some(share) if share > Decimal::ZERO && share <= Decimal::ONE => {}
@@ -136,7 +137,7 @@ fn validate_plan(i: usize, plan: &serde_json::Value, p: &mut Problems) -> Option
         p.push(format!("{at}: the billing model must be hourly, monthly, one-time or usage (got {model_text:?})"));
     }
     let unit = text("unit");
-    p.line(&format!("{at}: the unit"), &unit, 32);
+    p.check(&format!("{at}: the unit"), &unit, fields::PLAN_UNIT);
     let currency_text = text("currency");
     let currency = currency_text.parse::<Currency>().ok();
     if currency.is_none() {
@@ -193,13 +194,13 @@ impl PublishRequest {
         let mut p = Problems::new();
         let provider_id = trimmed(detail.provider_id);
         let product_id = trimmed(detail.product_id);
-        p.identifier("provider_id", &provider_id, 64);
-        p.identifier("product_id", &product_id, 64);
+        p.check("provider_id", &provider_id, fields::PROVIDER_ID);
+        p.check("product_id", &product_id, fields::PRODUCT_ID);
         let actor = detail.actor.unwrap_or_default();
         let actor_provider_id = actor.provider_id.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let actor = Actor { id: trimmed(actor.id), role: trimmed(actor.role) };
-        p.line("actor.id", &actor.id, 128);
-        p.line("actor.role", &actor.role, 64);
+        p.check("actor.id", &actor.id, fields::ACTOR_ID);
+        p.check("actor.role", &actor.role, fields::ACTOR_ROLE);
         p.into_result(PublishRequest { provider_id, product_id, actor, actor_provider_id, listing: detail.listing })
     }
 
