@@ -4,18 +4,14 @@
 //! stopping nobody else and named at the end, two runs at once still sending each email once,
 //! and a re-run sending nothing.
 
-use std::collections::{BTreeMap, HashMap};
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::PathBuf;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_aws::reports_table::ReportsTable;
 use marketplace_aws::DynamoProviderStore;
-use marketplace_core::provider::{Provider, ProviderStatus};
-use marketplace_portal::product::{Product, ProductStatus, PublishOutcome};
 use marketplace_reports::delivery::{Resend, SendLimits};
 use marketplace_reports::statement::Month;
 use marketplace_reports::ReportPlan;
+use marketplace_tests::deliveries::*;
 use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{run_job, AppError, AwsContext, JobRequest, Source};
@@ -35,94 +31,7 @@ fn limits() -> SendLimits {
 }
 
 fn ids(prefix: &str) -> Vec<String> {
-    let suffix = unique(prefix).replace(|c: char| !c.is_ascii_alphanumeric(), "");
-    (0..PROVIDERS).map(|i| format!("{prefix}{i:02}-{suffix}")).collect()
-}
-
-fn address(id: &str) -> String {
-    format!("sends-{id}@provider.example")
-}
-
-fn provider(id: &str, broken: bool) -> Provider {
-    Provider {
-        provider_id: id.into(),
-        account_alias: format!("{id}-prod"),
-        company_name: format!("{id} Inc"),
-        contact_name: format!("Contact of {id}"),
-        // SES (and moto) refuses an address without a domain.
-        contact_email: if broken { format!("sends-{id}-without-domain") } else { address(id) },
-        status: ProviderStatus::PortalAccountCreated,
-        created_at: chrono::Utc::now(),
-        created_by: "team-member-7".into(),
-        created_by_event: unique("evt"),
-        version: 1,
-        mpa: None,
-        representative: None,
-    }
-}
-
-async fn put(table: &str, mut item: HashMap<String, AttributeValue>, pk: String, sk: &str, item_type: &str) {
-    item.insert("pk".into(), AttributeValue::S(pk));
-    item.insert("sk".into(), AttributeValue::S(sk.into()));
-    item.insert("item_type".into(), AttributeValue::S(item_type.into()));
-    dynamodb().await.put_item().table_name(table).set_item(Some(item)).send().await.expect("put item");
-}
-
-/// Stores the provider records (the one at [`BROKEN`] with a rejected address); with
-/// `published`, each with one published product.
-async fn store_providers(table: &str, ids: &[String], published: bool) {
-    for (i, id) in ids.iter().enumerate() {
-        let pk = format!("PROVIDER#{id}");
-        let item = marketplace_aws::attributes::to_item(&provider(id, i == BROKEN)).expect("item");
-        put(table, item, pk.clone(), "PROFILE", "provider").await;
-        if published {
-            let product = Product {
-                provider_id: id.clone(),
-                product_id: "listed-product".into(),
-                status: ProductStatus::Published,
-                listing: None,
-                requested_listing: None,
-                requested_name: None,
-                refusal_reasons: Vec::new(),
-                refused_for_mpa_only: false,
-                published_at: None,
-                updated_at: chrono::Utc::now(),
-                last_event: unique("evt"),
-                last_outcome: PublishOutcome::Published,
-                version: 1,
-            };
-            let item = marketplace_aws::attributes::to_item(&product).expect("item");
-            put(table, item, pk, "PRODUCT#listed-product", "product").await;
-        }
-    }
-}
-
-/// How many emails each address got whose subject contains `needle` (one read of the
-/// emulator's mail).
-fn emails_per_address(needle: &str) -> BTreeMap<String, usize> {
-    let mut per = BTreeMap::new();
-    for email in sent_emails().into_iter().filter(|e| e.subject.contains(needle)) {
-        for to in email.to {
-            *per.entry(to).or_default() += 1;
-        }
-    }
-    per
-}
-
-/// One export line per provider, on `date`.
-fn export_file(ids: &[String], date: &str) -> PathBuf {
-    let lines: String = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            format!(
-                r#"{{"Item": {{"pk": {{"S": "DAY#{date}#01"}}, "sk": {{"S": "{date}T10:00:00Z#d-{id}"}}, "deployment_id": {{"S": "d-{id}"}}, "provider_id": {{"S": "{id}"}}, "product_id": {{"S": "db"}}, "product_name": {{"S": "DB"}}, "customer_alias": {{"S": "CUST{i}"}}, "started_at": {{"S": "{date}T09:00:00Z"}}, "finished_at": {{"S": "{date}T10:00:00Z"}}, "status": {{"S": "SUCCEEDED"}}, "errors": {{"L": []}}, "billing_model": {{"S": "monthly"}}, "quantity": {{"N": "1"}}, "unit_price": {{"N": "49.99"}}, "currency": {{"S": "USD"}}, "provider_share": {{"N": "0.8"}}}}}}"#
-            ) + "\n"
-        })
-        .collect();
-    let path = std::env::temp_dir().join(unique("sends-export")).with_extension("json");
-    std::fs::write(&path, lines).expect("export file");
-    path
+    provider_ids(prefix, PROVIDERS)
 }
 
 /// Every delivery of a daily run lands in exactly one bucket: 40 providers and the team.
@@ -136,7 +45,7 @@ async fn forty_reports_go_out_concurrently_once_each_and_a_rejected_address_stop
     aws.sends = limits();
     let ids = ids("daily");
     let marketplace = aws.providers.table().to_owned();
-    store_providers(&marketplace, &ids, false).await;
+    store_providers(&marketplace, &ids, Some(BROKEN), false).await;
     // A date of its own (the team's ledger entry and summary are per date), so that the test
     // also passes again on a stack that ran it before.
     let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default().unsigned_abs();
@@ -204,7 +113,7 @@ async fn forty_statements_go_out_concurrently_once_each_and_a_rejected_address_s
     aws.providers = DynamoProviderStore::new(client.clone(), private_table("Marketplace-sends", false).await);
     aws.reports = ReportsTable::new(client, private_table("Reports-sends", true).await);
     let ids = ids("stmt");
-    store_providers(aws.providers.table(), &ids, true).await;
+    store_providers(aws.providers.table(), &ids, Some(BROKEN), true).await;
     let broken = &ids[BROKEN];
     let month: Month = "2025-05".parse().expect("month");
     // A quiet month for these providers, but every day of it run (a statement needs that).
