@@ -1,0 +1,35 @@
+//! What the code says of an event's shape: the very parsing and validation the functions run
+//! before they touch a store (`marketplace_portal`), without the store. Authorisation, the MPA
+//! state machine and the provider's existence are not shape, and are not judged here.
+
+use chrono::{DateTime, Utc};
+use marketplace_portal::event::{PortalEvent, PORTAL_SOURCE};
+use marketplace_portal::mpa::MpaCommand;
+use marketplace_portal::product::{validate_listing, PublishRequest};
+use marketplace_portal::signup::ProviderAccountCreated;
+use marketplace_portal::{mpa, product, signup};
+use serde_json::Value;
+
+/// `Ok` when the code accepts `detail` as a `detail_type` event (for `ProductPublishRequested`:
+/// the request is valid and its listing publishable), otherwise why not.
+pub fn code(detail_type: &str, detail: &Value) -> Result<(), String> {
+    let event = PortalEvent {
+        id: "contract-check".into(),
+        detail_type: detail_type.into(),
+        source: PORTAL_SOURCE.into(),
+        time: DateTime::<Utc>::UNIX_EPOCH,
+        detail: detail.clone(),
+    };
+    let refused = |e: marketplace_core::DomainError| e.to_string();
+    match detail_type {
+        signup::DETAIL_TYPE => {
+            event.detail::<ProviderAccountCreated>().and_then(|d| d.validate()).map(drop).map_err(refused)
+        }
+        mpa::ACCEPTED | mpa::APPROVED | mpa::REJECTED => MpaCommand::from_event(&event).map(drop).map_err(refused),
+        product::DETAIL_TYPE => {
+            let request = PublishRequest::from_event(&event).map_err(refused)?;
+            validate_listing(request.listing.as_ref()).map(drop).map_err(|problems| problems.join("; "))
+        }
+        other => Err(format!("no function accepts {other:?} events")),
+    }
+}
