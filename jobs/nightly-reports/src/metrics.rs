@@ -46,6 +46,17 @@ pub fn emf_line(summary: &Value, failed_deliveries: usize, succeeded: bool, dura
         metrics.push(json!({"Name": metric, "Unit": "Count"}));
         record.insert(metric.to_owned(), json!(value));
     }
+    // The local disk: the run's peak, and its share of the budget (`EphemeralStorage`).
+    let peak = summary.get("local_disk_peak_bytes").and_then(Value::as_u64);
+    let limit = summary.get("local_disk_limit_bytes").and_then(Value::as_u64).filter(|&l| l > 0);
+    if let Some(peak) = peak {
+        metrics.push(json!({"Name": "LocalDiskPeakBytes", "Unit": "Bytes"}));
+        record.insert("LocalDiskPeakBytes".to_owned(), json!(peak));
+        if let Some(limit) = limit {
+            metrics.push(json!({"Name": "LocalDiskUsedPercent", "Unit": "Percent"}));
+            record.insert("LocalDiskUsedPercent".to_owned(), json!(peak.saturating_mul(100) / limit));
+        }
+    }
     record.insert("DurationMs".to_owned(), json!(duration.as_millis() as u64));
     record.insert(
         "_aws".to_owned(),
@@ -107,6 +118,27 @@ mod tests {
         assert_eq!((v["SuccessfulRun"].as_u64(), v["DeliveriesFailed"].as_u64()), (Some(0), Some(1)));
         assert_eq!(v["DurationMs"].as_u64(), Some(1500));
         assert_eq!(v["_aws"]["Timestamp"].as_i64(), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn a_run_near_its_local_disk_budget_shows_it_as_a_share() {
+        let summary =
+            json!({"items": 1, "local_disk_peak_bytes": 3_355_443_200u64, "local_disk_limit_bytes": 4_294_967_296u64});
+        let v: Value = serde_json::from_str(&emf_line(&summary, 0, true, Duration::ZERO, 1)).expect("json");
+        assert_eq!(
+            (v["LocalDiskPeakBytes"].as_u64(), v["LocalDiskUsedPercent"].as_u64()),
+            (Some(3_355_443_200), Some(78))
+        );
+        let units: Vec<_> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .filter_map(|m| m["Unit"].as_str())
+            .collect();
+        assert!(units.contains(&"Bytes") && units.contains(&"Percent"), "{units:?}");
+        let unlimited = json!({"items": 1, "local_disk_peak_bytes": 4096});
+        let v: Value = serde_json::from_str(&emf_line(&unlimited, 0, true, Duration::ZERO, 1)).expect("json");
+        assert!(v.get("LocalDiskUsedPercent").is_none(), "no budget, no share");
     }
 
     #[test]

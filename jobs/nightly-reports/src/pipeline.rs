@@ -177,6 +177,10 @@ pub struct RunSummary {
     /// 4 KiB blocks), to compare with the function's `EphemeralStorage` (`crate::disk`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_disk_peak_bytes: Option<u64>,
+    /// The run's local-disk budget (`EPHEMERAL_STORAGE_MB`), when it has one: with the peak,
+    /// the `LocalDiskUsedPercent` metric and its alarm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_disk_limit_bytes: Option<u64>,
     /// Emails sent.
     pub emails_sent: usize,
     /// Emails skipped because the ledger says they were already sent.

@@ -81,6 +81,7 @@ pub async fn publish(
     summary.groups = groups;
     summary.files_uploaded = files_uploaded;
     summary.local_disk_peak_bytes = spill.map(|s| s.budget().peak());
+    summary.local_disk_limit_bytes = spill.and_then(|s| s.budget().limit());
     if delivery.store || delivery.send {
         let aws = aws.ok_or(AppError::NoAws)?;
         for report in &reports {

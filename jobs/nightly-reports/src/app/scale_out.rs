@@ -69,6 +69,7 @@ pub async fn run_partition(
         "counted": stats.counted,
         "rejected": stats.rejected,
         "local_disk_peak_bytes": spill.budget().peak(),
+        "local_disk_limit_bytes": spill.budget().limit(),
     }))
 }
 
