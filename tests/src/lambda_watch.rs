@@ -93,6 +93,14 @@ impl LambdaWatch {
 
     /// `cargo lambda invoke <function> --data-file <file>`: the function's JSON response.
     pub fn invoke(&self, function: &str, data_file: &Path) -> Value {
+        // Portal events sent this way are held to the published contract too (see `sqs_batch`).
+        let data: Value = std::fs::read_to_string(data_file)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        for (detail_type, detail) in marketplace_contract::check::portal_events_in_sqs(&data) {
+            marketplace_contract::check::assert_event_agrees(&detail_type, &detail);
+        }
         let mut command = cargo_lambda();
         command
             .args(["invoke", function, "--invoke-address", "127.0.0.1", "--invoke-port"])

@@ -2,6 +2,7 @@
 //! by `./dev test`), portal events wrapped the way EventBridge → SQS delivers them, and the emails
 //! the emulator received, parsed back from raw MIME.
 
+pub mod api;
 pub mod deliveries;
 pub mod lambda_watch;
 pub mod reports;
@@ -62,10 +63,16 @@ pub fn portal_event(id: &str, detail_type: &str, detail: Value) -> Value {
     })
 }
 
-/// An SQS batch whose records carry `bodies` (message ids `m0`, `m1`, ...).
+/// An SQS batch whose records carry `bodies` (message ids `m0`, `m1`, ...). Every portal event
+/// among them is held to the published contract on the way: its event schema
+/// (`contract/events/`) and the code give its `detail` the same verdict, accepted or refused.
 pub fn sqs_batch(bodies: &[String]) -> SqsEvent {
     let mut batch = SqsEvent::default();
     for (i, body) in bodies.iter().enumerate() {
+        let portal = serde_json::from_str(body).ok().and_then(marketplace_contract::check::portal_event);
+        if let Some((detail_type, detail)) = portal {
+            marketplace_contract::check::assert_event_agrees(&detail_type, &detail);
+        }
         let mut message = SqsMessage::default();
         message.message_id = Some(format!("m{i}"));
         message.body = Some(body.clone());

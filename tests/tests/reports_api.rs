@@ -3,7 +3,8 @@
 //! deployment logs, `report_items`, `to_item`), report files put into the local report-files
 //! bucket, and API Gateway HTTP API (payload 2.0) events with JWT claims — the sample events in
 //! `events/api-*.json`, re-aimed — sent through the handler, and once through `cargo lambda
-//! watch` + `cargo lambda invoke`.
+//! watch` + `cargo lambda invoke`. Every answer is checked against the published OpenAPI document
+//! (`contract/reports-api.openapi.json`) by `marketplace_tests::api`.
 
 use std::collections::BTreeMap;
 
@@ -13,10 +14,10 @@ use marketplace_core::money::format_money;
 use marketplace_reports::aggregate::ReportRow;
 use marketplace_reports::storage::report_items;
 use marketplace_reports::{Aggregator, DailyReport, ReportPlan};
+use marketplace_tests::api::{self, Answer};
 use marketplace_tests::lambda_watch::{event_file, LambdaWatch, RecordingProxy};
 use marketplace_tests::*;
 use nightly_reports::generate::{generate, GeneratorConfig};
-use reports_api::lambda_http::{self, Body};
 use reports_api::AwsReportReader;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -62,24 +63,8 @@ fn request_event(path: &str, query: &str, claims: Option<Value>) -> Value {
     event
 }
 
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Value,
-}
-
 async fn send(reader: &AwsReportReader, event: &Value) -> Answer {
-    let request = lambda_http::request::from_str(&event.to_string()).expect("an HTTP API v2 event");
-    let response = reports_api::handle(reader, today(), &request).await;
-    let body = match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}")),
-        Body::Binary(bytes) => serde_json::from_slice(bytes).expect("JSON body"),
-        _ => Value::Null,
-    };
-    let content_type =
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    Answer { status: response.status().as_u16(), content_type, body }
+    api::send(reader, today(), event).await
 }
 
 async fn get(reader: &AwsReportReader, path: &str, query: &str, claims: Option<Value>) -> Answer {
@@ -561,24 +546,27 @@ fn the_api_answers_through_cargo_lambda_watch() {
         std::fs::write(&path, text).expect("event file");
         path
     };
-    let answer = |response: &Value| -> (u64, Value) {
-        let status = response["statusCode"].as_u64().unwrap_or_else(|| panic!("not an HTTP API response: {response}"));
-        let body = serde_json::from_str(response["body"].as_str().unwrap_or("null")).expect("JSON body");
-        (status, body)
+    // Each answer is checked against the OpenAPI document too (`marketplace_tests::api::invoked`).
+    let invoke = |name: &str| {
+        let path = aimed(name);
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("event")).expect("JSON");
+        let response = watch.invoke("reports-api", &path);
+        let (status, body) = api::invoked(&event, &response);
+        (status, body, response)
     };
 
-    let (status, body) = answer(&watch.invoke("reports-api", &aimed("api-provider-statement.json")));
+    let (status, body, _) = invoke("api-provider-statement.json");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, statement, "the binary answers what the handler answers");
-    let (status, body) = answer(&watch.invoke("reports-api", &aimed("api-provider-reports.json")));
+    let (status, body, _) = invoke("api-provider-reports.json");
     assert_eq!(status, 200, "{body}");
     assert!(body["rows"].as_array().is_some_and(|r| !r.is_empty()), "{body}");
-    let no_claims = watch.invoke("reports-api", &aimed("api-no-claims.json"));
-    assert_eq!(answer(&no_claims).0, 401);
+    let (status, _, no_claims) = invoke("api-no-claims.json");
+    assert_eq!(status, 401);
     assert_eq!(no_claims["headers"]["content-type"], "application/problem+json", "{no_claims}");
-    assert_eq!(answer(&watch.invoke("reports-api", &aimed("api-other-provider.json"))).0, 404);
-    assert_eq!(answer(&watch.invoke("reports-api", &aimed("api-team-summary.json"))).0, 200);
-    assert_eq!(answer(&watch.invoke("reports-api", &aimed("api-provider-report-files.json"))).0, 200);
+    assert_eq!(invoke("api-other-provider.json").0, 404);
+    assert_eq!(invoke("api-team-summary.json").0, 200);
+    assert_eq!(invoke("api-provider-report-files.json").0, 200);
     proxy.assert_calls_granted_to("ReportsApiFunction");
     drop(watch);
     let _ = std::fs::remove_dir_all(&dir);

@@ -91,6 +91,7 @@ pub fn assert_event_agrees(detail_type: &str, detail: &Value) -> bool {
     let schema = events().check(detail_type, detail);
     let code = verdict::code(detail_type, detail);
     match (&schema, &code) {
+        (Ok(()), Err(_)) if verdict::beyond_json_schema(detail_type, detail).is_some() => {}
         (Ok(()), Err(reason)) => panic!(
             "contract/events/{detail_type}.schema.json accepts a detail the code refuses ({reason}):\n{detail:#}"
         ),

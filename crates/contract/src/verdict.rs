@@ -33,3 +33,20 @@ pub fn code(detail_type: &str, detail: &Value) -> Result<(), String> {
         other => Err(format!("no function accepts {other:?} events")),
     }
 }
+
+/// Why the code refuses `detail` for a rule JSON Schema cannot state, if it does: two price
+/// plans with the same model, unit and currency (`uniqueItems` compares whole plans, prices
+/// included). The schema accepts such a detail; the code refuses the listing.
+pub fn beyond_json_schema(detail_type: &str, detail: &Value) -> Option<&'static str> {
+    if detail_type != product::DETAIL_TYPE {
+        return None;
+    }
+    let plans = detail["listing"]["pricing"].as_array()?;
+    let key = |plan: &Value| {
+        let text = |name: &str| plan[name].as_str().map(str::trim).unwrap_or_default().to_owned();
+        (text("model"), text("unit"), text("currency"))
+    };
+    let keys: Vec<_> = plans.iter().map(key).collect();
+    let repeated = keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k));
+    repeated.then_some("two price plans with the same model, unit and currency")
+}

@@ -38,6 +38,9 @@ fn schema_and_code_give_every_case_the_expected_verdict() {
             Expect::CodeOnly(_) => (false, true),
             Expect::SchemaOnly(_) => (true, false),
         };
+        if let Expect::SchemaOnly(_) = case.expect {
+            assert!(verdict::beyond_json_schema(case.detail_type, &case.detail).is_some(), "{}: named", case.name);
+        }
         if (schema_ok, code_ok) != expected {
             wrong.push(format!(
                 "{} / {}: expected {:?}; the schema {} ({}), the code {} ({})",
