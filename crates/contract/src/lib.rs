@@ -57,9 +57,37 @@ pub fn generated_files() -> Vec<(String, String)> {
     files
 }
 
-/// JSON as committed: two-space indents, keys in order, a final newline.
+/// The top-level keys a reader looks for first, in this order (the rest follow alphabetically).
+const LEADING_KEYS: [&str; 12] = [
+    "$schema",
+    "$id",
+    "openapi",
+    "title",
+    "info",
+    "description",
+    "x-contract-version",
+    "x-detail-type",
+    "x-source",
+    "servers",
+    "security",
+    "paths",
+];
+
+/// JSON as committed: two-space indents, the top-level keys a reader looks for first
+/// ([`LEADING_KEYS`]) then the others alphabetically, nested keys alphabetically, a final newline.
 pub fn pretty(value: &serde_json::Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
-    text.push('\n');
-    text
+    let Some(object) = value.as_object() else {
+        return serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    };
+    let rank = |key: &str| LEADING_KEYS.iter().position(|k| *k == key).unwrap_or(LEADING_KEYS.len());
+    let mut keys: Vec<&String> = object.keys().collect();
+    keys.sort_by_key(|k| (rank(k), k.as_str()));
+    let members: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            let inner = serde_json::to_string_pretty(&object[key.as_str()]).unwrap_or_default().replace('\n', "\n  ");
+            format!("  {}: {inner}", serde_json::Value::from(key.as_str()))
+        })
+        .collect();
+    format!("{{\n{}\n}}\n", members.join(",\n"))
 }
