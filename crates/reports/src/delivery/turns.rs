@@ -57,9 +57,19 @@ pub trait TimeLeft: Send + Sync {
 pub struct InvocationDeadline(AtomicU64);
 
 impl InvocationDeadline {
-    /// Sets the deadline of the invocation that starts now.
+    /// Sets the deadline of the invocation that starts now. A deadline already past as the
+    /// invocation starts is no deadline Lambda gives (emulators send 0 or a relative value: the
+    /// runtime API emulated by `cargo lambda watch` reads as 1970): the run then has none, as on
+    /// the command line, and says so.
     pub fn set(&self, deadline_ms: u64) {
-        self.0.store(deadline_ms, Ordering::SeqCst);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        let deadline = if u128::from(deadline_ms) > now {
+            deadline_ms
+        } else {
+            tracing::warn!(deadline_ms, "the invocation's deadline is already past as it starts: run without one");
+            0
+        };
+        self.0.store(deadline, Ordering::SeqCst);
     }
 }
 
@@ -98,4 +108,21 @@ impl Default for DeadlineReserve {
 /// Whether `left` has less than `reserve` left.
 pub(super) fn short_of(left: Option<&dyn TimeLeft>, reserve: Duration) -> bool {
     left.and_then(TimeLeft::time_left).is_some_and(|left| left < reserve)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_past_as_the_invocation_starts_is_none_and_a_future_one_counts_down() {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        let deadline = InvocationDeadline::default();
+        assert_eq!(deadline.time_left(), None, "unset: no deadline");
+        deadline.set(900_000);
+        assert_eq!(deadline.time_left(), None, "1970: not a deadline Lambda gives");
+        deadline.set(now + 600_000);
+        let left = deadline.time_left().expect("a deadline");
+        assert!(left <= Duration::from_secs(600) && left > Duration::from_secs(500), "{left:?}");
+    }
 }
