@@ -328,3 +328,36 @@ async fn a_huge_refused_request_is_stored_cut_to_fit_one_item() {
     assert!(product.refusal_reasons.iter().any(|r| r.contains("(cut: ")), "a long quoted value is cut");
     assert_eq!(subjects_to(&address, "Product not published").len(), 1);
 }
+
+#[tokio::test]
+async fn a_refused_request_repeated_under_a_new_event_id_changes_nothing() {
+    let app = app().await;
+    let (provider, address) = approved_provider(&app, "pub-retry").await;
+    let mut broken = valid_listing();
+    broken["pricing"] = json!([]);
+    let publish = |listing: Value| publish_event(&provider, "acme-vault", listing, provider_actor(&provider));
+    assert!(run_publish(&app, &[publish(broken.clone())]).await.is_empty());
+    let refused = stored_product(&app, &provider, "acme-vault").await.unwrap();
+    assert_eq!(refused.last_outcome, PublishOutcome::Refused);
+
+    // The portal retries the same request with a new event id: no write, no audit entry, no email.
+    let report = publish_report(&app, &[publish(broken)]).await;
+    assert!(
+        matches!(&report.records[0].outcome, marketplace_aws::RecordOutcome::Processed(o)
+            if o.contains(&format!("the same request was refused by event {}", refused.last_event))),
+        "{report:?}"
+    );
+    assert_eq!(stored_product(&app, &provider, "acme-vault").await.unwrap(), refused);
+    assert_eq!(subjects_to(&address, "Product not published").len(), 1, "one refusal email");
+    let actions: Vec<String> = provider_items(&provider)
+        .await
+        .iter()
+        .map(|i| attr_s(i, "action"))
+        .filter(|a| a.starts_with("Product"))
+        .collect();
+    assert_eq!(actions, vec!["ProductRefused"]);
+
+    // The fixed listing is evaluated as usual.
+    assert!(run_publish(&app, &[publish(valid_listing())]).await.is_empty());
+    assert_eq!(stored_product(&app, &provider, "acme-vault").await.unwrap().status, ProductStatus::Published);
+}

@@ -393,3 +393,32 @@ async fn a_newer_publish_request_that_loses_the_race_retries_and_updates_the_pro
         ]
     );
 }
+
+#[tokio::test]
+async fn a_refused_publish_request_repeated_under_a_new_event_id_writes_and_sends_nothing() {
+    let portal = MemoryPortal::default();
+    ran(&portal, Operation::Signup, &signup_event(), t0()).await;
+    ran(&portal, Operation::Mpa, &accepted(), t0()).await;
+    assert_eq!(
+        ran(&portal, Operation::Publish, &publish("publish-1", "Vault", 3), t0()).await,
+        "product vault Refused"
+    );
+    let (emails, audit) = (subjects(&portal), portal.store.audit("acme").len());
+    let refused = portal.store.product("acme", "vault").expect("the refused product");
+
+    assert_eq!(
+        ran(&portal, Operation::Publish, &publish("publish-2", "Vault", 4), t0()).await,
+        "product vault unchanged: the same request was refused by event publish-1"
+    );
+    assert_eq!(portal.store.product("acme", "vault"), Some(refused), "no write");
+    assert_eq!((subjects(&portal), portal.store.audit("acme").len()), (emails.clone(), audit), "no email, no audit");
+    assert_eq!(claim_status(&portal, "product-publishing#publish-2"), Some(ClaimStatus::Completed));
+
+    // Once the MPA is approved, the same request is evaluated again and publishes.
+    ran(&portal, Operation::Mpa, &approved(), t0()).await;
+    assert_eq!(
+        ran(&portal, Operation::Publish, &publish("publish-3", "Vault", 5), t0()).await,
+        "product vault Published"
+    );
+    assert!(subjects(&portal).contains(&"Product published: Vault".to_string()));
+}

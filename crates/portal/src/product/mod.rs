@@ -6,7 +6,10 @@
 //! provider's own users (role `provider`, matching `provider_id`) or the marketplace team may ask.
 //! A refused new product is stored as `Draft` with its reasons; a refused *update* of a published
 //! product leaves the published listing live and records the reasons. Publishing an unchanged
-//! listing again is a no-op.
+//! listing again is a no-op, and so is repeating a refused request (a portal retry under a new
+//! event id) that would be refused again for the same reasons: no write, no audit entry, no
+//! second refusal email. A changed request, or the same one whose reasons changed since (the MPA
+//! approved), is judged afresh.
 //!
 //! Requests apply in the order the portal made them: a request older (by its event `time`) than
 //! the one the product last applied is stale and changes nothing, so a redelivered or delayed old

@@ -269,6 +269,9 @@ pub enum Decision {
     Write(Box<Product>),
     /// The same listing is already published: nothing to do.
     Unchanged,
+    /// The same request was refused last, for the same reasons (a portal retry under a new event
+    /// id): the record, the audit trail and the provider's inbox already say it all.
+    AlreadyRefused { refused_by: String },
     /// The product last applied a newer request: this older one changes nothing.
     Stale { applied_at: DateTime<Utc> },
 }
@@ -314,23 +317,40 @@ pub fn decide(
                 ..base
             }))
         }
-        _ => Decision::Write(Box::new(Product {
-            status: existing.map_or(ProductStatus::Draft, |p| p.status),
-            requested_listing: request.listing.as_ref().map(|l| cut(&l.to_string(), MAX_REQUEST_BYTES)),
-            requested_name: request
-                .listing
-                .as_ref()
-                .and_then(|l| l.get("name"))
-                .and_then(|n| n.as_str())
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(|n| n.chars().take(100).collect()),
-            refusal_reasons: bounded_reasons(reasons),
-            // A valid listing refused all the same: the MPA was the only reason.
-            refused_for_mpa_only: listing.is_some(),
-            ..base
-        })),
+        _ => {
+            let refused = Product {
+                status: existing.map_or(ProductStatus::Draft, |p| p.status),
+                requested_listing: request.listing.as_ref().map(|l| cut(&l.to_string(), MAX_REQUEST_BYTES)),
+                requested_name: request
+                    .listing
+                    .as_ref()
+                    .and_then(|l| l.get("name"))
+                    .and_then(|n| n.as_str())
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.chars().take(100).collect()),
+                refusal_reasons: bounded_reasons(reasons),
+                // A valid listing refused all the same: the MPA was the only reason.
+                refused_for_mpa_only: listing.is_some(),
+                ..base
+            };
+            match existing.filter(|p| same_refusal(p, &refused)) {
+                Some(existing) => Decision::AlreadyRefused { refused_by: existing.last_event.clone() },
+                None => Decision::Write(Box::new(refused)),
+            }
+        }
     }
+}
+
+/// The product last refused what `refused` would record again: the same request (as stored) for
+/// the same reasons, the status unchanged. A changed request, or one whose reasons changed since
+/// (the MPA approved, a new MPA version), is not the same refusal.
+fn same_refusal(existing: &Product, refused: &Product) -> bool {
+    existing.last_outcome == PublishOutcome::Refused
+        && existing.status == refused.status
+        && existing.requested_listing == refused.requested_listing
+        && existing.refusal_reasons == refused.refusal_reasons
+        && existing.refused_for_mpa_only == refused.refused_for_mpa_only
 }
 
 /// Handles one `ProductPublishRequested` event.
@@ -363,14 +383,18 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
         };
         if let Some(existing) = existing.as_ref().filter(|p| p.last_event == event.id) {
             // Applied by an earlier delivery of this event: only its emails may be missing.
-            return Ok(Attempt::Done(Some((existing.clone(), false))));
+            return Ok(Attempt::Done(Ok((existing.clone(), false))));
         }
         let next = match decide(existing.as_ref(), &request, &reasons, listing.as_ref(), event) {
             Decision::Write(next) => next,
-            Decision::Unchanged => return Ok(Attempt::Done(None)),
+            Decision::Unchanged => return Ok(Attempt::Done(Err("unchanged".to_string()))),
+            Decision::AlreadyRefused { refused_by } => {
+                tracing::info!(event_id = %event.id, %refused_by, "repeated publish request already refused: nothing written or sent");
+                return Ok(Attempt::Done(Err(format!("unchanged: the same request was refused by event {refused_by}"))));
+            }
             Decision::Stale { applied_at } => {
                 tracing::info!(event_id = %event.id, %applied_at, "older publish request ignored: a newer one was applied");
-                return Ok(Attempt::Done(None));
+                return Ok(Attempt::Done(Err("unchanged".to_string())));
             }
         };
         let audit = AuditEntry::state_change(
@@ -383,11 +407,12 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
         let precondition = existing.as_ref().map_or(Precondition::Absent, |p| Precondition::Version(p.version));
         let email_kinds = kinds(&emails_for(&provider, &next, services.config));
         let write = services.store.put_product(&next, precondition, &audit, &email_kinds).await;
-        Attempt::after(write, Some((*next, true)))
+        Attempt::after(write, Ok((*next, true)))
     })
     .await?;
-    let Some((product, intents_recorded)) = outcome else {
-        return Ok(format!("product {} unchanged", request.product_id));
+    let (product, intents_recorded) = match outcome {
+        Ok(applied) => applied,
+        Err(unchanged) => return Ok(format!("product {} {unchanged}", request.product_id)),
     };
     let emails = emails_for(&provider, &product, services.config);
     send_once(services, event, &provider.provider_id, &request.actor.id, emails, intents_recorded).await?;

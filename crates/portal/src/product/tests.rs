@@ -275,3 +275,39 @@ fn a_refused_request_is_stored_within_one_item() {
     let item_bytes = serde_json::to_string(&product).unwrap().len();
     assert!(item_bytes < 100 * 1024, "far below DynamoDB's 400 KB item limit: {item_bytes}");
 }
+
+#[test]
+fn a_repeated_refused_request_changes_nothing_unless_the_request_or_its_reasons_changed() {
+    let mut invalid = listing();
+    invalid["blueprint_id"] = json!("");
+    let reasons = vec!["The blueprint ID is required".to_string()];
+    let refused =
+        written(decide(None, &request(invalid.clone()), &reasons, None, &event_at("e1", "2026-11-25T10:00:00Z")));
+    let again =
+        decide(Some(&refused), &request(invalid.clone()), &reasons, None, &event_at("e2", "2026-11-25T10:00:01Z"));
+    assert_eq!(again, Decision::AlreadyRefused { refused_by: "e1".into() });
+
+    let mut changed = invalid.clone();
+    changed["name"] = json!("Vault 2");
+    let other = decide(Some(&refused), &request(changed), &reasons, None, &event_at("e3", "2026-11-25T10:00:02Z"));
+    assert_eq!(written(other).version, 2, "a changed request is refused again");
+    let more = vec![reasons[0].clone(), "The MPA is not approved".to_string()];
+    let other = decide(Some(&refused), &request(invalid), &more, None, &event_at("e4", "2026-11-25T10:00:03Z"));
+    assert_eq!(written(other).refusal_reasons, more, "the same request refused for other reasons is recorded");
+
+    // Refused for the MPA alone, then the MPA approved: the same request now publishes.
+    let valid = validate_listing(Some(&listing())).unwrap();
+    let mpa = vec!["The MPA is not approved".to_string()];
+    let refused =
+        written(decide(None, &request(listing()), &mpa, Some(&valid), &event_at("e5", "2026-11-25T10:00:04Z")));
+    let same = decide(Some(&refused), &request(listing()), &mpa, Some(&valid), &event_at("e6", "2026-11-25T10:00:05Z"));
+    assert_eq!(same, Decision::AlreadyRefused { refused_by: "e5".into() });
+    let published = written(decide(
+        Some(&refused),
+        &request(listing()),
+        &[],
+        Some(&valid),
+        &event_at("e7", "2026-11-25T10:00:06Z"),
+    ));
+    assert_eq!(published.last_outcome, PublishOutcome::Published);
+}
