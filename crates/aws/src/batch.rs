@@ -34,6 +34,7 @@ use std::future::Future;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Duration, Utc};
+use marketplace_core::validate::redact_addresses;
 use marketplace_core::DomainError;
 use marketplace_portal::event::PortalEvent;
 use marketplace_portal::idempotency::{key, run_once, ClaimTicket, IdempotencyStore, Processed};
@@ -140,8 +141,9 @@ impl BatchReport {
 /// Unwraps the EventBridge event from an SQS message body.
 pub fn parse_record(message: &SqsMessage) -> Result<PortalEvent, DomainError> {
     let body = message.body.as_deref().ok_or_else(|| DomainError::invalid("SQS message has no body"))?;
-    let envelope: EventBridgeEvent<serde_json::Value> = serde_json::from_str(body)
-        .map_err(|e| DomainError::invalid(format!("SQS body is not an EventBridge event: {e}")))?;
+    let envelope: EventBridgeEvent<serde_json::Value> = serde_json::from_str(body).map_err(|e| {
+        DomainError::invalid(format!("SQS body is not an EventBridge event: {}", redact_addresses(&e.to_string())))
+    })?;
     let id = envelope
         .id
         .filter(|id| !id.trim().is_empty())

@@ -10,6 +10,7 @@
 //! queue after the queue's receives (alarmed) and can be redriven, instead of being dropped.
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use marketplace_core::validate::redact_addresses;
 use marketplace_core::DomainError;
 
 /// Error codes (DynamoDB, SES) that mean the request itself is wrong.
@@ -27,9 +28,11 @@ pub fn is_permanent_code(code: Option<&str>) -> bool {
     code.is_some_and(|c| PERMANENT_CODES.contains(&c))
 }
 
-/// The SDK's full message of `err`, with its causes (what every mapped error carries).
+/// The SDK's full message of `err`, with its causes (what every mapped error carries), without
+/// the email addresses it may name (SES names an unverified or refused recipient): the message
+/// reaches the logs and rejected-event records.
 pub fn sdk_message<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkError<E, R>) -> String {
-    DisplayErrorContext(err).to_string()
+    redact_addresses(&DisplayErrorContext(err).to_string())
 }
 
 /// Maps an SDK error of `operation` to [`DomainError::Refused`] (permanent code) or

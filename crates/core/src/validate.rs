@@ -3,6 +3,9 @@
 //! A text field's rule is a [`TextRule`] value: the validators check it ([`Problems::check`]) and
 //! the published contract (`crates/contract`, the event schemas) states the very same value, so a
 //! changed limit shows up as a changed schema.
+//!
+//! Problems are logged and kept in rejected-event records, so they never quote personal data: a
+//! problem with an email address or a person's name names the field and the rule, not the value.
 
 /// What a text field must be once trimmed: the one description of a field that both the
 /// validation and the published event schemas read.
@@ -89,19 +92,64 @@ impl Problems {
     }
 
     /// An identifier: 1..=max characters from `[A-Za-z0-9._-]`, starting with a letter or digit.
+    /// The value is quoted to help find it, except any email address typed into it.
     pub fn identifier(&mut self, field: &str, value: &str, max: usize) {
         if !is_identifier(value, max) {
             self.push(format!(
-                "{field} must be 1 to {max} characters of letters, digits, '.', '_' or '-', starting with a letter or digit (got {value:?})"
+                "{field} must be 1 to {max} characters of letters, digits, '.', '_' or '-', starting with a letter or digit (got {:?})",
+                redact_addresses(value)
             ));
         }
     }
 
+    /// An email address. The message names the field and the rule, never the value: problems are
+    /// logged and kept in rejected-event records, which must hold no personal data.
     pub fn email(&mut self, field: &str, value: &str) {
         if !is_email(value) {
-            self.push(format!("{field} is not a valid email address: {value:?}"));
+            self.push(format!(
+                "{field} is not a valid email address (one @ between a name and a dotted domain such as \
+                 example.com, at most 254 characters, no spaces or control characters)"
+            ));
         }
     }
+}
+
+/// What replaces an email address in text meant for logs and records.
+pub const REDACTED_ADDRESS: &str = "<email address>";
+
+/// `text` with everything that looks like an email address (`name@domain.tld`) replaced by
+/// [`REDACTED_ADDRESS`]: for messages from elsewhere (an SES error naming the recipient) that
+/// reach logs and rejected-event records.
+pub fn redact_addresses(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let local = |b: u8| b.is_ascii_alphanumeric() || b"._%+-'".contains(&b);
+    let domain = |b: u8| b.is_ascii_alphanumeric() || b".-".contains(&b);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(offset) = text[at..].find('@') {
+        let sign = at + offset;
+        let mut start = sign;
+        while start > copied && local(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = sign + 1;
+        while end < bytes.len() && domain(bytes[end]) {
+            end += 1;
+        }
+        // Only ASCII bytes were skipped, so `start` and `end` are character boundaries.
+        let host = text[sign + 1..end].trim_end_matches('.');
+        if start < sign && host.contains('.') {
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED_ADDRESS);
+            copied = sign + 1 + host.len();
+            at = copied;
+        } else {
+            at = sign + 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Control characters, including Unicode line/paragraph separators and bidi overrides that can
@@ -211,6 +259,29 @@ mod tests {
         assert!(err.contains("contact_name contains control characters"), "{err}");
         assert!(err.contains("account_alias is 11 characters long; at most 10"), "{err}");
         assert!(!err.contains("description"), "{err}");
+    }
+
+    #[test]
+    fn email_problems_name_the_field_and_the_rule_never_the_value() {
+        let mut p = Problems::new();
+        p.email("contact_email", "jane.doe@acme");
+        p.identifier("provider_id", "jane.doe@acme.example", 64);
+        let err = p.into_result(()).unwrap_err().to_string();
+        assert!(err.contains("contact_email is not a valid email address (one @"), "{err}");
+        assert!(err.contains("provider_id must be 1 to 64") && err.contains(REDACTED_ADDRESS), "{err}");
+        assert!(!err.contains("jane"), "{err}");
+    }
+
+    #[test]
+    fn addresses_are_redacted_wherever_they_appear() {
+        assert_eq!(
+            redact_addresses("Email address is not verified: jane.doe+x@mail.acme.example, bob@b.io."),
+            "Email address is not verified: <email address>, <email address>."
+        );
+        assert_eq!(redact_addresses("é <ana@acme.example>"), "é <<email address>>");
+        for kept in ["no address here", "user@localhost", "@acme.example", "a @ b", "x@"] {
+            assert_eq!(redact_addresses(kept), kept);
+        }
     }
 
     #[test]
