@@ -80,3 +80,16 @@ pub async fn private_table(prefix: &str, by_date: bool) -> String {
     create.send().await.expect("create table");
     name
 }
+
+/// Every key under `prefix` in the report-files bucket (`REPORT_FILES_BUCKET`).
+pub async fn keys_under(prefix: &str) -> std::collections::BTreeSet<String> {
+    let bucket = std::env::var("REPORT_FILES_BUCKET").expect("REPORT_FILES_BUCKET: the local stack creates the bucket");
+    let sdk = marketplace_aws::sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let mut keys = std::collections::BTreeSet::new();
+    let mut pages = s3.list_objects_v2().bucket(&bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        keys.extend(page.expect("list objects").contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
+    }
+    keys
+}

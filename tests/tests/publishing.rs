@@ -52,12 +52,7 @@ async fn an_approved_provider_publishes_and_both_sides_are_told() {
     let team: Vec<_> = team_emails_about("Acme Vault by").into_iter().filter(|e| e.text.contains(&provider)).collect();
     assert_eq!(team.len(), 1);
     assert!(team[0].text.contains("Provider share: 70%") && team[0].text.contains(page), "{}", team[0].text);
-    let actions: Vec<String> = provider_items(&provider)
-        .await
-        .iter()
-        .map(|i| attr_s(i, "action"))
-        .filter(|a| a.starts_with("Product"))
-        .collect();
+    let actions = product_actions(&provider).await;
     assert_eq!(actions, vec!["ProductPublished"]);
 }
 
@@ -349,15 +344,15 @@ async fn a_refused_request_repeated_under_a_new_event_id_changes_nothing() {
     );
     assert_eq!(stored_product(&app, &provider, "acme-vault").await.unwrap(), refused);
     assert_eq!(subjects_to(&address, "Product not published").len(), 1, "one refusal email");
-    let actions: Vec<String> = provider_items(&provider)
-        .await
-        .iter()
-        .map(|i| attr_s(i, "action"))
-        .filter(|a| a.starts_with("Product"))
-        .collect();
+    let actions = product_actions(&provider).await;
     assert_eq!(actions, vec!["ProductRefused"]);
 
     // The fixed listing is evaluated as usual.
     assert!(run_publish(&app, &[publish(valid_listing())]).await.is_empty());
     assert_eq!(stored_product(&app, &provider, "acme-vault").await.unwrap().status, ProductStatus::Published);
+}
+
+/// The provider's audit actions about products, in order.
+async fn product_actions(provider: &str) -> Vec<String> {
+    provider_items(provider).await.iter().map(|i| attr_s(i, "action")).filter(|a| a.starts_with("Product")).collect()
 }

@@ -67,6 +67,12 @@ struct Crash {
 }
 
 impl Crash {
+    /// Deliveries handed to SES and never recorded: the SES calls in flight at the kill.
+    fn in_flight(&self) -> BTreeSet<String> {
+        let handed_over = self.handed_over.lock().expect("lock");
+        handed_over.difference(&self.recorded.lock().expect("lock")).cloned().collect()
+    }
+
     fn die(&self) {
         self.dead.store(true, Ordering::SeqCst);
         self.died.notify_one();
@@ -175,6 +181,24 @@ impl DeliveryLedger for WatchedLedger {
     }
 }
 
+/// Wraps `aws`'s mailer and ledger so that the run dies at `kill`.
+fn arm(aws: &mut AwsContext, kill: KillAt) -> Arc<Crash> {
+    let crash = Arc::new(Crash::default());
+    let real_mailer = std::mem::replace(&mut aws.mailer, Box::new(NeverSent));
+    aws.mailer = Box::new(DyingMailer { inner: real_mailer, crash: crash.clone(), kill });
+    aws.ledger = Some(Box::new(WatchedLedger { inner: aws.reports.clone(), crash: crash.clone(), kill }));
+    crash
+}
+
+/// Drives `run` until the crash kills it, then drops it as a process death would.
+async fn killed<T: std::fmt::Debug>(crash: &Crash, kill: KillAt, run: impl Future<Output = T>) {
+    tokio::select! {
+        biased;
+        () = crash.died.notified() => {}
+        outcome = run => panic!("the run was to be killed at {kill:?}: {outcome:?}"),
+    }
+}
+
 async fn context() -> AwsContext {
     let mut aws = AwsContext::from_env().await.expect("local stack env");
     // Eight deliveries in flight (the default); a rate at which pacing costs the test little.
@@ -207,21 +231,10 @@ async fn killed_and_run_again(kill: KillAt) -> (BTreeSet<String>, usize) {
     let subject = format!("report for {date}");
 
     // The run, killed.
-    let crash = Arc::new(Crash::default());
-    let real_mailer = std::mem::replace(&mut aws.mailer, Box::new(NeverSent));
-    aws.mailer = Box::new(DyingMailer { inner: real_mailer, crash: crash.clone(), kill });
-    aws.ledger = Some(Box::new(WatchedLedger { inner: aws.reports.clone(), crash: crash.clone(), kill }));
-    tokio::select! {
-        biased;
-        () = crash.died.notified() => {}
-        outcome = run_job(&request, &Resend::Nothing, Some(&aws)) => panic!("the run was to be killed at {kill:?}: {outcome:?}"),
-    }
+    let crash = arm(&mut aws, kill);
+    killed(&crash, kill, run_job(&request, &Resend::Nothing, Some(&aws))).await;
     let got_out: usize = emails_per_address(&subject).values().sum();
-    let in_flight: BTreeSet<String> = {
-        let handed_over = crash.handed_over.lock().expect("lock");
-        let recorded = crash.recorded.lock().expect("lock");
-        handed_over.difference(&recorded).cloned().collect()
-    };
+    let in_flight = crash.in_flight();
 
     // The same date again, nothing wrapped: it finishes the work by itself.
     let aws = context().await;
@@ -356,21 +369,11 @@ async fn statements_killed_after_ses_accepted_the_second_the_rerun_sends_every_o
 
     // The run, killed as SES accepts its second statement email.
     let kill = KillAt::AfterSend(2);
-    let crash = Arc::new(Crash::default());
-    let real_mailer = std::mem::replace(&mut aws.mailer, Box::new(NeverSent));
-    aws.mailer = Box::new(DyingMailer { inner: real_mailer, crash: crash.clone(), kill });
-    aws.ledger = Some(Box::new(WatchedLedger { inner: aws.reports.clone(), crash: crash.clone(), kill }));
-    tokio::select! {
-        biased;
-        () = crash.died.notified() => {}
-        outcome = run_statements(&request, &aws) => panic!("the run was to be killed: {outcome:?}"),
-    }
+    let crash = arm(&mut aws, kill);
+    killed(&crash, kill, run_statements(&request, &aws)).await;
     let got_out: usize = ids.iter().map(|id| emails_per_address(subject).get(&address(id)).copied().unwrap_or(0)).sum();
     assert!(got_out >= 2, "two statements reached SES before the kill");
-    let in_flight: BTreeSet<String> = {
-        let handed_over = crash.handed_over.lock().expect("lock");
-        handed_over.difference(&crash.recorded.lock().expect("lock")).cloned().collect()
-    };
+    let in_flight = crash.in_flight();
 
     // The month again, nothing wrapped: it finishes the work by itself.
     let aws = statement_context(&providers, &reports).await;

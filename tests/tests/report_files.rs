@@ -10,19 +10,6 @@ use marketplace_tests::reports::*;
 use marketplace_tests::*;
 use nightly_reports::app::{run_job, AwsContext};
 
-/// Every key under `prefix` in the report-files bucket.
-async fn keys_under(prefix: &str) -> BTreeSet<String> {
-    let bucket = std::env::var("REPORT_FILES_BUCKET").expect("REPORT_FILES_BUCKET: the local stack creates the bucket");
-    let sdk = marketplace_aws::sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
-    let mut keys = BTreeSet::new();
-    let mut pages = s3.list_objects_v2().bucket(&bucket).prefix(prefix).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        keys.extend(page.expect("list objects").contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
-    }
-    keys
-}
-
 /// The object keys of the files a run wrote locally for `date` (its `<out>/<date>/` directory).
 fn keys_of_run(out: &std::path::Path, date: chrono::NaiveDate) -> BTreeSet<String> {
     files_under(&out.join(date.to_string())).keys().map(|relative| object_key(date, relative)).collect()

@@ -11,25 +11,13 @@ use marketplace_aws::report_files::date_prefix;
 use marketplace_reports::delivery::Resend;
 use marketplace_reports::ReportPlan;
 use marketplace_tests::deliveries::*;
+use marketplace_tests::reports::keys_under;
 use marketplace_tests::*;
 use nightly_reports::app::{publish, AppError, AwsContext};
 use nightly_reports::cli::Delivery;
 use nightly_reports::disk::DiskBudget;
 use nightly_reports::pipeline::{aggregate_export_source, RunSummary};
 use nightly_reports::spill::Spill;
-
-/// Every key under `prefix` in the report-files bucket.
-async fn keys_under(prefix: &str) -> BTreeSet<String> {
-    let bucket = std::env::var("REPORT_FILES_BUCKET").expect("REPORT_FILES_BUCKET: the local stack creates the bucket");
-    let sdk = marketplace_aws::sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
-    let mut keys = BTreeSet::new();
-    let mut pages = s3.list_objects_v2().bucket(&bucket).prefix(prefix).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        keys.extend(page.expect("list objects").contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
-    }
-    keys
-}
 
 /// The run of `date` from `export` within `budget`: the export source, the spill, then every sink
 /// `delivery` asks for.

@@ -218,7 +218,6 @@ pub struct Sender<'a> {
     concurrency: NonZeroUsize,
     rate: Option<&'a dyn SendRate>,
     time_left: Option<&'a dyn TimeLeft>,
-    reserve: DeadlineReserve,
 }
 
 impl<'a> Sender<'a> {
@@ -238,7 +237,6 @@ impl<'a> Sender<'a> {
             concurrency: limits.concurrency,
             rate: None,
             time_left: None,
-            reserve: DeadlineReserve::default(),
         }
     }
 
@@ -249,11 +247,10 @@ impl<'a> Sender<'a> {
         self
     }
 
-    /// Stops claiming, and handing deliveries to SES, when `time_left` runs short of `reserve`
-    /// (`turns` module docs).
-    pub fn until(mut self, time_left: Option<&'a dyn TimeLeft>, reserve: DeadlineReserve) -> Self {
+    /// Stops claiming, and handing deliveries to SES, when `time_left` runs short of the
+    /// [`DeadlineReserve`] (`turns` module docs).
+    pub fn until(mut self, time_left: Option<&'a dyn TimeLeft>) -> Self {
         self.time_left = time_left;
-        self.reserve = reserve;
         self
     }
 
@@ -276,7 +273,7 @@ impl<'a> Sender<'a> {
     /// conditional write, not its rendering); `Some` is why it is skipped. Follow with
     /// [`Sender::send_claimed`] or [`Sender::release`].
     pub async fn claim(&self, of: DeliveryOf, to: &Recipient, force: bool) -> Result<Option<Delivered>, DomainError> {
-        if turns::short_of(self.time_left, self.reserve.claim) {
+        if turns::short_of(self.time_left, DeadlineReserve::default().claim) {
             return Ok(Some(Delivered::Postponed));
         }
         claim(self.ledger, of, to, &self.token, force).await
@@ -303,7 +300,7 @@ impl<'a> Sender<'a> {
                 }
             }
             if i == 0 {
-                if turns::short_of(self.time_left, self.reserve.hand_over) {
+                if turns::short_of(self.time_left, DeadlineReserve::default().hand_over) {
                     ledger.release(of, to, token).await?;
                     return Ok(Delivered::Postponed);
                 }
@@ -424,9 +421,8 @@ pub async fn deliver_reports(
     mut errors_of: Option<ErrorRowsOf<'_>>,
 ) -> DeliveryCounts {
     let mut counts = DeliveryCounts::default();
-    let sender = Sender::new(services.ledger, services.mailer, services.limits)
-        .sharing(services.rate)
-        .until(services.time_left, DeadlineReserve::default());
+    let sender =
+        Sender::new(services.ledger, services.mailer, services.limits).sharing(services.rate).until(services.time_left);
     let date = report.date;
     sender
         .each(

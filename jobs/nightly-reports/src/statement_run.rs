@@ -28,7 +28,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use marketplace_aws::sdk_error::AwsError;
 use marketplace_core::ports::ProviderDirectory;
 use marketplace_reports::aggregate::{GroupKey, GroupTotals};
-use marketplace_reports::delivery::{DeadlineReserve, Delivered, Resend, Sender};
+use marketplace_reports::delivery::{Delivered, Resend, Sender};
 use marketplace_reports::statement::{
     days_without_finished_run, monthly_statement, name_days, reconcile, statement_csv, Month, Statement,
 };
@@ -187,7 +187,7 @@ pub async fn run_statements(
     let mut summary = StatementSummary { month: month.to_string(), providers: providers.len(), ..Default::default() };
     let sender = &Sender::new(aws.ledger(), aws.mailer.as_ref(), aws.sends)
         .sharing(Some(aws.send_rate()))
-        .until(Some(aws.time_left.as_ref()), DeadlineReserve::default());
+        .until(Some(aws.time_left.as_ref()));
     sender
         .each(
             &providers,

@@ -379,7 +379,7 @@ async fn short_of_time_a_sender_claims_nothing_more_and_releases_what_it_has_not
     let ledger = MemLedger::default();
     let mailer = CountingMailer(Mutex::new(0), false);
     let left = Left(900.into());
-    let sender = Sender::new(&ledger, &mailer, limits(2, 1000)).until(Some(&left), DeadlineReserve::default());
+    let sender = Sender::new(&ledger, &mailer, limits(2, 1000)).until(Some(&left));
     let to = |id: &str| Recipient::Provider(id.into());
     let of = DeliveryOf::from(day());
     assert!(matches!(sender.deliver(of, &to("a"), &[email()], false).await, Ok(Delivered::Sent(_))));
