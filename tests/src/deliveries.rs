@@ -38,6 +38,7 @@ pub fn provider(id: &str, broken: bool) -> Provider {
         version: 1,
         mpa: None,
         representative: None,
+        ..Provider::example()
     }
 }
 

@@ -67,6 +67,7 @@ fn provider(id: &str, representative: Option<Representative>) -> Provider {
         version: 1,
         mpa: None,
         representative,
+        ..Provider::example()
     }
 }
 

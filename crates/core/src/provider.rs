@@ -10,6 +10,9 @@ use crate::PortalConfig;
 pub enum ProviderStatus {
     /// The marketplace team created the Provider Portal account; the provider was emailed.
     PortalAccountCreated,
+    /// The marketplace team offboarded the provider (`ProviderOffboarded`): its products are
+    /// withdrawn and it is sent no more email; see [`Provider::offboarding`].
+    Offboarded,
 }
 
 /// The provider record (`PROVIDER#<id>` / `PROFILE`).
@@ -36,6 +39,62 @@ pub struct Provider {
     /// records written before there was one) have the team default ([`Provider::representative`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<Representative>,
+    /// The latest contact change (`ProviderContactChanged`) applied, if any: later changes apply
+    /// in the order the portal made them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_changed: Option<ContactChange>,
+    /// Addresses of this provider that SES reported undeliverable (a permanent bounce or a
+    /// complaint): no email goes to them until a contact change replaces them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undeliverable: Vec<Undeliverable>,
+    /// Set when the provider was offboarded (status [`ProviderStatus::Offboarded`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offboarding: Option<Offboarding>,
+}
+
+/// The event that last changed a provider's contact or representative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactChange {
+    pub event_id: String,
+    /// The event's time: an older change arriving later is stale.
+    pub at: DateTime<Utc>,
+    pub by: String,
+}
+
+/// Why SES will not deliver to an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UndeliverableReason {
+    /// A permanent (hard) bounce: the address does not exist or refuses mail for good.
+    PermanentBounce,
+    /// The recipient marked a message as spam.
+    Complaint,
+}
+
+/// An address SES reported undeliverable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undeliverable {
+    pub address: String,
+    pub reason: UndeliverableReason,
+    /// SES's classification (bounce sub-type, complaint feedback type), without addresses.
+    pub detail: String,
+    /// When SES reported it.
+    pub at: DateTime<Utc>,
+    /// SES's feedback id of the notification that reported it.
+    pub feedback_id: String,
+}
+
+/// A provider's offboarding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offboarding {
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub reason: String,
+    /// When its personal data is due to be erased (the retention rule).
+    pub erase_after: DateTime<Utc>,
+    /// When it was erased, once it has been.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// The marketplace team member a provider asks about its reports.
@@ -95,6 +154,16 @@ impl Provider {
         self.representative.as_ref().unwrap_or(&config.default_representative)
     }
 
+    /// Why email to `address` must not be sent, if SES reported it undeliverable for this provider.
+    pub fn undeliverable(&self, address: &str) -> Option<&Undeliverable> {
+        self.undeliverable.iter().find(|u| u.address.eq_ignore_ascii_case(address))
+    }
+
+    /// True once the provider has been offboarded: it is sent no more email.
+    pub fn is_offboarded(&self) -> bool {
+        self.status == ProviderStatus::Offboarded
+    }
+
     /// True when the provider may publish: its MPA is approved on the current version.
     pub fn mpa_approved_on(&self, current_version: &str) -> bool {
         matches!(&self.mpa, Some(m) if m.status == MpaStatus::Approved && m.version == current_version)
@@ -127,6 +196,9 @@ impl Provider {
             version: 1,
             mpa: None,
             representative: None,
+            contact_changed: None,
+            undeliverable: Vec::new(),
+            offboarding: None,
         }
     }
 }

@@ -124,6 +124,9 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
         version: 1,
         mpa: None,
         representative: signup.representative.clone(),
+        contact_changed: None,
+        undeliverable: Vec::new(),
+        offboarding: None,
     };
     let audit = AuditEntry::state_change(
         &provider.provider_id,
