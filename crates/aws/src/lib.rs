@@ -20,6 +20,7 @@ pub mod batch;
 pub mod batch_write;
 pub mod idempotency;
 pub mod mailer;
+pub mod mpa_versions;
 pub mod provider_store;
 #[cfg(feature = "report-files")]
 pub mod report_files;

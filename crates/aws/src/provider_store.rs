@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Get, Put, ReturnValuesOnConditionCheckFailure, TransactGetItem, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use marketplace_core::agreement::MpaVersions;
 use marketplace_core::ports::ProviderDirectory;
 use marketplace_core::provider::Provider;
 use marketplace_core::DomainError;
@@ -268,6 +269,19 @@ impl ProviderStore for DynamoProviderStore {
         let mut items = vec![put, self.audit_put(audit)?];
         items.extend(self.intent_puts(&product.provider_id, &audit.event_id, email_kinds)?);
         self.transact(items).await
+    }
+
+    async fn get_mpa_versions(&self) -> Result<Option<MpaVersions>, DomainError> {
+        self.read_mpa_versions().await
+    }
+
+    async fn put_mpa_versions(
+        &self,
+        versions: &MpaVersions,
+        precondition: Precondition,
+        audit: &AuditEntry,
+    ) -> Result<(), WriteError> {
+        self.write_mpa_versions(versions, precondition, audit).await
     }
 }
 

@@ -146,6 +146,10 @@ pub struct MpaRecord {
     pub decided_event: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejection_reason: Option<String>,
+    /// The version approved before this acceptance, if any: it keeps the provider publishing
+    /// until the new version takes effect, whatever is decided on this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub still_approved: Option<String>,
 }
 
 impl Provider {
@@ -164,7 +168,16 @@ impl Provider {
         self.status == ProviderStatus::Offboarded
     }
 
-    /// True when the provider may publish: its MPA is approved on the current version.
+    /// True when the provider may publish at `at`: its MPA is approved on the version required
+    /// then or a newer one.
+    pub fn mpa_approved_for(&self, versions: &crate::agreement::MpaVersions, at: DateTime<Utc>) -> bool {
+        self.mpa.as_ref().is_some_and(|m| {
+            (m.status == MpaStatus::Approved && versions.satisfied_by(&m.version, at))
+                || m.still_approved.as_deref().is_some_and(|v| versions.satisfied_by(v, at))
+        })
+    }
+
+    /// True when the provider's MPA is approved on exactly `current_version`.
     pub fn mpa_approved_on(&self, current_version: &str) -> bool {
         matches!(&self.mpa, Some(m) if m.status == MpaStatus::Approved && m.version == current_version)
     }

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use marketplace_core::agreement::MpaVersions;
 use marketplace_core::ports::{Mailer, ProviderDirectory};
 use marketplace_core::provider::Provider;
 use marketplace_core::{DomainError, PortalConfig};
@@ -110,6 +111,24 @@ pub trait ProviderStore: ProviderDirectory {
         audit: &AuditEntry,
         email_kinds: &[&str],
     ) -> Result<(), WriteError>;
+
+    /// The MPA's versions as stored, or `None` while only the configuration's first version
+    /// exists (see `marketplace_core::agreement`).
+    async fn get_mpa_versions(&self) -> Result<Option<MpaVersions>, DomainError>;
+
+    /// Writes the MPA's versions and the audit entry of the change in one transaction, if
+    /// `precondition` (on their revision) holds.
+    async fn put_mpa_versions(
+        &self,
+        versions: &MpaVersions,
+        precondition: Precondition,
+        audit: &AuditEntry,
+    ) -> Result<(), WriteError>;
+
+    /// The MPA's versions: the stored list, or the configuration's first version.
+    async fn mpa_versions(&self, config: &PortalConfig) -> Result<MpaVersions, DomainError> {
+        Ok(MpaVersions::or_config(self.get_mpa_versions().await?, config))
+    }
 }
 
 /// What [`EmailLedger::record_intent`] found for one email of one event.

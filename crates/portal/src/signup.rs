@@ -135,7 +135,9 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
         &signup.actor.id,
         serde_json::json!({ "account_alias": provider.account_alias, "company_name": provider.company_name }),
     );
-    let email = welcome_email(services.config, &provider);
+    // The welcome email names and links the MPA version to accept: the latest published one.
+    let config = services.store.mpa_versions(services.config).await?.applied_to(services.config);
+    let email = welcome_email(&config, &provider);
     let outcome = match services.store.put_provider(&provider, Precondition::Absent, &audit, &[WELCOME_EMAIL]).await {
         Ok(()) => SignupOutcome::Created,
         Err(WriteError::Other(e)) => return Err(e),

@@ -16,6 +16,8 @@ pub enum Call {
     GetProduct,
     GetProviderAndProduct,
     PutProduct,
+    GetMpaVersions,
+    PutMpaVersions,
     RecordIntent,
     Settle,
     Send,

@@ -11,6 +11,7 @@ use super::faults::{lock, Call, Faults};
 use crate::idempotency::{ClaimTicket, IdempotencyStore};
 use crate::ports::{AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, Settlement, WriteError};
 use crate::product::model::Product;
+use marketplace_core::agreement::MpaVersions;
 use marketplace_core::ports::ProviderDirectory;
 use marketplace_core::provider::Provider;
 use marketplace_core::DomainError;
@@ -44,6 +45,7 @@ struct Tables {
     products: HashMap<(String, String), Product>,
     audit: BTreeMap<AuditKey, AuditEntry>,
     emails: HashMap<EmailKey, EmailIntent>,
+    mpa_versions: Option<MpaVersions>,
 }
 
 fn audit_key(entry: &AuditEntry) -> AuditKey {
@@ -177,6 +179,25 @@ impl ProviderStore for MemoryStore {
         let current = tables.products.get(&key).map(|p| p.version);
         tables.change(holds(precondition, current), &product.provider_id, audit, email_kinds, |tables| {
             tables.products.insert(key, product.clone());
+        })
+    }
+
+    async fn get_mpa_versions(&self) -> Result<Option<MpaVersions>, DomainError> {
+        self.faults.enter(Call::GetMpaVersions).await?;
+        Ok(lock(&self.tables).mpa_versions.clone())
+    }
+
+    async fn put_mpa_versions(
+        &self,
+        versions: &MpaVersions,
+        precondition: Precondition,
+        audit: &AuditEntry,
+    ) -> Result<(), WriteError> {
+        self.faults.enter(Call::PutMpaVersions).await?;
+        let mut tables = lock(&self.tables);
+        let current = tables.mpa_versions.as_ref().map(|v| v.revision);
+        tables.change(holds(precondition, current), &audit.provider_id, audit, &[], |tables| {
+            tables.mpa_versions = Some(versions.clone());
         })
     }
 }

@@ -4,7 +4,7 @@
 //! ```text
 //!   (none) ──accept──▶ PendingApproval ──approve──▶ Approved
 //!                          │    ▲                     │
-//!                       reject  └──────accept─────────┤ (when MPA_CURRENT_VERSION moves on)
+//!                       reject  └──────accept─────────┤ (when a new version is published)
 //!                          ▼                          │
 //!                      Rejected ──accept──▶ PendingApproval
 //! ```
@@ -13,6 +13,9 @@
 //! its audit entry: of two team members deciding at the same moment exactly one wins; the other
 //! re-reads, finds the MPA already decided, and fails with a conflict (logged, no email).
 //!
+//! The version to accept is the latest one published ([`versions`]: `MpaVersionPublished`, the
+//! list in `marketplace_core::agreement`; before any is published, `MPA_CURRENT_VERSION`).
+//!
 //! The module is laid out by role: [`model`] (the events, the command and the outcome),
 //! [`rules`] (validation, the state machine and [`handle_mpa_event`]) and [`emails`] (what each
 //! transition sends). Their public items are re-exported here.
@@ -20,9 +23,11 @@
 pub mod emails;
 pub mod model;
 pub mod rules;
+pub mod versions;
 
 pub use emails::emails_for;
-pub use model::{Decision, MpaCommand, MpaOutcome, ACCEPTED, APPROVED, DETAIL_TYPES, REJECTED};
+pub use model::{Decision, MpaCommand, MpaOutcome, ACCEPTED, APPROVED, DETAIL_TYPES, REJECTED, VERSION_PUBLISHED};
+pub use versions::{decide_version, publish_version, NewVersion, VersionDecision};
 pub use rules::{handle_mpa_event, transition, Transition};
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ pub const ACCEPTED: &str = "MpaAccepted";
 pub const APPROVED: &str = "MpaApproved";
 pub const REJECTED: &str = "MpaRejected";
 pub const DETAIL_TYPES: [&str; 3] = [ACCEPTED, APPROVED, REJECTED];
+/// The marketplace team published a new version of the agreement ([`super::versions`]).
+pub const VERSION_PUBLISHED: &str = "MpaVersionPublished";
 
 /// What the team decided.
 #[derive(Debug, Clone, PartialEq, Eq)]

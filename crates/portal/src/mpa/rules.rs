@@ -144,6 +144,10 @@ pub fn transition(
                 decided_at: None,
                 decided_event: None,
                 rejection_reason: None,
+                still_approved: current.and_then(|m| match m.status {
+                    MpaStatus::Approved => Some(m.version.clone()),
+                    _ => m.still_approved.clone(),
+                }),
             });
             let details = serde_json::json!({ "mpa_version": version, "accepted_by": by.email, "accepted_at": at });
             Ok(Transition::Apply(Box::new(next), audit(ACCEPTED, &by.id, details)))
@@ -221,6 +225,9 @@ impl Decision {
 pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> Result<MpaOutcome, DomainError> {
     let command = MpaCommand::from_event(event)?;
     let provider_id = command.provider_id();
+    // The version to accept (and the text the emails link) is the latest published one.
+    let config = services.store.mpa_versions(services.config).await?.applied_to(services.config);
+    let services = &Services { config: &config, ..*services };
     // A lost race re-reads: the state then shows the winner's decision (a conflict) or, when the
     // winner was this very event in another invocation, that it was already applied.
     let (provider, outcome) = retry_lost_races("MPA transition", || async {

@@ -16,11 +16,12 @@ use crate::fields;
 use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
 use crate::race::{retry_lost_races, Attempt};
+use marketplace_core::agreement::MpaVersions;
 use marketplace_core::billing::BillingModel;
 use marketplace_core::money::{parse_decimal, Currency};
 use marketplace_core::provider::{MpaStatus, Provider};
 use marketplace_core::validate::{is_https_url, trimmed, Problems};
-use marketplace_core::{DomainError, PortalConfig};
+use marketplace_core::DomainError;
 
 pub const MAX_PLANS: usize = 20;
 pub const MAX_PRICE_DECIMALS: u32 = 6;
@@ -223,12 +224,18 @@ impl PublishRequest {
     }
 }
 
-/// Why a provider may not publish, or `None` when its MPA is approved on the current version.
-pub fn mpa_refusal(provider: &Provider, config: &PortalConfig) -> Option<String> {
-    let current = &config.mpa_current_version;
+/// Why a provider may not publish at `at`, or `None` when its MPA is approved on the version
+/// required then or a newer one (`marketplace_core::agreement`).
+pub fn mpa_refusal(provider: &Provider, versions: &MpaVersions, at: DateTime<Utc>) -> Option<String> {
+    if provider.mpa_approved_for(versions, at) {
+        return None;
+    }
+    let current = &versions.latest().version;
     let state = match &provider.mpa {
         None => "no MPA has been accepted yet".to_string(),
-        Some(m) if m.version != *current => format!("the approved or pending MPA is version {}", m.version),
+        Some(m) if !versions.satisfied_by(&m.version, at) => {
+            format!("the approved or pending MPA is version {}", m.version)
+        }
         Some(m) => match m.status {
             MpaStatus::Approved => return None,
             MpaStatus::PendingApproval => "it is accepted and waiting for the marketplace team's approval".into(),
@@ -365,7 +372,11 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
         ))
     })?;
     request.authorize()?;
-    let mut reasons: Vec<String> = mpa_refusal(&provider, services.config).into_iter().collect();
+    let versions = services.store.mpa_versions(services.config).await?;
+    // The emails name and link the latest version, the one to accept.
+    let config = versions.applied_to(services.config);
+    let services = &Services { config: &config, ..*services };
+    let mut reasons: Vec<String> = mpa_refusal(&provider, &versions, event.time).into_iter().collect();
     let listing = match validate_listing(request.listing.as_ref()) {
         Ok(listing) => Some(listing),
         Err(problems) => {

@@ -6,7 +6,8 @@ use super::model::{Product, PublishOutcome, DETAIL_TYPE, MAX_REASONS, MAX_REASON
 use super::rules::{decide, mpa_refusal, validate_listing, Decision, PublishRequest};
 use crate::event::{Actor, PortalEvent};
 use marketplace_core::billing::BillingModel;
-use marketplace_core::provider::Provider;
+use marketplace_core::agreement::{MpaVersion, MpaVersions};
+use marketplace_core::provider::{MpaRecord, MpaStatus, Person, Provider};
 use marketplace_core::PortalConfig;
 
 fn listing() -> serde_json::Value {
@@ -101,6 +102,10 @@ fn every_plan_problem_is_plain_language() {
 }
 
 /// A freshly signed-up provider without an MPA.
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc)
+}
+
 fn provider() -> Provider {
     Provider::example()
 }
@@ -154,9 +159,48 @@ fn refused(reasons: &[String], raw: serde_json::Value) -> Product {
 }
 
 #[test]
+fn a_new_mpa_version_refuses_publishing_only_from_its_effective_date_and_an_early_acceptance_keeps_the_old_approval() {
+    let config = PortalConfig::example();
+    let first = config.mpa_current_version.clone();
+    let mut versions = MpaVersions::from_config(&config);
+    versions.versions.push(MpaVersion {
+        version: "2027-01".into(),
+        text_url: "https://marketplace.example.com/legal/mpa/2027-01".into(),
+        effective_at: at("2027-01-01T00:00:00Z"),
+        published_at: at("2026-12-01T00:00:00Z"),
+        published_by: "team-9".into(),
+        event_id: "e-2027".into(),
+    });
+    let record = |version: &str, status, still_approved: Option<&str>| Provider {
+        mpa: Some(MpaRecord {
+            version: version.into(),
+            status,
+            accepted_by: Person { id: "u1".into(), name: "Jane".into(), email: "jane@acme.example".into() },
+            accepted_at: at("2026-11-01T00:00:00Z"),
+            accepted_event: "e-accept".into(),
+            decided_by: None,
+            decided_at: None,
+            decided_event: None,
+            rejection_reason: None,
+            still_approved: still_approved.map(str::to_string),
+        }),
+        ..provider()
+    };
+    let (before, after) = (at("2026-12-31T23:00:00Z"), at("2027-01-01T00:00:00Z"));
+    let approved_on_first = record(&first, MpaStatus::Approved, None);
+    assert_eq!(mpa_refusal(&approved_on_first, &versions, before), None);
+    let refusal = mpa_refusal(&approved_on_first, &versions, after).expect("refused from the effective date");
+    assert!(refusal.contains("version 2027-01 is not approved"), "{refusal}");
+    let accepted_early = record("2027-01", MpaStatus::PendingApproval, Some(&first));
+    assert_eq!(mpa_refusal(&accepted_early, &versions, before), None, "the old approval still counts");
+    assert!(mpa_refusal(&accepted_early, &versions, after).unwrap().contains("waiting for the marketplace team"));
+    assert_eq!(mpa_refusal(&record("2027-01", MpaStatus::Approved, Some(&first)), &versions, after), None);
+}
+
+#[test]
 fn a_refusal_for_the_mpa_alone_does_not_ask_to_fix_the_listing() {
     let config = PortalConfig::example();
-    let mpa = mpa_refusal(&provider(), &config).unwrap();
+    let mpa = mpa_refusal(&provider(), &MpaVersions::from_config(&config), chrono::Utc::now()).unwrap();
     let product = refused(std::slice::from_ref(&mpa), listing());
     assert!(product.refused_for_mpa_only);
     let emails = emails_for(&provider(), &product, &config);

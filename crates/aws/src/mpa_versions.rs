@@ -1,0 +1,40 @@
+//! The MPA's versions on the `Marketplace` table: one item (`MPA` / `VERSIONS`) holding every
+//! version in publication order (`marketplace_core::agreement`), and the agreement's own audit
+//! trail under `MPA` / `AUDIT#…`.
+
+use marketplace_core::agreement::MpaVersions;
+use marketplace_core::DomainError;
+use marketplace_portal::ports::{AuditEntry, Precondition, WriteError};
+
+use crate::attributes::{from_item, n, s, to_item};
+use crate::provider_store::{audit_sk, DynamoProviderStore};
+
+/// The partition of the agreement's items.
+pub const MPA_PK: &str = "MPA";
+pub const VERSIONS_SK: &str = "VERSIONS";
+
+impl DynamoProviderStore {
+    /// The stored versions, or `None` while only the configuration's first version exists.
+    pub(crate) async fn read_mpa_versions(&self) -> Result<Option<MpaVersions>, DomainError> {
+        self.get_item(MPA_PK.into(), VERSIONS_SK.into()).await?.map(|item| from_item(&item)).transpose()
+    }
+
+    /// Writes the versions (guarded by their revision) and the audit entry of the change in one
+    /// transaction.
+    pub(crate) async fn write_mpa_versions(
+        &self,
+        versions: &MpaVersions,
+        precondition: Precondition,
+        audit: &AuditEntry,
+    ) -> Result<(), WriteError> {
+        let mut item = to_item(versions)?;
+        item.insert("item_type".into(), s("mpa_versions"));
+        // The attribute the conditional put compares.
+        item.insert("version".into(), n(versions.revision));
+        let put = self.conditional_put(item, MPA_PK.into(), VERSIONS_SK.into(), precondition)?;
+        let mut entry = to_item(audit)?;
+        entry.insert("item_type".into(), s("audit"));
+        let audit = self.conditional_put(entry, MPA_PK.into(), audit_sk(audit), Precondition::Absent)?;
+        self.transact(vec![put, audit]).await
+    }
+}
