@@ -59,6 +59,11 @@ pub struct ContactChange {
     /// The event's time: an older change arriving later is stale.
     pub at: DateTime<Utc>,
     pub by: String,
+    /// What the change replaced, so that a redelivery can still tell the former contact.
+    pub previous_contact_name: String,
+    pub previous_contact_email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_representative: Option<Representative>,
 }
 
 /// Why SES will not deliver to an address.

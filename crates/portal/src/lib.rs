@@ -31,6 +31,7 @@
 //! `TransactWriteItems` (state + audit entry + the intents of the emails it causes), so nothing
 //! is ever half-written.
 
+pub mod contact;
 pub mod event;
 pub mod fields;
 pub mod idempotency;
