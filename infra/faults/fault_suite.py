@@ -522,9 +522,16 @@ def publish(provider):
         "2026-11-25T09:50:00Z")
 
 
+def contact_changed(provider):
+    return envelope("ProviderContactChanged", {
+        "provider_id": provider, "contact_name": "Omar Haddad", "contact_email": f"new-{provider}@provider.example",
+        "actor": {"id": "user-1", "role": "provider", "provider_id": provider}}, "2026-11-25T09:20:00Z")
+
+
 # path name -> (function, event factory, setup steps [(function, factory)], emails the event causes)
 PATHS = {
     "sign-up": ("signup-notification", signup, [], 1),
+    "contact change": ("signup-notification", contact_changed, [("signup-notification", signup)], 2),
     "MPA accepted": ("mpa-approval", accepted, [("signup-notification", signup)], 2),
     "MPA approved": ("mpa-approval", approved, [("signup-notification", signup), ("mpa-approval", accepted)], 1),
     "publishing": ("product-publishing", publish, [("signup-notification", signup), ("mpa-approval", accepted),

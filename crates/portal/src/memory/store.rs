@@ -105,6 +105,11 @@ impl MemoryStore {
         lock(&self.tables).providers.get(provider_id).cloned()
     }
 
+    /// The stored MPA versions (not counted as a call).
+    pub fn stored_mpa_versions(&self) -> Option<MpaVersions> {
+        lock(&self.tables).mpa_versions.clone()
+    }
+
     /// The stored product (not counted as a call).
     pub fn product(&self, provider_id: &str, product_id: &str) -> Option<Product> {
         lock(&self.tables).products.get(&(provider_id.to_string(), product_id.to_string())).cloned()

@@ -224,6 +224,28 @@ mod tests {
         assert!(matches!(published(&next, &changed), Err(DomainError::Conflict(_))));
     }
 
+    #[tokio::test]
+    async fn a_death_at_the_write_and_every_redelivery_leave_the_version_written_once() {
+        use crate::memory::{Call, Fault, MemoryPortal};
+        use std::future::Future;
+        let portal = MemoryPortal::default();
+        let e = event("e1", "2026-12-01T00:00:00Z", detail("2027-01", "2027-01-01T00:00:00Z"));
+        portal.faults.plan(Call::PutMpaVersions, 1, Fault::Die);
+        let services = portal.services();
+        let mut first = std::pin::pin!(publish_version(&e, &services));
+        let died = std::future::poll_fn(|cx| std::task::Poll::Ready(first.as_mut().poll(cx).is_pending())).await;
+        assert!(died, "the first delivery died in its write");
+        assert_eq!(portal.store.stored_mpa_versions(), None, "nothing written");
+        let outcome = publish_version(&e, &portal.services()).await.expect("written");
+        assert!(outcome.contains("published"), "{outcome}");
+        let again = publish_version(&e, &portal.services()).await.expect("a redelivery");
+        assert!(again.contains("unchanged: published by event e1"), "{again}");
+        let stored = portal.store.stored_mpa_versions().expect("stored");
+        assert_eq!((stored.revision, stored.versions.len()), (1, 2));
+        assert_eq!(portal.store.audit(AGREEMENT_TRAIL).len(), 1);
+        assert!(portal.mailer.sent().is_empty(), "the event itself emails nobody");
+    }
+
     #[test]
     fn a_version_cannot_take_effect_before_it_is_published_or_before_the_latest_one() {
         let first = MpaVersions::from_config(&PortalConfig::example());
