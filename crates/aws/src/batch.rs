@@ -134,6 +134,7 @@ impl BatchReport {
             ("EmailsSent", Counters::get(&counters.emails_sent)),
             ("EmailsResent", Counters::get(&counters.emails_resent)),
             ("EmailsUnsettled", Counters::get(&counters.emails_unsettled)),
+            ("EmailsSuppressed", Counters::get(&counters.emails_suppressed)),
         ]
     }
 }

@@ -14,7 +14,7 @@ use marketplace_core::provider::Provider;
 use marketplace_core::DomainError;
 use marketplace_portal::idempotency::{ClaimTicket, IdempotencyStore};
 use marketplace_portal::ports::{
-    AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, Settlement, WriteError,
+    AuditEntry, EmailLedger, EmailOutcome, IntentState, Precondition, ProviderStore, Settlement, WriteError,
 };
 use marketplace_portal::product::Product;
 
@@ -26,6 +26,11 @@ use crate::sdk_error::{sdk_error, sdk_message};
 const EMAIL_PENDING: &str = "PENDING";
 /// `status` of an email outbox item whose email SES accepted.
 const EMAIL_SENT: &str = "SENT";
+/// `status` of an email outbox item not sent because its recipients are undeliverable.
+const EMAIL_SUPPRESSED: &str = "SUPPRESSED";
+/// `status` of an email outbox item whose send SES declined (certainly not sent): a redelivery
+/// records the intent anew.
+const EMAIL_WITHDRAWN: &str = "WITHDRAWN";
 
 pub const PROFILE: &str = "PROFILE";
 
@@ -306,7 +311,9 @@ impl EmailLedger for DynamoProviderStore {
             .item("kind", s(kind))
             .item("status", s(EMAIL_PENDING))
             .item("intent_at", s(now.to_rfc3339()))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression("attribute_not_exists(pk) OR #status = :withdrawn")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":withdrawn", s(EMAIL_WITHDRAWN))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -324,7 +331,11 @@ impl EmailLedger for DynamoProviderStore {
                 .await?
                 .ok_or_else(|| DomainError::infra("email intent", "intent vanished; retry"))?,
         };
-        Ok(if text(&existing, "status") == EMAIL_SENT { IntentState::Sent } else { IntentState::Unsettled })
+        Ok(match text(&existing, "status").as_str() {
+            EMAIL_SENT => IntentState::Sent,
+            EMAIL_SUPPRESSED => IntentState::Suppressed,
+            _ => IntentState::Unsettled,
+        })
     }
 
     async fn settle(&self, sent: &[Settlement], claim: Option<&ClaimTicket>) -> Result<(), DomainError> {
@@ -336,9 +347,18 @@ impl EmailLedger for DynamoProviderStore {
             ledger.insert("item_type".into(), s("email"));
             ledger.insert("event_id".into(), s(&settlement.event_id));
             ledger.insert("kind".into(), s(&settlement.kind));
-            ledger.insert("status".into(), s(EMAIL_SENT));
-            ledger.insert("message_id".into(), s(&settlement.message_id));
-            ledger.insert("sent_at".into(), s(Utc::now().to_rfc3339()));
+            match &settlement.outcome {
+                EmailOutcome::Sent { message_id } => {
+                    ledger.insert("status".into(), s(EMAIL_SENT));
+                    ledger.insert("message_id".into(), s(message_id));
+                    ledger.insert("sent_at".into(), s(Utc::now().to_rfc3339()));
+                }
+                EmailOutcome::Suppressed { reason } => {
+                    ledger.insert("status".into(), s(EMAIL_SUPPRESSED));
+                    ledger.insert("reason".into(), s(reason));
+                    ledger.insert("suppressed_at".into(), s(Utc::now().to_rfc3339()));
+                }
+            }
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(ledger))
@@ -366,6 +386,33 @@ impl EmailLedger for DynamoProviderStore {
                 None => Ok(()),
             },
             Err(WriteError::Other(e)) => Err(e),
+        }
+    }
+
+    async fn withdraw_intent(&self, provider_id: &str, event_id: &str, kind: &str) -> Result<(), DomainError> {
+        // A conditional put (the functions may put, not delete or update, outbox items).
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(provider_pk(provider_id)))
+            .item("sk", s(email_sk(event_id, kind)))
+            .item("item_type", s("email"))
+            .item("event_id", s(event_id))
+            .item("kind", s(kind))
+            .item("status", s(EMAIL_WITHDRAWN))
+            .item("withdrawn_at", s(Utc::now().to_rfc3339()))
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(EMAIL_PENDING))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Ok(())
+            }
+            Err(err) => Err(sdk_error("DynamoDB PutItem (withdraw email intent)", err)),
         }
     }
 }

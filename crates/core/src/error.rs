@@ -27,6 +27,13 @@ pub enum DomainError {
     /// A store or mailer failed; the request may succeed if retried (throttling, 5xx, timeouts).
     #[error("{operation} failed: {message}")]
     Infrastructure { operation: &'static str, message: String },
+    /// The service answered this very request with an error, so it was certainly not carried out
+    /// (throttled, a 5xx answer, an identity not verified yet); retrying may succeed. Unlike
+    /// [`DomainError::Infrastructure`], where the request may have been carried out before its
+    /// answer was lost (a timeout, a connection cut after sending). The SES mailer uses it so
+    /// that the outbox can tell "not sent" from "perhaps sent" (`marketplace_portal::outbox`).
+    #[error("{operation} failed: {message}")]
+    Declined { operation: &'static str, message: String },
     /// A store or mailer refused this very request for a reason that retrying does not change
     /// (e.g. an item over DynamoDB's limits, an address SES will never accept).
     #[error("{operation} refused the request: {message}")]
@@ -40,6 +47,17 @@ impl DomainError {
 
     pub fn refused(operation: &'static str, err: impl std::fmt::Display) -> Self {
         DomainError::Refused { operation, message: err.to_string() }
+    }
+
+    pub fn declined(operation: &'static str, err: impl std::fmt::Display) -> Self {
+        DomainError::Declined { operation, message: err.to_string() }
+    }
+
+    /// True when the request that failed was certainly not carried out: the service answered it
+    /// with an error ([`DomainError::Declined`], [`DomainError::Refused`]) or it was never made
+    /// ([`DomainError::Invalid`]).
+    pub fn certainly_not_done(&self) -> bool {
+        matches!(self, DomainError::Declined { .. } | DomainError::Refused { .. } | DomainError::Invalid(_))
     }
 
     pub fn invalid(reason: impl Into<String>) -> Self {

@@ -18,6 +18,21 @@ pub trait ProviderDirectory: Send + Sync {
 pub trait Mailer: Send + Sync {
     /// Sends one email and returns the provider's message id.
     async fn send(&self, email: &Email) -> Result<String, DomainError>;
+
+    /// Sends one email concerning a provider, tagged with its id and the email's kind so that
+    /// SES's bounce and complaint notifications name them (the SES mailer; others ignore tags).
+    async fn send_tagged(&self, email: &Email, tags: &EmailTags<'_>) -> Result<String, DomainError> {
+        let _ = tags;
+        self.send(email).await
+    }
+}
+
+/// What a sent email concerns, for SES's bounce and complaint notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmailTags<'a> {
+    pub provider_id: &'a str,
+    /// The outbox kind (`welcome`, ...) or report delivery kind.
+    pub kind: &'a str,
 }
 
 /// A boxed mailer is a mailer (a run's context holds its mailer as one, whatever it is).
@@ -25,5 +40,9 @@ pub trait Mailer: Send + Sync {
 impl<M: Mailer + ?Sized> Mailer for Box<M> {
     async fn send(&self, email: &Email) -> Result<String, DomainError> {
         (**self).send(email).await
+    }
+
+    async fn send_tagged(&self, email: &Email, tags: &EmailTags<'_>) -> Result<String, DomainError> {
+        (**self).send_tagged(email, tags).await
     }
 }

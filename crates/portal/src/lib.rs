@@ -33,6 +33,7 @@
 
 pub mod contact;
 pub mod event;
+pub mod feedback;
 pub mod fields;
 pub mod idempotency;
 pub mod memory;

@@ -13,6 +13,9 @@ pub struct Counters {
     /// Emails SES accepted whose intent could not be settled (DynamoDB failed right after): not
     /// sent again, but their ledger entry and audit entry are missing.
     pub emails_unsettled: AtomicU64,
+    /// Emails not sent because every recipient is undeliverable for the provider (SES reported a
+    /// permanent bounce or a complaint); settled as suppressed.
+    pub emails_suppressed: AtomicU64,
 }
 
 impl Counters {

@@ -23,12 +23,34 @@
 //! A settle that fails after SES accepted (DynamoDB throttled past the SDK's retries, not a crash)
 //! does **not** fail the event: retrying it would re-send. The emails are counted as unsettled
 //! (`EmailsUnsettled`, alarmed) and the event completes.
+//!
+//! **Not sent, or perhaps sent.** A send that fails leaves its intent pending and fails the event,
+//! so the queue redelivers it and the redelivery sends again. Whether that re-send may be a
+//! duplicate depends on how the send failed: when SES *answered* with an error (throttled, a 5xx,
+//! an identity not verified: `DomainError::Declined`/`Refused`, which the SES mailer returns only
+//! when no attempt of the call went unanswered) the email was certainly not sent, and the intent
+//! is **withdrawn** at once, so that the redelivery records it anew and its send is an ordinary
+//! one. When the outcome is unknown (a timeout, a connection cut, a dispatch failure after the
+//! request may have reached SES) the intent stays pending and the re-send is counted in
+//! `EmailsResent`, which so counts only what may really be a duplicate. A withdrawal that fails
+//! only leaves the intent pending: the re-send is then counted, erring towards the alarm.
+//!
+//! **Suppression.** No email goes to an address SES reported undeliverable for the provider (a
+//! permanent bounce or a complaint, recorded on the provider record by `email-feedback`, see
+//! [`crate::feedback`]). Such recipients are dropped from the email; when none is left the email
+//! is not sent at all: its outbox item is settled `SUPPRESSED` with the reason and an
+//! `EmailSuppressed` audit entry, and counted (`EmailsSuppressed`). The team learns of the address
+//! once, from `email-feedback`; a contact change that replaces the address lifts the suppression.
+//! Every email goes out tagged with the provider's id and its kind (`Mailer::send_tagged`), which
+//! is how SES's notifications find the provider again.
 
 use crate::event::PortalEvent;
 use crate::idempotency::ClaimTicket;
 use crate::metrics::Counters;
-use crate::ports::{AuditEntry, IntentState, Services, Settlement};
+use crate::ports::{AuditEntry, EmailOutcome, IntentState, Services, Settlement};
 use marketplace_core::email::Email;
+use marketplace_core::ports::EmailTags;
+use marketplace_core::provider::Provider;
 use marketplace_core::DomainError;
 
 /// The audit step of an email: after the state change (`0-state`), ordered by kind.
@@ -36,24 +58,60 @@ pub fn email_step(kind: &str) -> String {
     format!("1-email-{kind}")
 }
 
+/// Whom an event's emails concern: the provider's record (whose undeliverable addresses are
+/// suppressed), or only its id, in which case [`send_once`] reads the record (one more round
+/// trip: pass the record when the operation has it).
+#[derive(Debug, Clone, Copy)]
+pub enum EmailOwner<'a> {
+    Record(&'a Provider),
+    Id(&'a str),
+}
+
+impl<'a> From<&'a Provider> for EmailOwner<'a> {
+    fn from(provider: &'a Provider) -> Self {
+        EmailOwner::Record(provider)
+    }
+}
+
+impl<'a> From<&'a String> for EmailOwner<'a> {
+    fn from(provider_id: &'a String) -> Self {
+        EmailOwner::Id(provider_id)
+    }
+}
+
+impl<'a> From<&'a str> for EmailOwner<'a> {
+    fn from(provider_id: &'a str) -> Self {
+        EmailOwner::Id(provider_id)
+    }
+}
+
 /// Sends `emails` (by outbox kind) for `event` unless they went out already, then settles them
 /// together with the event's claim (module docs). `intents_recorded`: the state change that
 /// recorded their intents was written by this very delivery, so none of them can have been sent.
-pub async fn send_once(
+pub async fn send_once<'p>(
     services: &Services<'_>,
     event: &PortalEvent,
-    provider_id: &str,
+    owner: impl Into<EmailOwner<'p>>,
     actor_id: &str,
     emails: Vec<(&'static str, Email)>,
     intents_recorded: bool,
 ) -> Result<(), DomainError> {
+    let read;
+    let (provider_id, provider) = match owner.into() {
+        EmailOwner::Record(provider) => (provider.provider_id.as_str(), Some(provider)),
+        EmailOwner::Id(provider_id) => {
+            read = if emails.is_empty() { None } else { services.store.get_provider(provider_id).await? };
+            (provider_id, read.as_ref())
+        }
+    };
     let count = emails.len();
     for (i, (kind, email)) in emails.into_iter().enumerate() {
         let last = i + 1 == count;
+        let claim = if last { services.claim } else { None };
         if !intents_recorded {
             match services.ledger.record_intent(provider_id, &event.id, kind, chrono::Utc::now()).await? {
-                IntentState::Sent => {
-                    tracing::info!(provider_id, event_id = %event.id, kind, "email already sent for this event");
+                IntentState::Sent | IntentState::Suppressed => {
+                    tracing::info!(provider_id, event_id = %event.id, kind, "email already settled for this event");
                     continue;
                 }
                 IntentState::Unsettled => {
@@ -64,29 +122,99 @@ pub async fn send_once(
                 IntentState::Recorded => {}
             }
         }
-        let message_id = services.mailer.send(&email).await?;
+        let (email, suppressed) = without_undeliverable(email, provider);
+        if email.to.is_empty() {
+            let reason = suppressed.join("; ");
+            Counters::add(&services.counters.emails_suppressed);
+            tracing::warn!(provider_id, event_id = %event.id, kind, %reason, "email suppressed: no deliverable recipient");
+            let details = serde_json::json!({ "kind": kind, "subject": email.subject, "reason": reason });
+            let settlement =
+                settlement(event, provider_id, kind, actor_id, EmailOutcome::Suppressed { reason }, details);
+            settle(services, event, std::slice::from_ref(&settlement), claim).await;
+            continue;
+        }
+        let tags = EmailTags { provider_id, kind };
+        let message_id = match services.mailer.send_tagged(&email, &tags).await {
+            Ok(message_id) => message_id,
+            Err(error) => {
+                if error.certainly_not_done() {
+                    withdraw(services, event, provider_id, kind).await;
+                }
+                return Err(error);
+            }
+        };
         Counters::add(&services.counters.emails_sent);
         tracing::info!(provider_id, event_id = %event.id, kind, %message_id, "email sent");
-        let sent = Settlement {
-            provider_id: provider_id.to_string(),
-            event_id: event.id.clone(),
-            kind: kind.to_string(),
-            audit: AuditEntry {
-                provider_id: provider_id.to_string(),
-                at: event.time,
-                event_id: event.id.clone(),
-                step: email_step(kind),
-                action: "EmailSent".into(),
-                actor_id: actor_id.to_string(),
-                details: serde_json::json!({ "kind": kind, "to": email.to, "subject": email.subject, "message_id": message_id }),
-            },
-            message_id,
-        };
+        let mut details =
+            serde_json::json!({ "kind": kind, "to": email.to, "subject": email.subject, "message_id": message_id });
+        if !suppressed.is_empty() {
+            details["suppressed"] = serde_json::json!(suppressed);
+        }
+        let sent = settlement(event, provider_id, kind, actor_id, EmailOutcome::Sent { message_id }, details);
         // Each email is settled right after SES accepted it, so that a death can repeat at most
         // the one email in flight; the last settle also completes the event's claim.
-        settle(services, event, std::slice::from_ref(&sent), if last { services.claim } else { None }).await;
+        settle(services, event, std::slice::from_ref(&sent), claim).await;
     }
     Ok(())
+}
+
+/// `email` without the recipients SES reported undeliverable for `provider`, and why each was
+/// dropped (the role and the reason, never the address: the reasons reach the logs).
+fn without_undeliverable(mut email: Email, provider: Option<&Provider>) -> (Email, Vec<String>) {
+    let Some(provider) = provider else { return (email, Vec::new()) };
+    let mut suppressed = Vec::new();
+    email.to.retain(|to| match provider.undeliverable(to) {
+        Some(undeliverable) => {
+            let role = if to.eq_ignore_ascii_case(&provider.contact_email) { "contact" } else { "recipient" };
+            suppressed.push(format!(
+                "the {role} address is undeliverable: {:?} ({}) reported by SES at {}",
+                undeliverable.reason,
+                undeliverable.detail,
+                undeliverable.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+            false
+        }
+        None => true,
+    });
+    (email, suppressed)
+}
+
+fn settlement(
+    event: &PortalEvent,
+    provider_id: &str,
+    kind: &str,
+    actor_id: &str,
+    outcome: EmailOutcome,
+    details: serde_json::Value,
+) -> Settlement {
+    let action = match outcome {
+        EmailOutcome::Sent { .. } => "EmailSent",
+        EmailOutcome::Suppressed { .. } => "EmailSuppressed",
+    };
+    Settlement {
+        provider_id: provider_id.to_string(),
+        event_id: event.id.clone(),
+        kind: kind.to_string(),
+        audit: AuditEntry {
+            provider_id: provider_id.to_string(),
+            at: event.time,
+            event_id: event.id.clone(),
+            step: email_step(kind),
+            action: action.into(),
+            actor_id: actor_id.to_string(),
+            details,
+        },
+        outcome,
+    }
+}
+
+/// Withdraws the intent of an email SES certainly did not send (module docs); a failure only
+/// leaves it pending.
+async fn withdraw(services: &Services<'_>, event: &PortalEvent, provider_id: &str, kind: &str) {
+    if let Err(error) = services.ledger.withdraw_intent(provider_id, &event.id, kind).await {
+        tracing::warn!(provider_id, event_id = %event.id, kind, %error,
+            "could not withdraw the intent of an email SES declined; its re-send will count as a possible duplicate");
+    }
 }
 
 /// Settles `sent` (and completes `claim`); a failure is counted and logged, never returned.
@@ -111,3 +239,7 @@ async fn settle(services: &Services<'_>, event: &PortalEvent, sent: &[Settlement
 pub fn kinds(emails: &[(&'static str, Email)]) -> Vec<&'static str> {
     emails.iter().map(|(kind, _)| *kind).collect()
 }
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;

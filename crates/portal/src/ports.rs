@@ -141,13 +141,16 @@ pub enum IntentState {
     Unsettled,
     /// The email went out and was settled.
     Sent,
+    /// The email was not sent because its recipients are undeliverable, and was settled so.
+    Suppressed,
 }
 
 /// The email outbox: an intent is recorded before an email is sent and settled after SES accepted
 /// it, so a redelivered event never sends an email twice (see [`crate::outbox`]).
 #[async_trait]
 pub trait EmailLedger: Send + Sync {
-    /// Records the intent to send email `kind` for `event_id`, unless one exists; returns what was found.
+    /// Records the intent to send email `kind` for `event_id`, unless one exists (a withdrawn
+    /// one is recorded anew: `Recorded`); returns what was found.
     async fn record_intent(
         &self,
         provider_id: &str,
@@ -159,17 +162,32 @@ pub trait EmailLedger: Send + Sync {
     /// Marks the intents of `sent` emails sent (with their message ids) and writes their audit
     /// entries, and completes `claim` when given, all in one transaction.
     async fn settle(&self, sent: &[Settlement], claim: Option<&ClaimTicket>) -> Result<(), DomainError>;
+
+    /// Withdraws the pending intent of email `kind` for `event_id` after SES answered its send
+    /// with an error (the email was certainly not sent), so that the send a redelivery makes is
+    /// not counted as a possible duplicate. Only a pending intent is withdrawn.
+    async fn withdraw_intent(&self, provider_id: &str, event_id: &str, kind: &str) -> Result<(), DomainError>;
 }
 
-/// An email SES accepted, to be settled in the outbox.
+/// An email SES accepted, or one not sent because its recipients are undeliverable, to be
+/// settled in the outbox.
 #[derive(Debug, Clone)]
 pub struct Settlement {
     pub provider_id: String,
     pub event_id: String,
     pub kind: String,
-    pub message_id: String,
-    /// Its `EmailSent` audit entry.
+    pub outcome: EmailOutcome,
+    /// Its `EmailSent` or `EmailSuppressed` audit entry.
     pub audit: AuditEntry,
+}
+
+/// How an outbox item is settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailOutcome {
+    /// SES accepted it (`SENT`, with SES's message id).
+    Sent { message_id: String },
+    /// Not sent: every recipient is undeliverable for the provider (`SUPPRESSED`, with the reason).
+    Suppressed { reason: String },
 }
 
 /// Everything a domain operation may touch, passed as one bundle.

@@ -156,8 +156,7 @@ pub async fn notify_signup(event: &PortalEvent, services: &Services<'_>) -> Resu
         }
     };
     let intents_recorded = outcome == SignupOutcome::Created;
-    send_once(services, event, &provider.provider_id, &signup.actor.id, vec![(WELCOME_EMAIL, email)], intents_recorded)
-        .await?;
+    send_once(services, event, &provider, &signup.actor.id, vec![(WELCOME_EMAIL, email)], intents_recorded).await?;
     Ok(outcome)
 }
 

@@ -20,6 +20,7 @@ pub enum Call {
     PutMpaVersions,
     RecordIntent,
     Settle,
+    WithdrawIntent,
     Send,
     Begin,
     Complete,
@@ -32,6 +33,9 @@ pub enum Call {
 pub enum Fault {
     /// The call fails with a transient error (throttling, a 5xx) and writes nothing.
     Fail,
+    /// The service answers the call with an error (SES throttled the send): certainly not
+    /// carried out, and retrying may succeed ([`DomainError::Declined`]).
+    Decline,
     /// The process dies in the call: it never returns and writes nothing. The test drops the
     /// delivery, as Lambda drops a dead invocation, and delivers the event again.
     Die,
@@ -79,6 +83,7 @@ impl Faults {
         match fault {
             None => Ok(()),
             Some(Fault::Fail) => Err(DomainError::infra("in-memory port", format!("planned failure of {call:?}"))),
+            Some(Fault::Decline) => Err(DomainError::declined("in-memory port", format!("{call:?} declined"))),
             Some(Fault::Die) => std::future::pending().await,
             Some(Fault::Wait(gate)) => {
                 gate.notified().await;

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use super::claims::MemoryClaims;
 use super::faults::{lock, Call, Faults};
 use crate::idempotency::{ClaimTicket, IdempotencyStore};
-use crate::ports::{AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, Settlement, WriteError};
+use crate::ports::{
+    AuditEntry, EmailLedger, EmailOutcome, IntentState, Precondition, ProviderStore, Settlement, WriteError,
+};
 use crate::product::model::Product;
 use marketplace_core::agreement::MpaVersions;
 use marketplace_core::ports::ProviderDirectory;
@@ -20,7 +22,15 @@ use marketplace_core::DomainError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailIntent {
     Pending,
-    Sent { message_id: String },
+    Sent {
+        message_id: String,
+    },
+    /// Not sent: its recipients are undeliverable.
+    Suppressed {
+        reason: String,
+    },
+    /// SES declined the send: certainly not sent; a redelivery records the intent anew.
+    Withdrawn,
 }
 
 /// The `Marketplace` table: providers, products, audit trails and the email outbox.
@@ -219,12 +229,13 @@ impl EmailLedger for MemoryStore {
         self.faults.enter(Call::RecordIntent).await?;
         let mut tables = lock(&self.tables);
         Ok(match tables.emails.get(&email_key(provider_id, event_id, kind)) {
-            None => {
+            None | Some(EmailIntent::Withdrawn) => {
                 tables.emails.insert(email_key(provider_id, event_id, kind), EmailIntent::Pending);
                 IntentState::Recorded
             }
             Some(EmailIntent::Pending) => IntentState::Unsettled,
             Some(EmailIntent::Sent { .. }) => IntentState::Sent,
+            Some(EmailIntent::Suppressed { .. }) => IntentState::Suppressed,
         })
     }
 
@@ -244,7 +255,11 @@ impl EmailLedger for MemoryStore {
             if !sent.iter().any(|settlement| tables.audit.contains_key(&audit_key(&settlement.audit))) {
                 for settlement in sent {
                     let key = email_key(&settlement.provider_id, &settlement.event_id, &settlement.kind);
-                    tables.emails.insert(key, EmailIntent::Sent { message_id: settlement.message_id.clone() });
+                    let settled = match &settlement.outcome {
+                        EmailOutcome::Sent { message_id } => EmailIntent::Sent { message_id: message_id.clone() },
+                        EmailOutcome::Suppressed { reason } => EmailIntent::Suppressed { reason: reason.clone() },
+                    };
+                    tables.emails.insert(key, settled);
                     tables.audit.insert(audit_key(&settlement.audit), settlement.audit.clone());
                 }
                 if let Some((claims, claim)) = claims {
@@ -259,5 +274,14 @@ impl EmailLedger for MemoryStore {
             Some((claims, claim)) => claims.complete(&claim.key, claim.now).await,
             None => Ok(()),
         }
+    }
+
+    async fn withdraw_intent(&self, provider_id: &str, event_id: &str, kind: &str) -> Result<(), DomainError> {
+        self.faults.enter(Call::WithdrawIntent).await?;
+        let mut tables = lock(&self.tables);
+        if let Some(intent @ EmailIntent::Pending) = tables.emails.get_mut(&email_key(provider_id, event_id, kind)) {
+            *intent = EmailIntent::Withdrawn;
+        }
+        Ok(())
     }
 }

@@ -6,7 +6,9 @@ use super::claims::{ClaimStatus, MemoryClaims};
 use super::faults::{Call, Fault, Faults};
 use super::store::{EmailIntent, MemoryStore};
 use crate::idempotency::{Claim, ClaimTicket, IdempotencyStore, RECORD_RETENTION};
-use crate::ports::{AuditEntry, EmailLedger, IntentState, Precondition, ProviderStore, Settlement, WriteError};
+use crate::ports::{
+    AuditEntry, EmailLedger, EmailOutcome, IntentState, Precondition, ProviderStore, Settlement, WriteError,
+};
 use marketplace_core::ports::ProviderDirectory;
 use marketplace_core::provider::Provider;
 
@@ -35,7 +37,7 @@ fn settlement(event_id: &str, kind: &str) -> Settlement {
         provider_id: "acme".into(),
         event_id: event_id.into(),
         kind: kind.into(),
-        message_id: format!("m-{kind}"),
+        outcome: EmailOutcome::Sent { message_id: format!("m-{kind}") },
         audit: audit(event_id, &format!("1-email-{kind}")),
     }
 }
@@ -98,7 +100,7 @@ async fn a_settle_marks_the_intents_sent_and_completes_the_claim_in_one_step() {
     // Settled before (its audit entry exists): only the claim is completed, nothing else written.
     let later = ClaimTicket::new("fn", "e1", t0() + Duration::days(20));
     let mut again = settlement("e1", "welcome");
-    again.message_id = "m-other".into();
+    again.outcome = EmailOutcome::Sent { message_id: "m-other".into() };
     store.settle(&[again], Some(&later)).await.unwrap();
     assert_eq!(store.email_intent("acme", "e1", "welcome"), Some(EmailIntent::Sent { message_id: "m-welcome".into() }));
     assert_eq!(claims.record("fn#e1").unwrap().expires_at, (later.now + RECORD_RETENTION).timestamp());

@@ -252,6 +252,6 @@ pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> R
         MpaCommand::Decide { actor, .. } => &actor.id,
     };
     let emails = emails_for(&provider, &command, services.config);
-    send_once(services, event, &provider.provider_id, actor_id, emails, outcome == MpaOutcome::Applied).await?;
+    send_once(services, event, &provider, actor_id, emails, outcome == MpaOutcome::Applied).await?;
     Ok(outcome)
 }
