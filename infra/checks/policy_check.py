@@ -151,8 +151,10 @@ def granted(name: str, function: dict, tables: set, problems: list) -> set:
                         problems.append(f"{name}: {action} on every resource ({resource})")
                     elif service == "dynamodb" and not table_resource(resource, tables):
                         problems.append(f"{name}: {action} on {resource}, which is not a table of this template")
-                    elif service == "ses" and not resource.endswith(":identity/${SenderAddress}"):
-                        problems.append(f"{name}: {action} on {resource}, not the configured sender identity")
+                    elif service == "ses" and not resource.endswith(
+                            (":identity/${SenderAddress}", ":configuration-set/${EmailConfigurationSet}")):
+                        problems.append(f"{name}: {action} on {resource}, not the configured sender identity "
+                                        "or configuration set")
             actions.update(statement_actions)
     return actions
 
