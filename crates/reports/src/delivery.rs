@@ -43,7 +43,7 @@ use std::num::NonZeroUsize;
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use crate::email::{provider_report_email, team_summary_email, ReportPicture, ATTACHMENT_BUDGET_BYTES};
+use crate::email::{provider_report_email, team_summary_email_with, ReportPicture, ATTACHMENT_BUDGET_BYTES};
 use crate::rows::{DailyReport, ErrorRow};
 use crate::storage::{DeliveryOf, Recipient};
 use marketplace_core::email::Email;
@@ -418,7 +418,19 @@ pub async fn deliver_reports(
     services: &DeliveryServices<'_>,
     report: &DailyReport,
     resend: &Resend,
+    errors_of: Option<ErrorRowsOf<'_>>,
+) -> DeliveryCounts {
+    deliver_reports_noting(services, report, resend, errors_of, None).await
+}
+
+/// [`deliver_reports`] whose team summary also lists the providers pending on the latest MPA
+/// version (`pending_mpa`: [`crate::mpa_campaign`]).
+pub async fn deliver_reports_noting(
+    services: &DeliveryServices<'_>,
+    report: &DailyReport,
+    resend: &Resend,
     mut errors_of: Option<ErrorRowsOf<'_>>,
+    pending_mpa: Option<&crate::mpa_campaign::PendingMpa>,
 ) -> DeliveryCounts {
     let mut counts = DeliveryCounts::default();
     let sender =
@@ -444,7 +456,7 @@ pub async fn deliver_reports(
     counts.failed.sort();
     counts.in_doubt.sort();
     counts.postponed.sort();
-    let team = team_summary_email(services.config, report, ATTACHMENT_BUDGET_BYTES);
+    let team = team_summary_email_with(services.config, report, ATTACHMENT_BUDGET_BYTES, pending_mpa);
     let to = Recipient::Team;
     let result = sender.deliver(date, &to, &[team], resend.covers(&to)).await;
     counts.add(date, &to, result);

@@ -218,6 +218,17 @@ pub fn provider_report_email(
 
 /// The marketplace team's summary email.
 pub fn team_summary_email(config: &PortalConfig, report: &DailyReport, budget: usize) -> Email {
+    team_summary_email_with(config, report, budget, None)
+}
+
+/// The marketplace team's summary email, with the providers still pending on the latest MPA
+/// version when there is an MPA campaign ([`crate::mpa_campaign::pending_section`]).
+pub fn team_summary_email_with(
+    config: &PortalConfig,
+    report: &DailyReport,
+    budget: usize,
+    pending_mpa: Option<&crate::mpa_campaign::PendingMpa>,
+) -> Email {
     let date = report.date.to_string();
     let rows = report
         .summary
@@ -243,6 +254,9 @@ pub fn team_summary_email(config: &PortalConfig, report: &DailyReport, budget: u
             "{} deployment log item(s) broke the contract and were not counted; see the rejected file.",
             report.rejected.len()
         ));
+    }
+    if let Some(pending) = pending_mpa {
+        message = crate::mpa_campaign::pending_section(message, pending);
     }
     let files = team_files(report);
     let mut probe = compose(config, vec![config.team_inbox.clone()], "", &message);

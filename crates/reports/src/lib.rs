@@ -33,6 +33,7 @@ pub mod delivery;
 pub mod email;
 pub mod fast;
 pub mod files;
+pub mod mpa_campaign;
 pub mod packed;
 pub mod record;
 pub mod rows;

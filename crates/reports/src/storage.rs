@@ -8,6 +8,7 @@
 //! | summary row     | `SUMMARY#<date>`        | `PROVIDER#<provider>#<currency>`            | —            | — |
 //! | delivery ledger | `DELIVERY#<date>`       | `PROVIDER#<provider>` or `TEAM`             | —            | — |
 //! | statement ledger | `DELIVERY#STATEMENT#<yyyy-mm>` | `PROVIDER#<provider>`              | —            | — |
+//! | MPA notice ledger | `DELIVERY#MPA#<version>` | `PROVIDER#<provider>`                      | —            | — |
 //! | monthly statement | `PROVIDER#<provider>` | `STATEMENT#<yyyy-mm>`                       | —            | — |
 //! | month sums      | `SUMS#<yyyy-mm>`        | `DAY#<date>#PROVIDER#<provider>#PRODUCT#<product>#<currency>` | — | — |
 //! | month-sums mark | `SUMS#<yyyy-mm>`        | `DATE#<date>`                               | —            | — |
@@ -54,6 +55,9 @@ use super::statement::{Month, Statement};
 use marketplace_core::money::{format_money, parse_dynamodb_number, Currency};
 
 pub mod day_key;
+pub mod mpa_notice;
+
+pub use mpa_notice::MpaNoticeOf;
 
 /// Name of the by-date GSI.
 pub const BY_DATE_INDEX: &str = "ByDate";
@@ -174,6 +178,14 @@ pub enum DeliveryOf {
     DailyReport(NaiveDate),
     /// The monthly statement of a month (provider emails only).
     Statement(Month),
+    /// The MPA campaign's notice of a new version (providers only: [`crate::mpa_campaign`]).
+    MpaNotice(MpaNoticeOf),
+}
+
+impl From<MpaNoticeOf> for DeliveryOf {
+    fn from(notice: MpaNoticeOf) -> Self {
+        DeliveryOf::MpaNotice(notice)
+    }
 }
 
 impl From<NaiveDate> for DeliveryOf {
@@ -194,6 +206,7 @@ impl std::fmt::Display for DeliveryOf {
         match self {
             DeliveryOf::DailyReport(date) => write!(f, "{date}"),
             DeliveryOf::Statement(month) => write!(f, "statement {month}"),
+            DeliveryOf::MpaNotice(notice) => write!(f, "MPA {}", notice.version()),
         }
     }
 }
@@ -208,6 +221,7 @@ pub fn delivery_key(of: impl Into<DeliveryOf>, recipient: &Recipient) -> (String
     let pk = match of.into() {
         DeliveryOf::DailyReport(date) => format!("DELIVERY#{date}"),
         DeliveryOf::Statement(month) => format!("DELIVERY#STATEMENT#{month}"),
+        DeliveryOf::MpaNotice(notice) => format!("DELIVERY#MPA#{}", notice.version()),
     };
     (pk, sk)
 }
@@ -577,6 +591,9 @@ mod tests {
         assert_eq!(delivery_key(date, &Recipient::Team), ("DELIVERY#2026-02-14".to_owned(), "TEAM".to_owned()));
         let month: Month = "2026-02".parse().expect("month");
         assert_eq!(delivery_key(month, &acme), ("DELIVERY#STATEMENT#2026-02".to_owned(), "PROVIDER#acme".to_owned()));
+        let notice = MpaNoticeOf::new("2027-01").expect("short");
+        assert_eq!(delivery_key(notice, &acme), ("DELIVERY#MPA#2027-01".to_owned(), "PROVIDER#acme".to_owned()));
+        assert_eq!(DeliveryOf::from(notice).to_string(), "MPA 2027-01");
         assert_eq!(statement_sk(month), "STATEMENT#2026-02");
         assert!(statement_sk(month).as_str() > "DAY#2026-02-28~", "the portal's day ranges never meet it");
     }

@@ -7,6 +7,7 @@
 //! nightly-reports merge PARTIAL... [--out DIR] [--store] [--send] [--resend] [--rejects-ok]
 //! nightly-reports generate --count N --from D1 --to D2 --out PATH [--files K] [--gzip] [--seed S]
 //! nightly-reports statement [--month YYYY-MM] [--out DIR] [--no-send] [--resend | --resend-provider ID...]
+//! nightly-reports mpa-campaign [--resend-provider ID...]
 //! ```
 //!
 //! `statement` runs the monthly statements of a closed month (default: last month, UTC) for every
@@ -80,6 +81,17 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Monthly statements of a closed month: stored and emailed once per provider.
     Statement(StatementArgs),
+    /// The MPA campaign alone (every run also does it): each provider approved only on an older
+    /// MPA version is emailed once to accept the latest.
+    MpaCampaign(MpaCampaignArgs),
+}
+
+/// Arguments of `mpa-campaign`.
+#[derive(Debug, Clone, Args)]
+pub struct MpaCampaignArgs {
+    /// Email this provider's notice again even if the ledger says it was sent (repeatable).
+    #[arg(long, value_name = "PROVIDER_ID")]
+    pub resend_provider: Vec<String>,
 }
 
 /// Arguments of `statement`.

@@ -43,6 +43,9 @@ pub struct AwsContext {
     /// Where a storing run puts its report files (`REPORT_FILES_BUCKET`; without it the files
     /// stay local only).
     pub files: Option<ReportFileStore>,
+    /// `Limit` of every page of the MPA campaign's Scan of provider records (`None`, the
+    /// default: DynamoDB's 1 MB pages; tests set it to cross page boundaries).
+    pub scan_page_limit: Option<i32>,
 }
 
 impl AwsContext {
@@ -63,6 +66,7 @@ impl AwsContext {
             time_left: Arc::new(InvocationDeadline::default()),
             partials: bucket("REPORT_PARTIALS_BUCKET").map(|bucket| PartialStore::new(&sdk, bucket)),
             files: bucket("REPORT_FILES_BUCKET").map(|bucket| ReportFileStore::new(&sdk, bucket)),
+            scan_page_limit: None,
         })
     }
 

@@ -15,8 +15,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use marketplace_reports::delivery::{InvocationDeadline, Resend};
 use marketplace_reports::ReportPlan;
 use nightly_reports::app::{
-    add_stored_sums, handle_scheduled, publish, refuse_if_later_dates_stored, run_job, AppError, AwsContext,
-    JobRequest, Mode, ScheduledRun, Source,
+    add_stored_sums, handle_scheduled, publish, refuse_if_later_dates_stored, run_job, run_mpa_campaign, AppError,
+    AwsContext, JobRequest, Mode, ScheduledRun, Source,
 };
 use nightly_reports::cli::{Cli, Command, GenerateArgs};
 use nightly_reports::generate::{generate, write_export, GeneratorConfig};
@@ -81,7 +81,8 @@ async fn lambda() -> Result<(), lambda_runtime::Error> {
         // A partition alone is not a night's run: only whole runs and merges beat the heartbeat.
         // A monthly statement run is not a night's run either; its failed and in-doubt
         // deliveries feed the same alarms.
-        let whole_run = result.is_ok() && !matches!(payload.mode, Mode::Partition | Mode::Statement);
+        let whole_run =
+            result.is_ok() && !matches!(payload.mode, Mode::Partition | Mode::Statement | Mode::MpaCampaign);
         println!("{}", emf_line(&summary, failed, whole_run, started.elapsed(), now_ms));
         let result = result?;
         tracing::info!(mode = ?payload.mode, %result, "nightly reports done");
@@ -114,6 +115,23 @@ async fn cli(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(StatementRunError::Incomplete(summary)) => {
                     println!("{}", serde_json::to_string(&summary)?);
                     return Err(StatementRunError::Incomplete(summary).into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!("{}", serde_json::to_string(&summary)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::MpaCampaign(args)) => {
+            let aws = AwsContext::from_env().await.context("AWS settings (see nightly_reports::context)")?;
+            let resend = match args.resend_provider.is_empty() {
+                true => Resend::Nothing,
+                false => Resend::Providers(args.resend_provider.iter().cloned().collect()),
+            };
+            let summary = match run_mpa_campaign(&aws, &resend).await {
+                Ok(summary) => summary,
+                Err(AppError::Undelivered(summary)) => {
+                    println!("{}", serde_json::to_string(&summary)?);
+                    return Err(AppError::Undelivered(summary).into());
                 }
                 Err(e) => return Err(e.into()),
             };

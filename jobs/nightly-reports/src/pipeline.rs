@@ -198,6 +198,10 @@ pub struct RunSummary {
     pub deliveries_postponed: usize,
     /// Providers with files but no provider record to email.
     pub providers_without_contact: usize,
+    /// What the MPA campaign did (`crate::app::mpa_campaign`), when a version is stored as data;
+    /// its emails are also in the counts above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mpa_campaign: Option<marketplace_reports::mpa_campaign::CampaignCounts>,
 }
 
 impl RunSummary {

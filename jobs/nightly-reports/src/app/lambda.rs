@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::error::AppError;
 use super::guards::refuse_unfinished_days;
+use super::mpa_campaign::run_mpa_campaign;
 use super::payload::{Mode, ScheduledRun, SCHEDULED_DELIVERY};
 use super::run::{run_job, JobRequest, Source};
 use super::scale_out::{run_merge, run_partition};
@@ -41,6 +42,7 @@ pub async fn handle_scheduled(
         }
         Mode::Merge => to_json(&run_merge(&run.partials, plan, aws, out).await?),
         Mode::Statement => to_json(&run_statements(&run.statement_request(out)?, aws).await?),
+        Mode::MpaCampaign => to_json(&run_mpa_campaign(aws, &run.resend_selection()?).await?),
     }
 }
 

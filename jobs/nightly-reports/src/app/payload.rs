@@ -27,6 +27,9 @@ pub const SCHEDULED_DELIVERY: Delivery = Delivery { store: true, send: true, res
 /// * `{"mode": "statement", "month": "YYYY-MM"}`: the monthly statements of a closed month
 ///   (without `month`: the month before `scheduled_time`, or before today) —
 ///   [`crate::statement_run`]; `resend` works as for the dailies.
+/// * `{"mode": "mpa_campaign"}`: the MPA campaign alone, to start it at once after a version is
+///   published (every run does it too); `resend` (a list of provider ids) sends their notices
+///   again.
 ///
 /// Unknown fields are ignored (the scheduler's envelope may carry more).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -101,6 +104,8 @@ pub enum Mode {
     Merge,
     /// The monthly statements of a closed month.
     Statement,
+    /// The MPA campaign alone (`super::mpa_campaign`); every run also does it.
+    MpaCampaign,
 }
 
 impl ScheduledRun {

@@ -7,9 +7,10 @@
 use std::path::Path;
 
 use marketplace_reports::aggregate::Aggregator;
-use marketplace_reports::delivery::{deliver_reports, DeliveryServices, ErrorRowsOf, Resend};
+use marketplace_reports::delivery::{deliver_reports_noting, DeliveryServices, ErrorRowsOf, Resend};
 
 use super::error::AppError;
+use super::mpa_campaign::{self, prepare_campaign, send_campaign};
 use super::spill_reader::{rejects_of, ErrorsByProvider};
 use super::table_read::TableRead;
 use crate::aws::chart_source::StoredReportCharts;
@@ -20,7 +21,8 @@ use crate::pipeline::{write_reports, JobError, RunSummary};
 use crate::spill::Spill;
 
 /// The sinks, in this order: CSV files always; month sums, files and report items in AWS when
-/// `delivery` stores; emails when it sends (again where `resend` covers them). `spill` holds
+/// `delivery` stores; emails when it sends (again where `resend` covers them), then the MPA
+/// campaign's notices. `spill` holds
 /// the error and reject rows when the aggregator streamed them out (they are read back one
 /// provider at a time) and the run's local-disk budget. `day_items`: what a table run read
 /// ([`TableRead`]), kept in the month-sums marks so that late logs of the dates can be told from
@@ -84,6 +86,16 @@ pub async fn publish(
     summary.local_disk_limit_bytes = spill.and_then(|s| s.budget().limit());
     if delivery.store || delivery.send {
         let aws = aws.ok_or(AppError::NoAws)?;
+        // The MPA campaign (sending runs): its pending providers go into the newest date's team
+        // summary; its notices go out after every report (`super::mpa_campaign`).
+        let campaign = match delivery.send {
+            false => None,
+            true => prepare_campaign(aws).await.unwrap_or_else(|e| {
+                mpa_campaign::add_failure(&mut summary, &e);
+                None
+            }),
+        };
+        let newest = reports.last().map(|r| r.date);
         for report in &reports {
             if delivery.store {
                 summary.items_stored += aws.reports.store(report).await?;
@@ -102,7 +114,8 @@ pub async fn publish(
                 let date = report.date;
                 let mut errors_of = errors.as_mut().map(|e| move |p: &str| e.take(date, p));
                 let errors_of = errors_of.as_mut().map(|f| f as ErrorRowsOf<'_>);
-                let counts = deliver_reports(&services, report, resend, errors_of).await;
+                let pending = campaign.as_ref().filter(|_| newest == Some(report.date)).map(|c| &c.pending);
+                let counts = deliver_reports_noting(&services, report, resend, errors_of, pending).await;
                 summary.emails_sent += counts.sent;
                 summary.emails_already_sent += counts.already_sent;
                 summary.deliveries_in_doubt += counts.in_doubt.len();
@@ -114,6 +127,11 @@ pub async fn publish(
                     .failed_deliveries
                     .extend(counts.failed.iter().map(|(to, why)| format!("{} {to}: {why}", report.date)));
             }
+        }
+        if let Some(campaign) = &campaign {
+            // An operator's re-send of reports never re-sends the campaign's notices.
+            let counts = send_campaign(aws, campaign, &Resend::Nothing).await;
+            mpa_campaign::add_to_summary(&mut summary, counts);
         }
     }
     if !summary.failed_deliveries.is_empty() || !summary.postponed.is_empty() {

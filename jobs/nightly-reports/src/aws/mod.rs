@@ -6,6 +6,8 @@
 //! * [`partials`] — scale-out partial aggregates in S3 ([`PartialStore`]);
 //! * [`published`] — the providers with a published product (a paged, filtered Scan of the
 //!   `Marketplace` table), who get a statement;
+//! * [`provider_profiles`] — the MPA versions and every provider record (a paged Scan of the
+//!   `Marketplace` table), for the MPA campaign;
 //! * [`chart_source`] — the providers' 30-day charts, drawn from their rows in the `Reports` table.
 //!
 //! Delivery itself (which email to whom, once) uses no SDK: it is
@@ -14,6 +16,7 @@
 pub mod chart_source;
 pub mod logs_table;
 pub mod partials;
+pub mod provider_profiles;
 pub mod published;
 
 pub use logs_table::DeploymentLogTable;
