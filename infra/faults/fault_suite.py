@@ -522,6 +522,13 @@ def publish(provider):
         "2026-11-25T09:50:00Z")
 
 
+def withdraw(provider):
+    return envelope("ProductWithdrawn", {
+        "provider_id": provider, "product_id": "vault", "actor": {"id": "user-1", "role": "provider",
+                                                                  "provider_id": provider},
+        "reason": "Replaced by Vault 4."}, "2026-11-25T10:00:00Z")
+
+
 def contact_changed(provider):
     return envelope("ProviderContactChanged", {
         "provider_id": provider, "contact_name": "Omar Haddad", "contact_email": f"new-{provider}@provider.example",
@@ -536,6 +543,8 @@ PATHS = {
     "MPA approved": ("mpa-approval", approved, [("signup-notification", signup), ("mpa-approval", accepted)], 1),
     "publishing": ("product-publishing", publish, [("signup-notification", signup), ("mpa-approval", accepted),
                                                    ("mpa-approval", approved)], 2),
+    "withdrawal": ("product-publishing", withdraw, [("signup-notification", signup), ("mpa-approval", accepted),
+                                                    ("mpa-approval", approved), ("product-publishing", publish)], 2),
 }
 
 

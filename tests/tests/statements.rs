@@ -93,6 +93,7 @@ async fn store_provider(aws: &AwsContext, provider: &Provider, status: ProductSt
         refusal_reasons: Vec::new(),
         refused_for_mpa_only: false,
         published_at: None,
+        withdrawal: None,
         updated_at: chrono::Utc::now(),
         last_event: unique("evt"),
         last_outcome: PublishOutcome::Published,

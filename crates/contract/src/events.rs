@@ -11,15 +11,23 @@ use marketplace_core::money::currency_codes;
 use marketplace_portal::event::{Actor, PORTAL_SOURCE};
 use marketplace_portal::fields;
 use marketplace_portal::product::{MAX_PLANS, MAX_PRICE_DECIMALS};
-use marketplace_portal::{mpa, product, signup};
+use marketplace_portal::{contact, mpa, product, signup};
 use serde_json::{json, Map, Value};
 
 use crate::patterns::{self, decimal, one_of, or_null, text, timestamp, unused_text};
 use crate::{version, ID_BASE, MAJOR};
 
 /// Every portal event type the functions accept, in the order of the portal's lifecycle.
-pub const DETAIL_TYPES: [&str; 5] =
-    [signup::DETAIL_TYPE, mpa::ACCEPTED, mpa::APPROVED, mpa::REJECTED, product::DETAIL_TYPE];
+pub const DETAIL_TYPES: [&str; 8] = [
+    signup::DETAIL_TYPE,
+    contact::DETAIL_TYPE,
+    mpa::ACCEPTED,
+    mpa::APPROVED,
+    mpa::REJECTED,
+    mpa::VERSION_PUBLISHED,
+    product::DETAIL_TYPE,
+    product::WITHDRAWN,
+];
 
 /// The schema file of `detail_type`, relative to `contract/`.
 pub fn file_name(detail_type: &str) -> String {
@@ -30,8 +38,11 @@ pub fn file_name(detail_type: &str) -> String {
 pub fn schema(detail_type: &str) -> Option<Value> {
     let (description, required, properties) = match detail_type {
         signup::DETAIL_TYPE => signup_detail(),
+        contact::DETAIL_TYPE => contact_detail(),
+        mpa::VERSION_PUBLISHED => version_detail(),
         mpa::ACCEPTED | mpa::APPROVED | mpa::REJECTED => mpa_detail(detail_type),
         product::DETAIL_TYPE => publish_detail(),
+        product::WITHDRAWN => withdrawal_detail(),
         _ => return None,
     };
     let mut schema = json!({
@@ -46,6 +57,13 @@ pub fn schema(detail_type: &str) -> Option<Value> {
     schema["type"] = json!("object");
     schema["required"] = json!(required);
     schema["properties"] = Value::Object(properties);
+    if detail_type == contact::DETAIL_TYPE {
+        // What to change: the contact (name and address together), the representative, or both.
+        schema["anyOf"] = json!([
+            { "required": ["contact_name", "contact_email"] },
+            { "required": ["representative"], "properties": { "representative": { "type": "object" } } },
+        ]);
+    }
     Some(schema)
 }
 
@@ -107,6 +125,55 @@ fn signup_detail() -> Detail {
             ("contact_email", text(fields::EMAIL, "Where the welcome email goes.")),
             ("representative", with_description(representative, "The provider's own Marketplace Representative; absent or null: the team's default.")),
             ("actor", with_description(team_actor, "The team member who created the account.")),
+        ]),
+    )
+}
+
+fn contact_detail() -> Detail {
+    let representative = or_null(object(
+        &["name", "email"],
+        [
+            ("name", text(fields::PERSON_NAME, "The new representative's name.")),
+            ("email", text(fields::EMAIL, "The new representative's address.")),
+        ],
+    ));
+    (
+        "A provider's contact changed (from the provider's own users or the marketplace team), or the team gave the provider another Marketplace Representative: the old and the new contact are told, and every later email, report and statement goes to the new contact. At least one of the contact (name and address together) and the representative.",
+        vec!["provider_id", "actor"],
+        properties([
+            ("provider_id", provider_id()),
+            ("contact_name", text(fields::CONTACT_NAME, "The new contact's name (with contact_email).")),
+            ("contact_email", text(fields::EMAIL, "The new contact's address (with contact_name).")),
+            ("representative", with_description(representative, "The provider's new Marketplace Representative: only the marketplace team may change it.")),
+            ("actor", actor("Who changed it: a user of the provider (role `provider`, their `provider_id`) or the marketplace team (`marketplace-team`), which alone may change the representative.")),
+        ]),
+    )
+}
+
+fn version_detail() -> Detail {
+    let team_actor = object(
+        &["id", "role"],
+        [
+            ("id", text(fields::ACTOR_ID, "The team member's portal user id.")),
+            (
+                "role",
+                json!({ "const": Actor::MARKETPLACE_TEAM, "description": "Only the marketplace team publishes MPA versions." }),
+            ),
+            ("provider_id", unused_text("Not used.")),
+        ],
+    );
+    (
+        "The marketplace team published a new version of the Marketplace Provider Agreement: every provider approved on an older version is asked to accept it; from its effective date, publishing needs it accepted and approved. It may not take effect before the event's time nor before the latest version does.",
+        vec!["actor", "effective_at", "mpa_version", "text_url"],
+        properties([
+            ("mpa_version", text(fields::MPA_VERSION, "The new version's name, e.g. `2027-01`.")),
+            ("text_url", json!({
+                "type": "string",
+                "description": "Where providers read the version's text: an https:// address.",
+                "pattern": format!("^https://[^/\"<>{blank}][^\"<>{blank}]*$", blank = r"\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028-\u202F\u205F\u2066-\u2069\u3000"),
+            })),
+            ("effective_at", timestamp("From when publishing needs this version approved (RFC 3339).")),
+            ("actor", with_description(team_actor, "The team member who published it.")),
         ]),
     )
 }
@@ -224,6 +291,19 @@ fn publish_detail() -> Detail {
             ("product_id", text(fields::PRODUCT_ID, "The product's id within the provider.")),
             ("actor", actor("Who asks: the provider's own user (role `provider`, its `provider_id`) or the marketplace team.")),
             ("listing", with_description(listing, "The product listing as the portal's form has it.")),
+        ]),
+    )
+}
+
+fn withdrawal_detail() -> Detail {
+    (
+        "A provider's user or the marketplace team withdraws a published product from the storefront, with a reason both the provider and the team are told. Withdrawing a product that does not exist or is not published is refused by the function, not by the shape.",
+        vec!["provider_id", "product_id", "actor", "reason"],
+        properties([
+            ("provider_id", provider_id()),
+            ("product_id", text(fields::PRODUCT_ID, "The product's id within the provider.")),
+            ("actor", actor("Who withdraws: the provider's own user (role `provider`, its `provider_id`) or the marketplace team.")),
+            ("reason", text(fields::WITHDRAWAL_REASON, "Why the product is withdrawn: quoted to the provider and the team.")),
         ]),
     )
 }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// (or answers what the released document does not describe) needs a new major version.
 pub const MAJOR: u32 = 1;
 /// The minor version: compatible changes since the major version was released.
-pub const MINOR: u32 = 0;
+pub const MINOR: u32 = 1;
 
 /// Where the schemas' `$id`s live.
 pub const ID_BASE: &str = "https://marketplace.example.com/contract";

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use marketplace_portal::event::{PortalEvent, PORTAL_SOURCE};
 use marketplace_portal::mpa::MpaCommand;
-use marketplace_portal::product::{validate_listing, PublishRequest};
+use marketplace_portal::product::{validate_listing, PublishRequest, WithdrawalRequest};
 use marketplace_portal::signup::ProviderAccountCreated;
-use marketplace_portal::{mpa, product, signup};
+use marketplace_portal::{contact, mpa, product, signup};
 use serde_json::Value;
 
 /// `Ok` when the code accepts `detail` as a `detail_type` event (for `ProductPublishRequested`:
@@ -26,10 +26,13 @@ pub fn code(detail_type: &str, detail: &Value) -> Result<(), String> {
             event.detail::<ProviderAccountCreated>().and_then(|d| d.validate()).map(drop).map_err(refused)
         }
         mpa::ACCEPTED | mpa::APPROVED | mpa::REJECTED => MpaCommand::from_event(&event).map(drop).map_err(refused),
+        mpa::VERSION_PUBLISHED => mpa::NewVersion::from_event(&event).map(drop).map_err(refused),
+        contact::DETAIL_TYPE => contact::ContactChangeRequest::from_event(&event).map(drop).map_err(refused),
         product::DETAIL_TYPE => {
             let request = PublishRequest::from_event(&event).map_err(refused)?;
             validate_listing(request.listing.as_ref()).map(drop).map_err(|problems| problems.join("; "))
         }
+        product::WITHDRAWN => WithdrawalRequest::from_event(&event).map(drop).map_err(refused),
         other => Err(format!("no function accepts {other:?} events")),
     }
 }

@@ -41,6 +41,21 @@ enum Step {
     Signup,
     Mpa,
     Publish,
+    /// The sample publish request again, as the portal would send it later: a new event id and time.
+    PublishAgain,
+}
+
+/// `batch`'s events as new requests made at `time` (new event ids): the sample publish request
+/// made again after the withdrawal.
+fn made_again(mut batch: SqsEvent, time: &str) -> anyhow::Result<SqsEvent> {
+    for record in &mut batch.records {
+        let mut body: serde_json::Value = serde_json::from_str(record.body.as_deref().unwrap_or("{}"))?;
+        body["id"] = format!("{}-again", body["id"].as_str().unwrap_or_default()).into();
+        body["time"] = time.into();
+        record.body = Some(body.to_string());
+        record.message_id = record.message_id.as_ref().map(|id| format!("{id}-again"));
+    }
+    Ok(batch)
 }
 
 #[tokio::main]
@@ -49,19 +64,28 @@ async fn main() -> anyhow::Result<()> {
     let app = marketplace_tests::app().await;
     let mut seen = 0;
 
-    let steps: [(&str, &str, Step); 4] = [
+    let steps: [(&str, &str, Step); 6] = [
         ("1. sign-up notification: ProviderAccountCreated", "provider-account-created.json", Step::Signup),
         ("2. MPA accepted by the provider: MpaAccepted", "mpa-accepted.json", Step::Mpa),
         ("3. MPA approved by the marketplace team: MpaApproved", "mpa-approved.json", Step::Mpa),
         ("4. product publishing: ProductPublishRequested", "product-publish-requested.json", Step::Publish),
+        ("4a. the provider withdraws the product: ProductWithdrawn", "product-withdrawn.json", Step::Publish),
+        (
+            "4b. and publishes it again: ProductPublishRequested, a day later",
+            "product-publish-requested.json",
+            Step::PublishAgain,
+        ),
     ];
     for (title, file, step) in steps {
         println!("\n== {title} (events/{file})");
-        let batch = load(file)?;
+        let batch = match step {
+            Step::PublishAgain => made_again(load(file)?, "2026-11-27T09:00:00Z")?,
+            _ => load(file)?,
+        };
         let response = match step {
             Step::Signup => app.handle(&signup_notification::SignupNotification, batch).await,
             Step::Mpa => app.handle(&mpa_approval::MpaApproval, batch).await,
-            Step::Publish => app.handle(&product_publishing::ProductPublishing, batch).await,
+            Step::Publish | Step::PublishAgain => app.handle(&product_publishing::ProductPublishing, batch).await,
         };
         anyhow::ensure!(response.batch_item_failures.is_empty(), "{title} failed: {response:?}");
         print_new_emails(&mut seen);
@@ -161,6 +185,21 @@ async fn main() -> anyhow::Result<()> {
         if let reports_api::lambda_http::Body::Text(text) = response.body() {
             println!("{}", serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(text)?)?);
         }
+    }
+
+    // A provider's later life: its contact changes (the former and the new contact are told),
+    // and the team publishes a new MPA version (no email itself: the campaign asks the providers).
+    for (title, file, step) in [
+        ("9. the provider's contact changes: ProviderContactChanged", "provider-contact-changed.json", Step::Signup),
+        ("10. a new MPA version is published: MpaVersionPublished", "mpa-version-published.json", Step::Mpa),
+    ] {
+        println!("\n== {title} (events/{file})");
+        let response = match step {
+            Step::Signup => app.handle(&signup_notification::SignupNotification, load(file)?).await,
+            _ => app.handle(&mpa_approval::MpaApproval, load(file)?).await,
+        };
+        anyhow::ensure!(response.batch_item_failures.is_empty(), "{title} failed: {response:?}");
+        print_new_emails(&mut seen);
     }
     Ok(())
 }

@@ -313,5 +313,59 @@ pub fn cases() -> Vec<Case> {
     });
     add(t, "a share without its leading zero", CodeOnly(lenient_decimal), &set("/listing/provider_share", json!(".5")));
     add(t, "a padded currency code", CodeOnly(padded), &set("/listing/pricing/0/currency", json!(" USD ")));
+
+    // ProductWithdrawn: tests/tests/withdrawal.rs, crates/portal/src/product/withdrawal_tests.rs.
+    let t = "ProductWithdrawn";
+    add(t, "the sample", Accepted, &|_| {});
+    add(
+        t,
+        "the team without a provider id",
+        Accepted,
+        &set("/actor", json!({"id": "team-member-9", "role": "marketplace-team"})),
+    );
+    add(t, "a customer (authorisation, not shape)", Accepted, &set("/actor/role", json!("customer")));
+    add(t, "a reason of 2000 characters", Accepted, &set("/reason", json!(x(2000))));
+    add(t, "a reason of several lines", Accepted, &set("/reason", json!("Replaced:\n\t- by Vault 4")));
+    add(t, "no reason", Refused, &remove("/reason"));
+    add(t, "an empty reason", Refused, &set("/reason", json!("")));
+    add(t, "a reason of 2001 characters", Refused, &set("/reason", json!(x(2001))));
+    add(t, "no product id", Refused, &remove("/product_id"));
+    add(t, "no actor", Refused, &remove("/actor"));
+    add(t, "a padded product id", CodeOnly(padded), &set("/product_id", json!(" acme-vault ")));
+
+    // ProviderContactChanged: tests/tests/contact.rs, crates/portal/src/contact_tests.rs.
+    let t = "ProviderContactChanged";
+    add(t, "the sample", Accepted, &|_| {});
+    let representative = json!({"name": "Ana Ortiz", "email": "ana@marketplace.example"});
+    add(t, "contact and representative", Accepted, &set("/representative", representative.clone()));
+    add(t, "the representative alone", Accepted, &|d| {
+        let object = d.as_object_mut().expect("an object");
+        object.remove("contact_name");
+        object.remove("contact_email");
+        object.insert("representative".into(), representative.clone());
+    });
+    add(t, "nothing to change", Refused, &|d| {
+        let object = d.as_object_mut().expect("an object");
+        object.remove("contact_name");
+        object.remove("contact_email");
+    });
+    add(t, "a name without an address", Refused, &remove("/contact_email"));
+    add(t, "an address without a name", Refused, &remove("/contact_name"));
+    add(t, "not an address", Refused, &set("/contact_email", json!("omar-at-acme")));
+    add(t, "a representative without an address", Refused, &set("/representative", json!({"name": "Ana"})));
+    add(t, "no actor", Refused, &remove("/actor"));
+    add(t, "a padded address", CodeOnly(padded), &set("/contact_email", json!(" omar@acme.example ")));
+
+    // MpaVersionPublished: tests/tests/mpa_versions.rs, crates/portal/src/mpa/versions.rs.
+    let t = "MpaVersionPublished";
+    add(t, "the sample", Accepted, &|_| {});
+    add(t, "a version of 32 characters", Accepted, &set("/mpa_version", json!(x(32))));
+    add(t, "a version of 33 characters", Refused, &set("/mpa_version", json!(x(33))));
+    add(t, "an http text address", Refused, &set("/text_url", json!("http://marketplace.example.com/mpa")));
+    add(t, "no text address", Refused, &remove("/text_url"));
+    add(t, "not a timestamp", Refused, &set("/effective_at", json!("next month")));
+    add(t, "no effective date", Refused, &remove("/effective_at"));
+    add(t, "a provider's user", Refused, &set("/actor/role", json!("provider")));
+    add(t, "a padded text address", CodeOnly(padded), &set("/text_url", json!(" https://m.example.com/mpa ")));
     cases
 }

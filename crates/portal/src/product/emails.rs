@@ -60,10 +60,10 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
         }
         _ => {
             let name = product.requested_name.clone().unwrap_or_else(|| product.product_id.clone());
-            let live = if product.status == ProductStatus::Published {
-                "The listing that is already published stays live unchanged."
-            } else {
-                "The product stays a draft."
+            let live = match product.status {
+                ProductStatus::Published => "The listing that is already published stays live unchanged.",
+                ProductStatus::Withdrawn => "The product stays withdrawn from the storefront.",
+                ProductStatus::Draft => "The product stays a draft.",
             };
             let (intro, next_step) = if product.refused_for_mpa_only {
                 (
@@ -100,6 +100,61 @@ pub fn emails_for(provider: &Provider, product: &Product, config: &PortalConfig)
             vec![("product-refused", compose(config, to, &format!("Product not published: {name}"), &message))]
         }
     }
+}
+
+/// The emails a withdrawal causes, by ledger kind: one to the provider's contact, one to the
+/// team. Both quote the reason and say that running deployments keep being reported and billed.
+pub fn withdrawal_emails(provider: &Provider, product: &Product, config: &PortalConfig) -> Vec<(&'static str, Email)> {
+    let Some(withdrawal) = product.withdrawal.as_ref() else {
+        return Vec::new();
+    };
+    let name = product.listing.as_ref().map_or(product.product_id.as_str(), |l| l.name.as_str());
+    let date = withdrawal.at.format("%Y-%m-%d");
+    let by = if withdrawal.by_team { "the marketplace team" } else { "the provider's own user" };
+    let running = "Deployments customers started before the withdrawal keep running and keep being reported \
+                   and billed as before: they appear in the daily reports and the monthly statement.";
+    let provider_message = Message::new(format!("Hello {},", provider.contact_name))
+        .paragraph(format!(
+            "Your product \"{name}\" ({}) was withdrawn from the marketplace on {date} by {}, for this reason:",
+            product.product_id,
+            if withdrawal.by_team { "the marketplace team" } else { "one of your users" }
+        ))
+        .quote(withdrawal.reason.clone())
+        .paragraph("It no longer appears in the storefront, so customers cannot deploy it anew.")
+        .paragraph(running)
+        .paragraph(
+            "Its listing is kept: to publish it again, ask to publish it in the Provider Portal (the listing \
+             is checked again as for any publication).",
+        )
+        .link("Provider Portal", config.portal_url.clone());
+    let team_message = Message::new("Hello marketplace team,")
+        .paragraph(format!(
+            "{} ({}): the product \"{name}\" ({}) was withdrawn from the storefront on {date} by {by} (portal user \
+             {}), for this reason:",
+            provider.company_name, provider.provider_id, product.product_id, withdrawal.by
+        ))
+        .quote(withdrawal.reason.clone())
+        .paragraph(running);
+    vec![
+        (
+            "product-withdrawn",
+            compose(
+                config,
+                vec![provider.contact_email.clone()],
+                &format!("Product withdrawn: {name}"),
+                &provider_message,
+            ),
+        ),
+        (
+            "team-product-withdrawn",
+            compose(
+                config,
+                vec![config.team_inbox.clone()],
+                &format!("Product withdrawn: {name} by {}", provider.company_name),
+                &team_message,
+            ),
+        ),
+    ]
 }
 
 /// A plan as a table row: the billing model in words, then the price per unit.

@@ -20,23 +20,33 @@
 //! cut to [`MAX_REQUEST_BYTES`], reasons are cut to [`MAX_REASON_CHARS`] each and
 //! [`MAX_REASONS`] in all (numbers out of DynamoDB's range and deep nesting cannot occur in text).
 //!
+//! A published product can be withdrawn (`ProductWithdrawn`, [`withdrawal`]): it leaves the
+//! storefront, keeps its listing, and is published again by a later publish request; a refused
+//! request to publish it again leaves it withdrawn.
+//!
 //! The module is laid out by role: [`model`] (the product record, its listing and statuses),
-//! [`rules`] (validation, the publish decision and [`handle_publish_request`]) and [`emails`] (what
-//! each outcome sends). Their public items are re-exported here.
+//! [`rules`] (validation, the publish decision and [`handle_publish_request`]), [`withdrawal`]
+//! (the withdrawal and [`handle_withdrawal`]) and [`emails`] (what each outcome sends). Their
+//! public items are re-exported here.
 
 pub mod emails;
 pub mod model;
 pub mod rules;
+pub mod withdrawal;
 
-pub use emails::{emails_for, percent};
+pub use emails::{emails_for, percent, withdrawal_emails};
 pub use model::{
-    Listing, Plan, Product, ProductStatus, PublishOutcome, DETAIL_TYPE, MAX_REASONS, MAX_REASON_CHARS,
-    MAX_REQUEST_BYTES,
+    Listing, Plan, Product, ProductStatus, PublishOutcome, Withdrawal, DETAIL_TYPE, MAX_REASONS, MAX_REASON_CHARS,
+    MAX_REQUEST_BYTES, WITHDRAWN,
 };
 pub use rules::{
     decide, handle_publish_request, mpa_refusal, validate_listing, Decision, PublishRequest, MAX_PLANS,
     MAX_PRICE_DECIMALS,
 };
 
+pub use withdrawal::{decide_withdrawal, handle_withdrawal, WithdrawalDecision, WithdrawalRequest};
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod withdrawal_tests;

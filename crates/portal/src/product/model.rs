@@ -10,6 +10,8 @@ use marketplace_core::billing::BillingModel;
 use marketplace_core::money::Currency;
 
 pub const DETAIL_TYPE: &str = "ProductPublishRequested";
+/// A provider's user or the marketplace team takes a published product off the storefront.
+pub const WITHDRAWN: &str = "ProductWithdrawn";
 
 /// One pricing plan of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,22 @@ pub struct Listing {
 pub enum ProductStatus {
     Draft,
     Published,
+    /// Taken off the storefront by a `ProductWithdrawn`; its listing is kept, deployments already
+    /// running keep being reported and billed, and a later `ProductPublishRequested` publishes it
+    /// again.
+    Withdrawn,
+}
+
+/// Who withdrew a product, when and why: kept on the product while it stays withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    /// The portal user id of who withdrew it.
+    pub by: String,
+    /// True when the marketplace team withdrew it, false when the provider's own user did.
+    pub by_team: bool,
+    pub reason: String,
 }
 
 /// What the latest publish request did.
@@ -80,6 +98,10 @@ pub struct Product {
     pub refused_for_mpa_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<DateTime<Utc>>,
+    /// The withdrawal in force (status `Withdrawn`, also through a refused request to publish it
+    /// again); cleared when it is published again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<Withdrawal>,
     pub updated_at: DateTime<Utc>,
     pub last_event: String,
     pub last_outcome: PublishOutcome,

@@ -305,6 +305,8 @@ pub fn decide(
         refusal_reasons: Vec::new(),
         refused_for_mpa_only: false,
         published_at: existing.and_then(|p| p.published_at),
+        // Publishing again ends a withdrawal; a refused request keeps it (below).
+        withdrawal: None,
         updated_at: event.time,
         last_event: event.id.clone(),
         last_outcome: PublishOutcome::Refused,
@@ -326,7 +328,10 @@ pub fn decide(
         }
         _ => {
             let refused = Product {
+                // A refused request changes no status: a draft stays a draft, a published listing
+                // stays live, a withdrawn product stays withdrawn.
                 status: existing.map_or(ProductStatus::Draft, |p| p.status),
+                withdrawal: existing.and_then(|p| p.withdrawal.clone()),
                 requested_listing: request.listing.as_ref().map(|l| cut(&l.to_string(), MAX_REQUEST_BYTES)),
                 requested_name: request
                     .listing
