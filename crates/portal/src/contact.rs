@@ -284,19 +284,22 @@ pub async fn change_contact(event: &PortalEvent, services: &Services<'_>) -> Res
                     .store
                     .put_provider(&next, Precondition::Version(provider.version), &audit, &kinds(&emails))
                     .await;
-                Attempt::after(write, Some((emails, true)))
+                Attempt::after(write, Some((emails, true, *next)))
             }
-            ContactDecision::AlreadyApplied => {
-                Ok(Attempt::Done(Some((emails_for(&before_change(&provider), &provider, services.config), false))))
-            }
+            ContactDecision::AlreadyApplied => Ok(Attempt::Done(Some((
+                emails_for(&before_change(&provider), &provider, services.config),
+                false,
+                provider,
+            )))),
             ContactDecision::Unchanged | ContactDecision::Stale => Ok(Attempt::Done(None)),
         }
     })
     .await?;
-    let Some((emails, intents_recorded)) = outcome else {
+    let Some((emails, intents_recorded, record)) = outcome else {
         return Ok(format!("provider {provider_id} contact unchanged"));
     };
-    send_once(services, event, provider_id, &request.actor.id, emails, intents_recorded).await?;
+    // The record as changed: its undeliverable addresses decide what is suppressed.
+    send_once(services, event, &record, &request.actor.id, emails, intents_recorded).await?;
     Ok(format!("provider {provider_id} contact changed"))
 }
 

@@ -162,3 +162,43 @@ async fn a_redelivery_after_the_write_sends_the_missing_emails_to_the_old_and_ne
     assert!(again.contains("contact changed"), "{again}");
     assert_eq!(portal.mailer.sent().len(), 3, "nothing sent twice");
 }
+
+#[tokio::test]
+async fn a_contact_replaced_because_mail_to_it_bounced_is_not_emailed_and_the_new_one_is() {
+    use crate::memory::EmailIntent;
+    use crate::ports::{AuditEntry, Precondition, ProviderStore};
+    let portal = MemoryPortal::default();
+    let signup = PortalEvent {
+        id: "signup-1".into(),
+        detail_type: crate::signup::DETAIL_TYPE.into(),
+        source: crate::event::PORTAL_SOURCE.into(),
+        time: at("2026-11-25T10:00:00Z"),
+        detail: json!({ "provider_id": "acme", "account_alias": "acme-prod", "company_name": "Acme",
+                        "contact_name": "Jane", "contact_email": "jane@acme.example",
+                        "actor": { "id": "t1", "role": "marketplace-team" } }),
+    };
+    crate::signup::notify_signup(&signup, &portal.services()).await.expect("signed up");
+    let mut bounced = portal.store.provider("acme").expect("stored");
+    bounced.undeliverable.push(Undeliverable {
+        address: "jane@acme.example".into(),
+        reason: UndeliverableReason::PermanentBounce,
+        detail: "General".into(),
+        at: at("2026-11-30T00:00:00Z"),
+        feedback_id: "f1".into(),
+    });
+    bounced.version += 1;
+    let mark = AuditEntry::state_change(
+        "acme",
+        &event("b1", "2026-11-30T00:00:00Z", json!({})),
+        "AddressUndeliverable",
+        "ses",
+        json!({}),
+    );
+    portal.store.put_provider(&bounced, Precondition::Version(1), &mark, &[]).await.expect("marked");
+
+    let e = event("e1", "2026-12-01T10:00:00Z", new_contact());
+    change_contact(&e, &portal.services()).await.expect("changed");
+    let sent: Vec<Vec<String>> = portal.mailer.sent().iter().skip(1).map(|m| m.to.clone()).collect();
+    assert_eq!(sent, [vec!["omar@acme.example".to_string()]], "only the new contact is emailed");
+    assert!(matches!(portal.store.email_intent("acme", "e1", OLD_CONTACT_EMAIL), Some(EmailIntent::Suppressed { .. })));
+}
