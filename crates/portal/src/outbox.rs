@@ -30,7 +30,9 @@
 //! an identity not verified: `DomainError::Declined`/`Refused`, which the SES mailer returns only
 //! when no attempt of the call went unanswered) the email was certainly not sent, and the intent
 //! is **withdrawn** at once, so that the redelivery records it anew and its send is an ordinary
-//! one. When the outcome is unknown (a timeout, a connection cut, a dispatch failure after the
+//! one; so are the intents of the event's later emails, which were never attempted. Only an intent
+//! that no earlier delivery can have acted on is withdrawn: one this delivery recorded (an intent
+//! found unsettled may have been sent by the delivery that left it). When the outcome is unknown (a timeout, a connection cut, a dispatch failure after the
 //! request may have reached SES) the intent stays pending and the re-send is counted in
 //! `EmailsResent`, which so counts only what may really be a duplicate. A withdrawal that fails
 //! only leaves the intent pending: the re-send is then counted, erring towards the alarm.
@@ -105,9 +107,12 @@ pub async fn send_once<'p>(
         }
     };
     let count = emails.len();
+    let all_kinds = kinds(&emails);
     for (i, (kind, email)) in emails.into_iter().enumerate() {
         let last = i + 1 == count;
         let claim = if last { services.claim } else { None };
+        // Whether this delivery recorded the intent, so that no earlier one can have sent it.
+        let mut fresh = intents_recorded;
         if !intents_recorded {
             match services.ledger.record_intent(provider_id, &event.id, kind, chrono::Utc::now()).await? {
                 IntentState::Sent | IntentState::Suppressed => {
@@ -119,10 +124,11 @@ pub async fn send_once<'p>(
                     tracing::warn!(provider_id, event_id = %event.id, kind,
                         "unsettled email intent from an earlier delivery: sending again (may be a duplicate)");
                 }
-                IntentState::Recorded => {}
+                IntentState::Recorded => fresh = true,
             }
         }
         let (email, suppressed) = without_undeliverable(email, provider);
+        let (email, suppressed) = without_offboarded(email, suppressed, provider, &services.config.team_inbox);
         if email.to.is_empty() {
             let reason = suppressed.join("; ");
             Counters::add(&services.counters.emails_suppressed);
@@ -137,8 +143,16 @@ pub async fn send_once<'p>(
         let message_id = match services.mailer.send_tagged(&email, &tags).await {
             Ok(message_id) => message_id,
             Err(error) => {
-                if error.certainly_not_done() {
+                // Withdrawn only what no delivery can have sent: this email when SES answered
+                // (and no earlier delivery left its intent), the later ones when this very
+                // delivery's state change recorded them (nothing attempted them since).
+                if fresh && error.certainly_not_done() {
                     withdraw(services, event, provider_id, kind).await;
+                }
+                if intents_recorded {
+                    for later in &all_kinds[i + 1..] {
+                        withdraw(services, event, provider_id, later).await;
+                    }
                 }
                 return Err(error);
             }
@@ -176,6 +190,24 @@ fn without_undeliverable(mut email: Email, provider: Option<&Provider>) -> (Emai
         }
         None => true,
     });
+    (email, suppressed)
+}
+
+/// `email` without any recipient but the team's inbox when `provider` was offboarded: it is sent
+/// no further email (`crate::offboarding`); the reason joins `suppressed`.
+fn without_offboarded(
+    mut email: Email,
+    mut suppressed: Vec<String>,
+    provider: Option<&Provider>,
+    team_inbox: &str,
+) -> (Email, Vec<String>) {
+    if provider.is_some_and(Provider::is_offboarded) {
+        let before = email.to.len();
+        email.to.retain(|to| to.eq_ignore_ascii_case(team_inbox));
+        if email.to.len() < before {
+            suppressed.push("the provider has been offboarded: it is sent no further email".into());
+        }
+    }
     (email, suppressed)
 }
 

@@ -176,3 +176,47 @@ async fn a_failed_withdrawal_leaves_the_intent_pending_and_the_resend_is_counted
     send_once(&portal.services(), &event(), &provider, "t1", vec![(KIND, email(&[&to]))], false).await.expect("ok");
     assert_eq!(count(&portal.counters.emails_resent), 1, "erring towards the alarm");
 }
+
+/// A portal holding the provider with the intents of two emails of event `e1` recorded.
+async fn portal_with_two(provider: &Provider) -> MemoryPortal {
+    let portal = MemoryPortal::default();
+    let audit = AuditEntry::state_change(&provider.provider_id, &event(), "Test", "t1", serde_json::Value::Null);
+    portal.store.put_provider(provider, Precondition::Absent, &audit, &[KIND, "second"]).await.expect("stored");
+    portal
+}
+
+#[tokio::test]
+async fn the_emails_after_a_failed_send_were_never_attempted_and_their_resend_is_not_counted() {
+    let provider = Provider::example();
+    let to = provider.contact_email.clone();
+    let two = || vec![(KIND, email(&[&to])), ("second", email(&[&to]))];
+    for (fault, resent) in [(Fault::Decline, 0), (Fault::Fail, 1)] {
+        let portal = portal_with_two(&provider).await;
+        portal.faults.plan(Call::Send, 1, fault.clone());
+        assert!(send_once(&portal.services(), &event(), &provider, "t1", two(), true).await.is_err());
+        assert_eq!(portal.store.email_intent("acme", "e1", "second"), Some(EmailIntent::Withdrawn), "{fault:?}");
+        send_once(&portal.services(), &event(), &provider, "t1", two(), false).await.expect("ok");
+        assert_eq!(portal.mailer.sent().len(), 2, "{fault:?}");
+        assert_eq!(
+            count(&portal.counters.emails_resent),
+            resent,
+            "only the one in flight may be a duplicate: {fault:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_intent_found_unsettled_is_not_withdrawn_when_its_resend_is_declined() {
+    let provider = Provider::example();
+    let portal = portal_with(&provider).await;
+    let to = provider.contact_email.clone();
+    // An earlier delivery left the intent pending (it may have sent the email); this one's
+    // re-send is declined: the intent stays pending, so the next re-send is still counted.
+    portal.faults.plan(Call::Send, 1, Fault::Decline);
+    let failed = send_once(&portal.services(), &event(), &provider, "t1", vec![(KIND, email(&[&to]))], false).await;
+    assert!(matches!(failed, Err(DomainError::Declined { .. })), "{failed:?}");
+    assert_eq!(portal.store.email_intent("acme", "e1", KIND), Some(EmailIntent::Pending));
+    assert_eq!(portal.faults.calls(Call::WithdrawIntent), 0);
+    send_once(&portal.services(), &event(), &provider, "t1", vec![(KIND, email(&[&to]))], false).await.expect("ok");
+    assert_eq!(count(&portal.counters.emails_resent), 2, "both re-sends may be duplicates of the first delivery's");
+}
