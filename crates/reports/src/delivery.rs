@@ -47,7 +47,7 @@ use crate::email::{provider_report_email, team_summary_email_with, ReportPicture
 use crate::rows::{DailyReport, ErrorRow};
 use crate::storage::{DeliveryOf, Recipient};
 use marketplace_core::email::Email;
-use marketplace_core::ports::{Mailer, ProviderDirectory};
+use marketplace_core::ports::{EmailTags, Mailer, ProviderDirectory};
 use marketplace_core::{DomainError, PortalConfig};
 
 mod pace;
@@ -92,6 +92,35 @@ pub trait DeliveryLedger: Send + Sync {
     /// Drops a claim after a failed send, or when there is nothing to send after all (only if
     /// still claimed with `token`).
     async fn release(&self, of: DeliveryOf, to: &Recipient, token: &str) -> Result<(), DomainError>;
+
+    /// Records the claimed delivery as suppressed, not sent: its recipient's address is
+    /// undeliverable (only if still claimed with `token`). A later claim takes it over like a
+    /// claimed one, so a run after the contact changed sends it. A ledger that keeps no such
+    /// state only releases the claim (the default).
+    async fn record_suppressed(
+        &self,
+        of: DeliveryOf,
+        to: &Recipient,
+        token: &str,
+        reason: &str,
+    ) -> Result<(), DomainError> {
+        let _ = reason;
+        self.release(of, to, token).await
+    }
+}
+
+/// Why email to `provider` must not be sent: its contact address is undeliverable (SES reported a
+/// permanent bounce or a complaint; `email-feedback`). Names the role and the reason, never the
+/// address (it is logged).
+pub fn suppressed_because(provider: &marketplace_core::provider::Provider) -> Option<String> {
+    provider.undeliverable(&provider.contact_email).map(|u| {
+        format!(
+            "the contact address is undeliverable: {:?} ({}) reported by SES at {}",
+            u.reason,
+            u.detail,
+            u.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    })
 }
 
 /// Outcome of one delivery.
@@ -150,6 +179,8 @@ pub struct DeliveryCounts {
     pub in_doubt: Vec<String>,
     /// Providers without a contact address in the provider store.
     pub no_recipient: usize,
+    /// Providers whose contact address is undeliverable: recorded as suppressed, not sent.
+    pub suppressed: usize,
     /// Deliveries that failed (recipient, reason); the others still went out.
     pub failed: Vec<(String, String)>,
     /// Deliveries left to the next run because this one's time ran short: who they were for.
@@ -308,7 +339,15 @@ impl<'a> Sender<'a> {
                     return Ok(Delivered::AlreadySent);
                 }
             }
-            match self.mailer.send(email).await {
+            // Tagged with the provider, so that SES's bounce and complaint notifications find it.
+            let sent = match to {
+                Recipient::Provider(provider_id) => {
+                    let tags = EmailTags { provider_id, kind: of.email_kind() };
+                    self.mailer.send_tagged(email, &tags).await
+                }
+                Recipient::Team => self.mailer.send(email).await,
+            };
+            match sent {
                 Ok(id) => ids.push(id),
                 Err(e) => return self.unsent(of, to, &ids, e).await,
             }
@@ -337,6 +376,11 @@ impl<'a> Sender<'a> {
     /// Drops a claim with nothing to send after all.
     pub async fn release(&self, of: DeliveryOf, to: &Recipient) -> Result<(), DomainError> {
         self.ledger.release(of, to, &self.token).await
+    }
+
+    /// Records a claimed delivery as suppressed, not sent ([`suppressed_because`]).
+    pub async fn suppress(&self, of: DeliveryOf, to: &Recipient, reason: &str) -> Result<(), DomainError> {
+        self.ledger.record_suppressed(of, to, &self.token, reason).await
     }
 
     /// Starts `work` for every item in order, keeping at most `concurrency` of them in flight,
@@ -390,6 +434,8 @@ enum ProviderOutcome {
     Delivery(Result<Delivered, DomainError>),
     /// No provider record: no address.
     NoRecipient,
+    /// The contact address is undeliverable: recorded in the ledger as suppressed.
+    Suppressed,
     /// Not sent for a reason before the send (provider record or error rows unreadable).
     Failed(String),
     /// Nothing to send.
@@ -447,6 +493,7 @@ pub async fn deliver_reports_noting(
             |(provider_id, outcome)| match outcome {
                 ProviderOutcome::Delivery(result) => counts.add(date, &Recipient::Provider(provider_id), result),
                 ProviderOutcome::NoRecipient => counts.no_recipient += 1,
+                ProviderOutcome::Suppressed => counts.suppressed += 1,
                 ProviderOutcome::Failed(why) => counts.failed.push((provider_id, why)),
                 ProviderOutcome::Nothing => {}
             },
@@ -492,6 +539,13 @@ async fn provider_delivery(
             Ok(None) => {}
             Ok(Some(skipped)) => return ProviderOutcome::Delivery(Ok(skipped)),
             Err(e) => return ProviderOutcome::Delivery(Err(e)),
+        }
+        if let Some(reason) = suppressed_because(&provider) {
+            tracing::warn!(provider_id, %reason, "report email suppressed: recorded in the delivery ledger, not sent");
+            return match sender.suppress(of, &to, &reason).await {
+                Ok(()) => ProviderOutcome::Suppressed,
+                Err(e) => ProviderOutcome::Delivery(Err(e)),
+            };
         }
         let hydrated = match errors {
             None => None,

@@ -182,6 +182,17 @@ pub enum DeliveryOf {
     MpaNotice(MpaNoticeOf),
 }
 
+impl DeliveryOf {
+    /// The email kind SES's message tag names (`email_kind`).
+    pub fn email_kind(&self) -> &'static str {
+        match self {
+            DeliveryOf::DailyReport(_) => "report",
+            DeliveryOf::Statement(_) => "statement",
+            DeliveryOf::MpaNotice(_) => "mpa-notice",
+        }
+    }
+}
+
 impl From<MpaNoticeOf> for DeliveryOf {
     fn from(notice: MpaNoticeOf) -> Self {
         DeliveryOf::MpaNotice(notice)

@@ -198,6 +198,9 @@ pub struct RunSummary {
     pub deliveries_postponed: usize,
     /// Providers with files but no provider record to email.
     pub providers_without_contact: usize,
+    /// Providers whose contact address is undeliverable (SES bounce or complaint): the report is
+    /// stored and recorded as suppressed in the delivery ledger, not emailed.
+    pub providers_suppressed: usize,
     /// What the MPA campaign did (`crate::app::mpa_campaign`), when a version is stored as data;
     /// its emails are also in the counts above.
     #[serde(skip_serializing_if = "Option::is_none")]

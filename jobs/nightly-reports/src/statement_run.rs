@@ -81,6 +81,8 @@ pub struct StatementSummary {
     pub statements_unreconciled: usize,
     /// Providers without a provider record (statement stored, not emailed).
     pub providers_without_contact: usize,
+    /// Providers whose contact address is undeliverable: stored, recorded as suppressed, not emailed.
+    pub providers_suppressed: usize,
     /// `provider: reason` of every provider whose statement was not stored or not delivered.
     pub failed_deliveries: Vec<String>,
     /// Statement emails not started because the invocation's time ran short (`<month>
@@ -229,6 +231,8 @@ struct ProviderDone {
 #[derive(Debug)]
 enum Emailed {
     NoContact,
+    /// The contact address is undeliverable: recorded as suppressed in the ledger.
+    Suppressed,
     Delivered(Delivered),
 }
 
@@ -241,6 +245,7 @@ impl ProviderDone {
         match self.emailed {
             None => {}
             Some(Emailed::NoContact) => summary.providers_without_contact += 1,
+            Some(Emailed::Suppressed) => summary.providers_suppressed += 1,
             Some(Emailed::Delivered(Delivered::Sent(ids))) => summary.emails_sent += ids.len(),
             Some(Emailed::Delivered(Delivered::AlreadySent)) => summary.emails_already_sent += 1,
             Some(Emailed::Delivered(Delivered::Postponed)) => {
@@ -300,9 +305,17 @@ async fn one_provider(
         done.emailed = Some(Emailed::NoContact);
         return Ok(());
     };
+    let to = Recipient::Provider(provider_id.to_owned());
+    if let Some(reason) = marketplace_reports::delivery::suppressed_because(&provider) {
+        tracing::warn!(provider_id, %reason, "statement email suppressed: recorded in the delivery ledger, not sent");
+        if sender.claim(month.into(), &to, request.resend.covers(&to)).await.map_err(|e| e.to_string())?.is_none() {
+            sender.suppress(month.into(), &to, &reason).await.map_err(|e| format!("statement not suppressed: {e}"))?;
+        }
+        done.emailed = Some(Emailed::Suppressed);
+        return Ok(());
+    }
     let email = statement_email(&aws.config, &provider, &statement);
     drop(statement);
-    let to = Recipient::Provider(provider_id.to_owned());
     let delivered = sender
         .deliver(month, &to, &[email], request.resend.covers(&to))
         .await

@@ -1,7 +1,7 @@
 //! The delivery ledger (`DELIVERY#<date>` items for daily reports, `DELIVERY#STATEMENT#<yyyy-mm>`
 //! for monthly statements): conditional claim, hand-over, record and release for
 //! `marketplace_reports::delivery` (whose module docs give the protocol). `state` is `CLAIMED`,
-//! `SENDING` (handed to SES) or `SENT`; every write is conditional on the run's `token`, so an
+//! `SENDING` (handed to SES), `SENT` or `SUPPRESSED` (the recipient is undeliverable); every write is conditional on the run's `token`, so an
 //! SDK retry of a write that succeeded passes again.
 
 use async_trait::async_trait;
@@ -22,6 +22,9 @@ const CLAIMED: &str = "CLAIMED";
 const SENDING: &str = "SENDING";
 /// Delivered (SES message ids kept).
 const SENT: &str = "SENT";
+/// Not sent: the recipient's address is undeliverable (the reason kept). Claimable again, so a
+/// run after the contact changed sends it.
+const SUPPRESSED: &str = "SUPPRESSED";
 
 fn ledger_key(of: DeliveryOf, to: &Recipient) -> Item {
     let (pk, sk) = delivery_key(of, to);
@@ -46,10 +49,13 @@ impl DeliveryLedger for ReportsTable {
             // Free, or claimed but never handed to SES (its run died or lost the race before
             // sending anything), or this run's own claim (an SDK retry of a put that succeeded).
             put = put
-                .condition_expression("attribute_not_exists(pk) OR #state = :claimed OR #token = :token")
+                .condition_expression(
+                    "attribute_not_exists(pk) OR #state IN (:claimed, :suppressed) OR #token = :token",
+                )
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_names("#token", "token")
                 .expression_attribute_values(":claimed", Av::S(CLAIMED.into()))
+                .expression_attribute_values(":suppressed", Av::S(SUPPRESSED.into()))
                 .expression_attribute_values(":token", Av::S(token.into()));
         }
         match put.send().await {
@@ -120,6 +126,32 @@ impl DeliveryLedger for ReportsTable {
             .send()
             .await
             .map_err(|e| sdk_error("UpdateItem delivery ledger", e))?;
+        Ok(())
+    }
+
+    async fn record_suppressed(
+        &self,
+        of: DeliveryOf,
+        to: &Recipient,
+        token: &str,
+        reason: &str,
+    ) -> Result<(), DomainError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(of, to)))
+            .update_expression("SET #state = :suppressed, reason = :reason, suppressed_at = :at")
+            .condition_expression("#token = :token AND #state = :claimed")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":suppressed", Av::S(SUPPRESSED.into()))
+            .expression_attribute_values(":claimed", Av::S(CLAIMED.into()))
+            .expression_attribute_values(":reason", Av::S(reason.into()))
+            .expression_attribute_values(":at", Av::S(chrono::Utc::now().to_rfc3339()))
+            .expression_attribute_values(":token", Av::S(token.into()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem delivery ledger (suppressed)", e))?;
         Ok(())
     }
 

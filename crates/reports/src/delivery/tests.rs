@@ -401,3 +401,50 @@ async fn short_of_time_a_sender_claims_nothing_more_and_releases_what_it_has_not
         assert!(matches!(unbounded.deliver(of, &to(id), &[email()], false).await, Ok(Delivered::Sent(_))));
     }
 }
+
+/// acme, whose contact SES reported undeliverable (a permanent bounce).
+struct BouncedProvider;
+
+#[async_trait]
+impl ProviderDirectory for BouncedProvider {
+    async fn get_provider(
+        &self,
+        provider_id: &str,
+    ) -> Result<Option<marketplace_core::provider::Provider>, DomainError> {
+        use marketplace_core::provider::{Provider, Undeliverable, UndeliverableReason};
+        let provider = Provider::example();
+        let undeliverable = vec![Undeliverable {
+            address: provider.contact_email.clone(),
+            reason: UndeliverableReason::PermanentBounce,
+            detail: "Permanent/General".into(),
+            at: chrono::DateTime::UNIX_EPOCH,
+            feedback_id: "f1".into(),
+        }];
+        Ok((provider_id == "acme").then_some(Provider { undeliverable, ..provider }))
+    }
+}
+
+#[tokio::test]
+async fn a_provider_whose_contact_is_undeliverable_is_sent_no_report_and_counted_suppressed() {
+    let config = PortalConfig::example();
+    let (ledger, mailer) = (MemLedger::default(), NotingMailer::new(Email::clone));
+    let services = DeliveryServices {
+        ledger: &ledger,
+        mailer: &mailer,
+        providers: &BouncedProvider,
+        config: &config,
+        charts: None,
+        limits: SendLimits::default(),
+        rate: None,
+        time_left: None,
+    };
+    let counts = deliver_reports(&services, &acme_report(), &Resend::Nothing, None).await;
+    assert_eq!((counts.sent, counts.suppressed, counts.failed.len()), (1, 1, 0), "{counts:?}");
+    let sent = mailer.0.lock().expect("lock").clone();
+    assert_eq!(sent[0].to, std::slice::from_ref(&config.team_inbox), "the team's summary only");
+    let of = DeliveryOf::from(day());
+    assert_eq!(ledger.state(of, &Recipient::Provider("acme".into())), None, "the claim is not left behind");
+    let reason = suppressed_because(&BouncedProvider.get_provider("acme").await.unwrap().unwrap()).expect("a reason");
+    assert!(reason.starts_with("the contact address is undeliverable: PermanentBounce"), "{reason}");
+    assert!(!reason.contains('@'), "{reason}");
+}

@@ -121,6 +121,7 @@ pub async fn publish(
                 summary.deliveries_in_doubt += counts.in_doubt.len();
                 summary.in_doubt.extend(counts.in_doubt.iter().map(|to| format!("{} {to}", report.date)));
                 summary.providers_without_contact += counts.no_recipient;
+                summary.providers_suppressed += counts.suppressed;
                 summary.deliveries_postponed += counts.postponed.len();
                 summary.postponed.extend(counts.postponed.iter().map(|to| format!("{} {to}", report.date)));
                 summary
