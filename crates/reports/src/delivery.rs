@@ -51,9 +51,13 @@ use marketplace_core::ports::{EmailTags, Mailer, ProviderDirectory};
 use marketplace_core::{DomainError, PortalConfig};
 
 mod pace;
+mod resend;
+mod suppression;
 mod turns;
 
 pub use pace::{SendLimits, SendPace};
+pub use resend::Resend;
+pub use suppression::suppressed_because;
 pub use turns::{DeadlineReserve, InvocationDeadline, SendRate, TimeLeft};
 
 /// What the ledger held when a claim was refused.
@@ -107,20 +111,6 @@ pub trait DeliveryLedger: Send + Sync {
         let _ = reason;
         self.release(of, to, token).await
     }
-}
-
-/// Why email to `provider` must not be sent: its contact address is undeliverable (SES reported a
-/// permanent bounce or a complaint; `email-feedback`). Names the role and the reason, never the
-/// address (it is logged).
-pub fn suppressed_because(provider: &marketplace_core::provider::Provider) -> Option<String> {
-    provider.undeliverable(&provider.contact_email).map(|u| {
-        format!(
-            "the contact address is undeliverable: {:?} ({}) reported by SES at {}",
-            u.reason,
-            u.detail,
-            u.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )
-    })
 }
 
 /// Outcome of one delivery.
@@ -185,40 +175,6 @@ pub struct DeliveryCounts {
     pub failed: Vec<(String, String)>,
     /// Deliveries left to the next run because this one's time ran short: who they were for.
     pub postponed: Vec<String>,
-}
-
-/// Which deliveries to send again even though the ledger has them (operator's re-send).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Resend {
-    /// None: the ledger decides (the nightly default).
-    #[default]
-    Nothing,
-    /// Every provider and the team.
-    All,
-    /// These providers only.
-    Providers(std::collections::BTreeSet<String>),
-}
-
-impl Resend {
-    /// Whether the delivery to `to` is sent again.
-    pub fn covers(&self, to: &Recipient) -> bool {
-        match (self, to) {
-            (Resend::Nothing, _) => false,
-            (Resend::All, _) => true,
-            (Resend::Providers(ids), Recipient::Provider(id)) => ids.contains(id),
-            (Resend::Providers(_), Recipient::Team) => false,
-        }
-    }
-}
-
-impl From<bool> for Resend {
-    fn from(all: bool) -> Self {
-        if all {
-            Resend::All
-        } else {
-            Resend::Nothing
-        }
-    }
 }
 
 /// Supplies one provider's error rows when the report does not hold them (asked in provider
