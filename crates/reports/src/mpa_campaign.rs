@@ -15,7 +15,8 @@
 //!   [`crate::storage::MpaNoticeOf`]), paced through the account's SES rate and stopped before
 //!   the run's deadline exactly as report deliveries are ([`Sender`]); in-doubt notices are held
 //!   for an operator the same way. So a run killed mid-campaign and run again sends the rest,
-//!   once; a nightly run after the campaign sends nothing again.
+//!   once; a nightly run after the campaign sends nothing again, and skips the notices the
+//!   ledger records as sent (read in one paged `Query`, [`send_notices`]) without a claim each.
 //! * **Not sent**: to an address SES reported undeliverable (counted, not claimed, so a contact
 //!   change lets the next run send it).
 //! * **Pending** ([`PendingMpa`]): every provider approved only on an older version, whether
@@ -23,6 +24,8 @@
 //!
 //! Memory: the run keeps the targets' records and the listed pending providers; at ~1 KB a
 //! record, 10,000 targets are ~10 MB.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -211,8 +214,16 @@ pub struct CampaignCounts {
 }
 
 /// Emails every target of `campaign` its notice, once per (version, provider) unless `resend`
-/// covers it (module docs). No provider stops the others.
-pub async fn send_notices(services: &DeliveryServices<'_>, campaign: &Campaign, resend: &Resend) -> CampaignCounts {
+/// covers it (module docs). No provider stops the others. `sent_before`: the providers the
+/// ledger already records as sent, read in one go (`marketplace_aws`'s `sent_to_providers`):
+/// skipped without a claim, so that a re-run costs no round trip per notice sent before (an
+/// empty set only makes a re-run slower: the claims still decide).
+pub async fn send_notices(
+    services: &DeliveryServices<'_>,
+    campaign: &Campaign,
+    resend: &Resend,
+    sent_before: &BTreeSet<String>,
+) -> CampaignCounts {
     let latest = campaign.versions.latest();
     let mut counts = CampaignCounts {
         version: latest.version.clone(),
@@ -228,9 +239,13 @@ pub async fn send_notices(services: &DeliveryServices<'_>, campaign: &Campaign, 
     };
     let sender =
         Sender::new(services.ledger, services.mailer, services.limits).sharing(services.rate).until(services.time_left);
+    let (skipped, targets): (Vec<&Provider>, Vec<&Provider>) = campaign.targets.iter().partition(|p| {
+        sent_before.contains(&p.provider_id) && !resend.covers(&Recipient::Provider(p.provider_id.clone()))
+    });
+    counts.already_sent = skipped.len();
     sender
         .each(
-            &campaign.targets,
+            targets,
             |provider| notice(services, &sender, campaign, of, provider, resend),
             |(id, outcome)| match outcome {
                 Notice::Undeliverable => counts.undeliverable.push(id),

@@ -184,9 +184,9 @@ fn the_team_summary_section_lists_the_pending_and_counts_the_rest() {
     assert!(text.contains("no provider is pending"), "{text}");
 }
 
-/// The ledger in memory (claim, hand-over, record; a `SENDING` entry of another token is in doubt).
+/// The ledger in memory (claim unless sent by another run or forced, record, release).
 #[derive(Default)]
-struct MemLedger(Mutex<HashMap<String, (String, bool)>>);
+struct MemLedger(Mutex<HashMap<String, (String, bool)>>, std::sync::atomic::AtomicUsize);
 
 #[async_trait]
 impl DeliveryLedger for MemLedger {
@@ -195,11 +195,12 @@ impl DeliveryLedger for MemLedger {
         of: DeliveryOf,
         to: &Recipient,
         token: &str,
-        _: bool,
+        force: bool,
     ) -> Result<Result<(), ClaimRefused>, DomainError> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut m = self.0.lock().expect("lock");
         match m.get(&format!("{of}{to:?}")) {
-            Some((held, true)) if held != token => Ok(Err(ClaimRefused::AlreadySent)),
+            Some((held, true)) if held != token && !force => Ok(Err(ClaimRefused::AlreadySent)),
             _ => {
                 m.insert(format!("{of}{to:?}"), (token.into(), false));
                 Ok(Ok(()))
@@ -269,14 +270,22 @@ async fn each_target_gets_one_notice_a_rerun_none_and_an_undeliverable_contact_n
     campaign.add(provider("current", mpa("2027-01", MpaStatus::Approved, None)));
     let campaign = campaign.sorted();
 
-    let first_run = send_notices(&services, &campaign, &Resend::Nothing).await;
+    let none = std::collections::BTreeSet::new();
+    let first_run = send_notices(&services, &campaign, &Resend::Nothing, &none).await;
     assert_eq!((first_run.targets, first_run.sent, first_run.already_sent), (6, 5, 0), "{first_run:?}");
     assert_eq!(first_run.undeliverable, vec!["bounced".to_owned()]);
     let mut to: Vec<String> = mailer.0.lock().expect("lock").iter().flat_map(|e| e.to.clone()).collect();
     to.sort();
     assert_eq!(to, (0..5).map(|i| format!("p{i}@p.example")).collect::<Vec<_>>());
 
-    let again = send_notices(&services, &campaign, &Resend::Nothing).await;
-    assert_eq!((again.sent, again.already_sent), (0, 5), "{again:?}");
+    let again = send_notices(&services, &campaign, &Resend::Nothing, &none).await;
+    assert_eq!((again.sent, again.already_sent), (0, 5), "the claims refuse them: {again:?}");
+    let known: std::collections::BTreeSet<String> = ["p0", "p1"].map(String::from).into();
+    let claims = ledger.1.load(std::sync::atomic::Ordering::SeqCst);
+    let listed = send_notices(&services, &campaign, &Resend::Nothing, &known).await;
+    assert_eq!((listed.sent, listed.already_sent), (0, 5), "two skipped unclaimed, three refused: {listed:?}");
+    assert_eq!(ledger.1.load(std::sync::atomic::Ordering::SeqCst) - claims, 3, "no claim for those known as sent");
     assert_eq!(mailer.0.lock().expect("lock").len(), 5, "nothing more went out");
+    let resent = send_notices(&services, &campaign, &Resend::Providers(["p0".to_owned()].into()), &known).await;
+    assert_eq!((resent.sent, resent.already_sent), (1, 4), "a re-send is not skipped: {resent:?}");
 }

@@ -3,16 +3,20 @@
 //! 1. before the report deliveries, the providers pending on the latest version, for the team's
 //!    summary ([`prepare_campaign`]);
 //! 2. after them, the notices, through the run's ledger, pace, shared SES rate and deadline
-//!    ([`send_campaign`]): reports go first, so a long campaign never holds a night's reports
+//!    ([`send_campaign`]; the notices the ledger already has as sent are read in one paged
+//!    `Query` of `DELIVERY#MPA#<version>` and skipped unclaimed): reports go first, so a long campaign never holds a night's reports
 //!    back; notices the deadline postpones fail the run like postponed reports, and Lambda's
 //!    retry (or the next night) sends them.
 //!
 //! Every whole run does both (the nightly run, the command line, a merge); `mpa-campaign` on the
 //! command line and `{"mode": "mpa_campaign"}` run the campaign alone, to start it at once.
 
+use std::collections::BTreeSet;
+
 use chrono::Utc;
 use marketplace_reports::delivery::{DeliveryServices, Resend};
 use marketplace_reports::mpa_campaign::{send_notices, Campaign, CampaignCounts};
+use marketplace_reports::storage::MpaNoticeOf;
 
 use super::error::AppError;
 use crate::aws::provider_profiles::{each_provider, stored_mpa_versions};
@@ -51,7 +55,14 @@ pub async fn send_campaign(aws: &AwsContext, campaign: &Campaign, resend: &Resen
         rate: Some(aws.send_rate()),
         time_left: Some(aws.time_left.as_ref()),
     };
-    send_notices(&services, campaign, resend).await
+    let sent_before = match MpaNoticeOf::new(&campaign.pending.version) {
+        None => BTreeSet::new(),
+        Some(of) => aws.reports.sent_to_providers(of.into()).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the MPA notices' ledger unreadable in one go: every target is claimed");
+            BTreeSet::new()
+        }),
+    };
+    send_notices(&services, campaign, resend, &sent_before).await
 }
 
 /// Adds what the campaign did to a run's summary: its counts under `mpa_campaign`, its sends,

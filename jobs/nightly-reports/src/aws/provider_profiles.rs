@@ -47,9 +47,10 @@ pub async fn each_provider(
         for item in page.items() {
             match from_item::<Provider>(item) {
                 Ok(provider) => each(provider),
-                Err(e) => {
+                Err(_) => {
+                    // The error may quote a field's value (an address): only the key is logged.
                     let key = item.get("pk").and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
-                    tracing::warn!(key, error = %e, "provider record unreadable: left out of the MPA campaign");
+                    tracing::warn!(key, "provider record unreadable: left out of the MPA campaign");
                     skipped += 1;
                 }
             }
