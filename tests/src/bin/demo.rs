@@ -187,6 +187,25 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
+    println!(
+        "\n== 8a. SES reports that the report email bounced: the email-feedback function (events/ses-bounce.json)"
+    );
+    let bounce: aws_lambda_events::event::sns::SnsEvent = serde_json::from_str(&std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/ses-bounce.json"),
+    )?)?;
+    let counters = marketplace_portal::metrics::Counters::default();
+    let (counts, result) = email_feedback::handle(&app, app.services(&counters), bounce).await;
+    result?;
+    println!("{}", serde_json::to_string_pretty(&counts)?);
+    if let Some(provider) = marketplace_tests::stored_provider(&app, "acme-software").await {
+        println!(
+            "the provider record's undeliverable addresses: {}",
+            serde_json::to_string_pretty(&provider.undeliverable)?
+        );
+    }
+    println!("(until the contact changes, no email goes to it: portal emails are suppressed, reports and statements recorded as suppressed)");
+    print_new_emails(&mut seen);
+
     // A provider's later life: its contact changes (the former and the new contact are told),
     // and the team publishes a new MPA version (no email itself: the campaign asks the providers).
     for (title, file, step) in [
