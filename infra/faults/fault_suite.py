@@ -535,6 +535,12 @@ def contact_changed(provider):
         "actor": {"id": "user-1", "role": "provider", "provider_id": provider}}, "2026-11-25T09:20:00Z")
 
 
+def offboard(provider):
+    return envelope("ProviderOffboarded", {
+        "provider_id": provider, "actor": {"id": "team-member-9", "role": "marketplace-team"},
+        "reason": "Agreement ended."}, "2026-11-25T10:00:00Z")
+
+
 # path name -> (function, event factory, setup steps [(function, factory)], emails the event causes)
 PATHS = {
     "sign-up": ("signup-notification", signup, [], 1),
@@ -545,6 +551,8 @@ PATHS = {
                                                    ("mpa-approval", approved)], 2),
     "withdrawal": ("product-publishing", withdraw, [("signup-notification", signup), ("mpa-approval", accepted),
                                                     ("mpa-approval", approved), ("product-publishing", publish)], 2),
+    "offboarding": ("signup-notification", offboard, [("signup-notification", signup), ("mpa-approval", accepted),
+                                                      ("mpa-approval", approved), ("product-publishing", publish)], 1),
 }
 
 

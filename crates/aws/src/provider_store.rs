@@ -276,6 +276,32 @@ impl ProviderStore for DynamoProviderStore {
         self.transact(items).await
     }
 
+    async fn list_products(&self, provider_id: &str) -> Result<Vec<Product>, DomainError> {
+        self.query_prefix(provider_id, "PRODUCT#").await?.iter().map(from_item).collect()
+    }
+
+    async fn put_provider_and_products(
+        &self,
+        provider: &Provider,
+        precondition: Precondition,
+        audit: &AuditEntry,
+        email_kinds: &[&str],
+        products: &[(Product, Precondition)],
+    ) -> Result<(), WriteError> {
+        let mut item = to_item(provider)?;
+        item.insert("item_type".into(), s("provider"));
+        let put = self.conditional_put(item, provider_pk(&provider.provider_id), PROFILE.into(), precondition)?;
+        let mut items = vec![put, self.audit_put(audit)?];
+        items.extend(self.intent_puts(&provider.provider_id, &audit.event_id, email_kinds)?);
+        for (product, precondition) in products {
+            let mut item = to_item(product)?;
+            item.insert("item_type".into(), s("product"));
+            let pk = provider_pk(&product.provider_id);
+            items.push(self.conditional_put(item, pk, product_sk(&product.product_id), *precondition)?);
+        }
+        self.transact(items).await
+    }
+
     async fn get_mpa_versions(&self) -> Result<Option<MpaVersions>, DomainError> {
         self.read_mpa_versions().await
     }

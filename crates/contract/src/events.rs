@@ -11,14 +11,14 @@ use marketplace_core::money::currency_codes;
 use marketplace_portal::event::{Actor, PORTAL_SOURCE};
 use marketplace_portal::fields;
 use marketplace_portal::product::{MAX_PLANS, MAX_PRICE_DECIMALS};
-use marketplace_portal::{contact, mpa, product, signup};
+use marketplace_portal::{contact, mpa, offboarding, product, signup};
 use serde_json::{json, Map, Value};
 
 use crate::patterns::{self, decimal, one_of, or_null, text, timestamp, unused_text};
 use crate::{version, ID_BASE, MAJOR};
 
 /// Every portal event type the functions accept, in the order of the portal's lifecycle.
-pub const DETAIL_TYPES: [&str; 8] = [
+pub const DETAIL_TYPES: [&str; 9] = [
     signup::DETAIL_TYPE,
     contact::DETAIL_TYPE,
     mpa::ACCEPTED,
@@ -27,6 +27,7 @@ pub const DETAIL_TYPES: [&str; 8] = [
     mpa::VERSION_PUBLISHED,
     product::DETAIL_TYPE,
     product::WITHDRAWN,
+    offboarding::DETAIL_TYPE,
 ];
 
 /// The schema file of `detail_type`, relative to `contract/`.
@@ -43,6 +44,7 @@ pub fn schema(detail_type: &str) -> Option<Value> {
         mpa::ACCEPTED | mpa::APPROVED | mpa::REJECTED => mpa_detail(detail_type),
         product::DETAIL_TYPE => publish_detail(),
         product::WITHDRAWN => withdrawal_detail(),
+        offboarding::DETAIL_TYPE => offboarding_detail(),
         _ => return None,
     };
     let mut schema = json!({
@@ -304,6 +306,18 @@ fn withdrawal_detail() -> Detail {
             ("product_id", text(fields::PRODUCT_ID, "The product's id within the provider.")),
             ("actor", actor("Who withdraws: the provider's own user (role `provider`, its `provider_id`) or the marketplace team.")),
             ("reason", text(fields::WITHDRAWAL_REASON, "Why the product is withdrawn: quoted to the provider and the team.")),
+        ]),
+    )
+}
+
+fn offboarding_detail() -> Detail {
+    (
+        "The marketplace team offboarded a provider: its published products are withdrawn, it is sent no further email, and its personal data is erased after the retention period (90 days). Offboarding a provider that does not exist is refused by the function, not by the shape.",
+        vec!["provider_id", "actor", "reason"],
+        properties([
+            ("provider_id", provider_id()),
+            ("actor", actor("The team member who offboarded it (role `marketplace-team`; any other role is refused by the function, not by the shape).")),
+            ("reason", text(fields::OFFBOARDING_REASON, "Why: kept on the provider record and quoted to the team.")),
         ]),
     )
 }

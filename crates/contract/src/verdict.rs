@@ -33,6 +33,9 @@ pub fn code(detail_type: &str, detail: &Value) -> Result<(), String> {
             validate_listing(request.listing.as_ref()).map(drop).map_err(|problems| problems.join("; "))
         }
         product::WITHDRAWN => WithdrawalRequest::from_event(&event).map(drop).map_err(refused),
+        marketplace_portal::offboarding::DETAIL_TYPE => {
+            marketplace_portal::offboarding::OffboardingRequest::from_event(&event).map(drop).map_err(refused)
+        }
         other => Err(format!("no function accepts {other:?} events")),
     }
 }

@@ -34,6 +34,8 @@ pub const REJECTION_REASON: TextRule = Paragraph { max: 2000 };
 pub const PRODUCT_ID: TextRule = Identifier { max: 64 };
 /// `ProductWithdrawn`: `reason` (quoted to the provider and the team).
 pub const WITHDRAWAL_REASON: TextRule = Paragraph { max: 2000 };
+/// `ProviderOffboarded`: `reason` (kept on the provider record, quoted to the team).
+pub const OFFBOARDING_REASON: TextRule = Paragraph { max: 2000 };
 /// The listing's `name`.
 pub const LISTING_NAME: TextRule = Line { max: 100 };
 /// The listing's `summary`.

@@ -39,6 +39,7 @@ pub mod idempotency;
 pub mod memory;
 pub mod metrics;
 pub mod mpa;
+pub mod offboarding;
 pub mod outbox;
 pub mod ports;
 pub mod product;

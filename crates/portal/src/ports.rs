@@ -112,6 +112,21 @@ pub trait ProviderStore: ProviderDirectory {
         email_kinds: &[&str],
     ) -> Result<(), WriteError>;
 
+    /// Every product of the provider, in product id order.
+    async fn list_products(&self, provider_id: &str) -> Result<Vec<Product>, DomainError>;
+
+    /// Writes the provider, its audit entry, the intents of its emails and `products` (each
+    /// guarded by its own precondition) in one transaction: all of it or nothing. The caller keeps
+    /// the whole within DynamoDB's 100 items of a transaction.
+    async fn put_provider_and_products(
+        &self,
+        provider: &Provider,
+        precondition: Precondition,
+        audit: &AuditEntry,
+        email_kinds: &[&str],
+        products: &[(Product, Precondition)],
+    ) -> Result<(), WriteError>;
+
     /// The MPA's versions as stored, or `None` while only the configuration's first version
     /// exists (see `marketplace_core::agreement`).
     async fn get_mpa_versions(&self) -> Result<Option<MpaVersions>, DomainError>;

@@ -169,6 +169,8 @@ pub struct DeliveryCounts {
     pub in_doubt: Vec<String>,
     /// Providers without a contact address in the provider store.
     pub no_recipient: usize,
+    /// Offboarded providers: their reports are stored, their emails not sent.
+    pub offboarded: usize,
     /// Providers whose contact address is undeliverable: recorded as suppressed, not sent.
     pub suppressed: usize,
     /// Deliveries that failed (recipient, reason); the others still went out.
@@ -390,6 +392,8 @@ enum ProviderOutcome {
     Delivery(Result<Delivered, DomainError>),
     /// No provider record: no address.
     NoRecipient,
+    /// The provider was offboarded: it is sent no further email (its report is still stored).
+    Offboarded,
     /// The contact address is undeliverable: recorded in the ledger as suppressed.
     Suppressed,
     /// Not sent for a reason before the send (provider record or error rows unreadable).
@@ -449,6 +453,7 @@ pub async fn deliver_reports_noting(
             |(provider_id, outcome)| match outcome {
                 ProviderOutcome::Delivery(result) => counts.add(date, &Recipient::Provider(provider_id), result),
                 ProviderOutcome::NoRecipient => counts.no_recipient += 1,
+                ProviderOutcome::Offboarded => counts.offboarded += 1,
                 ProviderOutcome::Suppressed => counts.suppressed += 1,
                 ProviderOutcome::Failed(why) => counts.failed.push((provider_id, why)),
                 ProviderOutcome::Nothing => {}
@@ -489,6 +494,10 @@ async fn provider_delivery(
                 return ProviderOutcome::Failed(e.to_string());
             }
         };
+        if provider.is_offboarded() {
+            tracing::info!(provider_id, "provider offboarded: report stored, not emailed");
+            return ProviderOutcome::Offboarded;
+        }
         let of = DeliveryOf::from(report.date);
         let to = Recipient::Provider(provider_id.to_owned());
         match sender.claim(of, &to, resend.covers(&to)).await {

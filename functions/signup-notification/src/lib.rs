@@ -5,8 +5,8 @@
 use marketplace_aws::PortalOperation;
 use marketplace_core::DomainError;
 use marketplace_portal::event::PortalEvent;
-use marketplace_portal::{contact, signup};
 use marketplace_portal::ports::Services;
+use marketplace_portal::{contact, signup};
 
 /// The function's operation on one event; `main` runs it in the shared portal loop.
 pub struct SignupNotification;
@@ -17,6 +17,9 @@ impl PortalOperation for SignupNotification {
     async fn run(&self, event: &PortalEvent, services: Services<'_>) -> Result<String, DomainError> {
         match event.detail_type.as_str() {
             contact::DETAIL_TYPE => contact::change_contact(event, &services).await,
+            marketplace_portal::offboarding::DETAIL_TYPE => {
+                marketplace_portal::offboarding::offboard_provider(event, &services).await
+            }
             _ => signup::notify_signup(event, &services).await.map(|o| format!("{o:?}")),
         }
     }

@@ -201,6 +201,8 @@ pub struct RunSummary {
     /// Providers whose contact address is undeliverable (SES bounce or complaint): the report is
     /// stored and recorded as suppressed in the delivery ledger, not emailed.
     pub providers_suppressed: usize,
+    /// Offboarded providers with files: stored, not emailed (they are sent no further email).
+    pub providers_offboarded: usize,
     /// What the MPA campaign did (`crate::app::mpa_campaign`), when a version is stored as data;
     /// its emails are also in the counts above.
     #[serde(skip_serializing_if = "Option::is_none")]

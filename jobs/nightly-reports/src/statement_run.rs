@@ -83,6 +83,8 @@ pub struct StatementSummary {
     pub providers_without_contact: usize,
     /// Providers whose contact address is undeliverable: stored, recorded as suppressed, not emailed.
     pub providers_suppressed: usize,
+    /// Offboarded providers (statement stored, not emailed: they are sent no further email).
+    pub providers_offboarded: usize,
     /// `provider: reason` of every provider whose statement was not stored or not delivered.
     pub failed_deliveries: Vec<String>,
     /// Statement emails not started because the invocation's time ran short (`<month>
@@ -233,6 +235,7 @@ enum Emailed {
     NoContact,
     /// The contact address is undeliverable: recorded as suppressed in the ledger.
     Suppressed,
+    Offboarded,
     Delivered(Delivered),
 }
 
@@ -246,6 +249,7 @@ impl ProviderDone {
             None => {}
             Some(Emailed::NoContact) => summary.providers_without_contact += 1,
             Some(Emailed::Suppressed) => summary.providers_suppressed += 1,
+            Some(Emailed::Offboarded) => summary.providers_offboarded += 1,
             Some(Emailed::Delivered(Delivered::Sent(ids))) => summary.emails_sent += ids.len(),
             Some(Emailed::Delivered(Delivered::AlreadySent)) => summary.emails_already_sent += 1,
             Some(Emailed::Delivered(Delivered::Postponed)) => {
@@ -305,6 +309,11 @@ async fn one_provider(
         done.emailed = Some(Emailed::NoContact);
         return Ok(());
     };
+    if provider.is_offboarded() {
+        tracing::info!(provider_id, "provider offboarded: statement stored, not emailed");
+        done.emailed = Some(Emailed::Offboarded);
+        return Ok(());
+    }
     let to = Recipient::Provider(provider_id.to_owned());
     if let Some(reason) = marketplace_reports::delivery::suppressed_because(&provider) {
         tracing::warn!(provider_id, %reason, "statement email suppressed: recorded in the delivery ledger, not sent");

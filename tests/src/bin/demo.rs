@@ -211,6 +211,7 @@ async fn main() -> anyhow::Result<()> {
     for (title, file, step) in [
         ("9. the provider's contact changes: ProviderContactChanged", "provider-contact-changed.json", Step::Signup),
         ("10. a new MPA version is published: MpaVersionPublished", "mpa-version-published.json", Step::Mpa),
+        ("11. the team offboards the provider: ProviderOffboarded", "provider-offboarded.json", Step::Signup),
     ] {
         println!("\n== {title} (events/{file})");
         let response = match step {

@@ -333,6 +333,16 @@ pub fn cases() -> Vec<Case> {
     add(t, "no actor", Refused, &remove("/actor"));
     add(t, "a padded product id", CodeOnly(padded), &set("/product_id", json!(" acme-vault ")));
 
+    // ProviderOffboarded: tests/tests/offboarding.rs, crates/portal/src/offboarding/tests.rs.
+    let t = "ProviderOffboarded";
+    add(t, "the sample", Accepted, &|_| {});
+    add(t, "a reason of 2000 characters", Accepted, &set("/reason", json!(x(2000))));
+    add(t, "no reason", Refused, &remove("/reason"));
+    add(t, "an empty reason", Refused, &set("/reason", json!("")));
+    add(t, "a reason of 2001 characters", Refused, &set("/reason", json!(x(2001))));
+    add(t, "no provider id", Refused, &remove("/provider_id"));
+    add(t, "no actor", Refused, &remove("/actor"));
+
     // ProviderContactChanged: tests/tests/contact.rs, crates/portal/src/contact_tests.rs.
     let t = "ProviderContactChanged";
     add(t, "the sample", Accepted, &|_| {});

@@ -16,6 +16,8 @@ pub enum Call {
     GetProduct,
     GetProviderAndProduct,
     PutProduct,
+    ListProducts,
+    PutProviderAndProducts,
     GetMpaVersions,
     PutMpaVersions,
     RecordIntent,

@@ -197,6 +197,36 @@ impl ProviderStore for MemoryStore {
         })
     }
 
+    async fn list_products(&self, provider_id: &str) -> Result<Vec<Product>, DomainError> {
+        self.faults.enter(Call::ListProducts).await?;
+        let tables = lock(&self.tables);
+        let mut products: Vec<Product> =
+            tables.products.values().filter(|p| p.provider_id == provider_id).cloned().collect();
+        products.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+        Ok(products)
+    }
+
+    async fn put_provider_and_products(
+        &self,
+        provider: &Provider,
+        precondition: Precondition,
+        audit: &AuditEntry,
+        email_kinds: &[&str],
+        products: &[(Product, Precondition)],
+    ) -> Result<(), WriteError> {
+        self.faults.enter(Call::PutProviderAndProducts).await?;
+        let mut tables = lock(&self.tables);
+        let key = |p: &Product| (p.provider_id.clone(), p.product_id.clone());
+        let holds = holds(precondition, tables.providers.get(&provider.provider_id).map(|p| p.version))
+            && products.iter().all(|(p, pre)| holds(*pre, tables.products.get(&key(p)).map(|p| p.version)));
+        tables.change(holds, &provider.provider_id, audit, email_kinds, |tables| {
+            tables.providers.insert(provider.provider_id.clone(), provider.clone());
+            for (product, _) in products {
+                tables.products.insert(key(product), product.clone());
+            }
+        })
+    }
+
     async fn get_mpa_versions(&self) -> Result<Option<MpaVersions>, DomainError> {
         self.faults.enter(Call::GetMpaVersions).await?;
         Ok(lock(&self.tables).mpa_versions.clone())

@@ -377,6 +377,12 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
         ))
     })?;
     request.authorize()?;
+    if provider.is_offboarded() {
+        return Err(DomainError::Conflict(format!(
+            "provider {} has been offboarded: it can no longer publish products",
+            request.provider_id
+        )));
+    }
     let versions = services.store.mpa_versions(services.config).await?;
     // The emails name and link the latest version, the one to accept.
     let config = versions.applied_to(services.config);

@@ -402,6 +402,42 @@ async fn short_of_time_a_sender_claims_nothing_more_and_releases_what_it_has_not
     }
 }
 
+/// acme, offboarded.
+struct OffboardedProvider;
+
+#[async_trait]
+impl ProviderDirectory for OffboardedProvider {
+    async fn get_provider(
+        &self,
+        provider_id: &str,
+    ) -> Result<Option<marketplace_core::provider::Provider>, DomainError> {
+        use marketplace_core::provider::{Provider, ProviderStatus};
+        Ok((provider_id == "acme").then(|| Provider { status: ProviderStatus::Offboarded, ..Provider::example() }))
+    }
+}
+
+#[tokio::test]
+async fn an_offboarded_provider_is_counted_and_sent_no_report_while_the_team_gets_its_summary() {
+    let config = PortalConfig::example();
+    let (ledger, mailer) = (MemLedger::default(), NotingMailer::new(Email::clone));
+    let services = DeliveryServices {
+        ledger: &ledger,
+        mailer: &mailer,
+        providers: &OffboardedProvider,
+        config: &config,
+        charts: None,
+        limits: SendLimits::default(),
+        rate: None,
+        time_left: None,
+    };
+    let counts = deliver_reports(&services, &acme_report(), &Resend::Nothing, None).await;
+    assert_eq!((counts.sent, counts.offboarded, counts.failed.len()), (1, 1, 0), "{counts:?}");
+    let sent = mailer.0.lock().expect("lock");
+    assert_eq!(sent[0].to, std::slice::from_ref(&config.team_inbox), "the team's summary only");
+    let of = DeliveryOf::from(day());
+    assert_eq!(ledger.state(of, &Recipient::Provider("acme".into())), None, "no claim for the provider");
+}
+
 /// acme, whose contact SES reported undeliverable (a permanent bounce).
 struct BouncedProvider;
 

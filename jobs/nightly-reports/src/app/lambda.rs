@@ -12,6 +12,7 @@ use super::mpa_campaign::run_mpa_campaign;
 use super::payload::{Mode, ScheduledRun, SCHEDULED_DELIVERY};
 use super::run::{run_job, JobRequest, Source};
 use super::scale_out::{run_merge, run_partition};
+use crate::aws::erasure::erase_due_providers;
 use crate::context::AwsContext;
 use crate::statement_run::run_statements;
 
@@ -34,7 +35,16 @@ pub async fn handle_scheduled(
                 delivery: SCHEDULED_DELIVERY,
                 parallelism,
             };
-            to_json(&run_job(&request, &run.resend_selection()?, Some(aws)).await?)
+            let mut summary = to_json(&run_job(&request, &run.resend_selection()?, Some(aws)).await?)?;
+            // The daily erasure step (`crate::aws::erasure`): its failure never fails the reports.
+            summary["erasure"] = match erase_due_providers(&aws.providers, Utc::now(), None).await {
+                Ok(erasure) => to_json(&erasure)?,
+                Err(e) => {
+                    tracing::error!(error = %e, "erasure step failed: due providers are erased by the next run");
+                    serde_json::json!({ "error": e.to_string() })
+                }
+            };
+            Ok(summary)
         }
         Mode::Partition => {
             let (run_id, partition) = run.scale_out_partition()?;

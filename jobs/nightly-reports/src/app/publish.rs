@@ -122,6 +122,7 @@ pub async fn publish(
                 summary.in_doubt.extend(counts.in_doubt.iter().map(|to| format!("{} {to}", report.date)));
                 summary.providers_without_contact += counts.no_recipient;
                 summary.providers_suppressed += counts.suppressed;
+                summary.providers_offboarded += counts.offboarded;
                 summary.deliveries_postponed += counts.postponed.len();
                 summary.postponed.extend(counts.postponed.iter().map(|to| format!("{} {to}", report.date)));
                 summary
