@@ -437,6 +437,6 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
         Err(unchanged) => return Ok(format!("product {} {unchanged}", request.product_id)),
     };
     let emails = emails_for(&provider, &product, services.config);
-    send_once(services, event, &provider.provider_id, &request.actor.id, emails, intents_recorded).await?;
+    send_once(services, event, &provider, &request.actor.id, emails, intents_recorded).await?;
     Ok(format!("product {} {:?}", product.product_id, product.last_outcome))
 }

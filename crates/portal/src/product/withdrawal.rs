@@ -206,6 +206,6 @@ pub async fn handle_withdrawal(event: &PortalEvent, services: &Services<'_>) -> 
         Err(unchanged) => return Ok(format!("product {} {unchanged}", request.product_id)),
     };
     let emails = withdrawal_emails(&provider, &product, services.config);
-    send_once(services, event, &provider.provider_id, &request.actor.id, emails, intents_recorded).await?;
+    send_once(services, event, &provider, &request.actor.id, emails, intents_recorded).await?;
     Ok(format!("product {} withdrawn", product.product_id))
 }
