@@ -27,8 +27,8 @@ pub mod versions;
 
 pub use emails::emails_for;
 pub use model::{Decision, MpaCommand, MpaOutcome, ACCEPTED, APPROVED, DETAIL_TYPES, REJECTED, VERSION_PUBLISHED};
-pub use versions::{decide_version, publish_version, NewVersion, VersionDecision};
 pub use rules::{handle_mpa_event, transition, Transition};
+pub use versions::{decide_version, publish_version, NewVersion, VersionDecision};
 
 #[cfg(test)]
 mod tests;

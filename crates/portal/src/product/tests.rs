@@ -5,8 +5,8 @@ use super::emails::{emails_for, percent};
 use super::model::{Product, PublishOutcome, DETAIL_TYPE, MAX_REASONS, MAX_REASON_CHARS, MAX_REQUEST_BYTES};
 use super::rules::{decide, mpa_refusal, validate_listing, Decision, PublishRequest};
 use crate::event::{Actor, PortalEvent};
-use marketplace_core::billing::BillingModel;
 use marketplace_core::agreement::{MpaVersion, MpaVersions};
+use marketplace_core::billing::BillingModel;
 use marketplace_core::provider::{MpaRecord, MpaStatus, Person, Provider};
 use marketplace_core::PortalConfig;
 
