@@ -36,6 +36,8 @@ const GOLDEN: [&str; 3] = ["acme-software", "globex-labs", "initech"];
 mod complete;
 #[path = "statements/suppressed.rs"]
 mod suppressed;
+#[path = "statements/offboarded.rs"]
+mod offboarded;
 
 /// The job's AWS context on private `Marketplace` and `Reports` tables (the rest shared), with
 /// pages of two items on every `Reports` query.
