@@ -43,6 +43,8 @@ enum Step {
     Publish,
     /// The sample publish request again, as the portal would send it later: a new event id and time.
     PublishAgain,
+    /// The report job's MPA campaign alone.
+    Campaign,
 }
 
 /// `batch`'s events as new requests made at `time` (new event ids): the sample publish request
@@ -86,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
             Step::Signup => app.handle(&signup_notification::SignupNotification, batch).await,
             Step::Mpa => app.handle(&mpa_approval::MpaApproval, batch).await,
             Step::Publish | Step::PublishAgain => app.handle(&product_publishing::ProductPublishing, batch).await,
+            Step::Campaign => anyhow::bail!("{title}: the campaign is a run of the report job, not a portal event"),
         };
         anyhow::ensure!(response.batch_item_failures.is_empty(), "{title} failed: {response:?}");
         print_new_emails(&mut seen);
@@ -206,15 +209,24 @@ async fn main() -> anyhow::Result<()> {
     println!("(until the contact changes, no email goes to it: portal emails are suppressed, reports and statements recorded as suppressed)");
     print_new_emails(&mut seen);
 
-    // A provider's later life: its contact changes (the former and the new contact are told),
-    // and the team publishes a new MPA version (no email itself: the campaign asks the providers).
-    for (title, file, step) in [
+    // A provider's later life: its contact changes (the former and the new contact are told), the
+    // team publishes a new MPA version (no email itself: the report job's campaign asks the
+    // providers approved on an older one), and the team offboards the provider.
+    let later: [(&str, &str, Step); 4] = [
         ("9. the provider's contact changes: ProviderContactChanged", "provider-contact-changed.json", Step::Signup),
         ("10. a new MPA version is published: MpaVersionPublished", "mpa-version-published.json", Step::Mpa),
+        ("10a. the MPA campaign: the report job asks the providers approved on an older version to accept it ({\"mode\": \"mpa_campaign\"})", "", Step::Campaign),
         ("11. the team offboards the provider: ProviderOffboarded", "provider-offboarded.json", Step::Signup),
-    ] {
-        println!("\n== {title} (events/{file})");
+    ];
+    for (title, file, step) in later {
+        println!("\n== {title}{}", if file.is_empty() { String::new() } else { format!(" (events/{file})") });
         let response = match step {
+            Step::Campaign => {
+                let campaign = nightly_reports::app::mpa_campaign::run_mpa_campaign(&aws, &Resend::Nothing).await?;
+                println!("{}", serde_json::to_string_pretty(&campaign)?);
+                print_new_emails(&mut seen);
+                continue;
+            }
             Step::Signup => app.handle(&signup_notification::SignupNotification, load(file)?).await,
             _ => app.handle(&mpa_approval::MpaApproval, load(file)?).await,
         };
