@@ -34,10 +34,10 @@ const GOLDEN: [&str; 3] = ["acme-software", "globex-labs", "initech"];
 
 #[path = "statements/complete.rs"]
 mod complete;
-#[path = "statements/suppressed.rs"]
-mod suppressed;
 #[path = "statements/offboarded.rs"]
 mod offboarded;
+#[path = "statements/suppressed.rs"]
+mod suppressed;
 
 /// The job's AWS context on private `Marketplace` and `Reports` tables (the rest shared), with
 /// pages of two items on every `Reports` query.
