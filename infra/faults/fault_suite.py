@@ -65,6 +65,10 @@ WORKERS = 4
 HANG_BOUND_S = 120
 # The functions' SDK timeouts here (see `invoke`): well inside the hang bound.
 SDK_TIMEOUT_MS = 60_000
+# Functions SNS invokes (asynchronously: one notification per invocation, retried by Lambda).
+SNS_FUNCTIONS = set()
+# Lambda's wait before it retries a failed asynchronous invocation (about a minute, then two).
+ASYNC_RETRY_DELAY_S = 60
 
 
 # ------------------------------------------------------------------ template numbers
@@ -82,6 +86,12 @@ def template_numbers():
             continue
         binary = resource["Metadata"]["BuildProperties"]["Binary"]
         for event in resource["Properties"].get("Events", {}).values():
+            if event.get("Type") == "SNS":
+                # Asynchronous invocation: the first try and EventInvokeConfig's retries.
+                retries = int(resource["Properties"].get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2))
+                queues[binary] = (ASYNC_RETRY_DELAY_S, 1 + retries)
+                SNS_FUNCTIONS.add(binary)
+                continue
             if event.get("Type") != "SQS":
                 continue
             queue_id = event["Properties"]["Queue"]["Fn::GetAtt"][0]
@@ -332,6 +342,21 @@ class RuntimeApi:
 
 # ------------------------------------------------------------------ the queue
 
+def sns_event(records):
+    """The SNS event of one notification, as Lambda hands it over: its message id is stable across
+    Lambda's retries (derived from the message), distinct between notifications."""
+    (_, body, _), = records
+    message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, body))
+    topic = "arn:aws:sns:us-east-1:123456789012:marketplace-email-feedback"
+    return {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": f"{topic}:fault-suite",
+        "Sns": {"Type": "Notification", "MessageId": message_id, "TopicArn": topic, "Subject": None,
+                "Message": body, "Timestamp": "2026-11-25T10:10:00.000Z", "SignatureVersion": "1",
+                "Signature": "EXAMPLE", "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/cert.pem",
+                "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                "MessageAttributes": {}}}]}
+
+
 class Harness:
     def __init__(self, bin_dir: pathlib.Path, timeout_s: int, queues: dict):
         self.bin_dir = bin_dir
@@ -352,6 +377,8 @@ class Harness:
         batch = {"Records": [{"messageId": mid, "receiptHandle": mid, "body": body, "eventSource": "aws:sqs",
                               "attributes": {"ApproximateReceiveCount": str(n)}, "messageAttributes": {}}
                              for mid, body, n in records]}
+        if function in SNS_FUNCTIONS:
+            batch = sns_event(records)
         start = self.epoch + offset_s
         clock = VirtualClock(self.clock_file, start, start + timeout_ms / 1000)
         api = RuntimeApi(batch, int(round(clock.deadline * 1000)), function)
@@ -408,7 +435,7 @@ class Harness:
         api.close()
         if finished and not killed and api.result and api.result[0] == "response":
             response = json.loads(api.result[1])
-            failed = [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
+            failed = [] if function in SNS_FUNCTIONS else [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
             return "ok", failed, calls, attempts, clock.at - start
         outcome = "timeout" if timed_out else "killed" if killed else "hung" if hung else "error"
         return outcome, [mid for mid, _, _ in records], calls, attempts, clock.at - start
@@ -422,7 +449,7 @@ class Harness:
         queue = [{"id": f"msg-{i}", "body": b, "receives": 0, "visible_at": 0} for i, b in enumerate(bodies)]
         dlq, log, now, receive = [], [], 0, 0
         while queue and receive < max_receives:
-            visible = [m for m in queue if m["visible_at"] <= now][:10]
+            visible = [m for m in queue if m["visible_at"] <= now][:1 if function in SNS_FUNCTIONS else 10]
             if not visible:
                 now = min(m["visible_at"] for m in queue)
                 continue
@@ -541,6 +568,27 @@ def offboard(provider):
         "reason": "Agreement ended."}, "2026-11-25T10:00:00Z")
 
 
+def bounce(provider):
+    """SES's event-publishing notification of a permanent bounce of the provider's contact."""
+    address = f"{provider}@provider.example"
+    return json.dumps({
+        "eventType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bounceSubType": "General", "feedbackId": f"feedback-{provider}",
+                   "timestamp": "2026-11-25T10:05:00.000Z",
+                   "bouncedRecipients": [{"emailAddress": address, "action": "failed", "status": "5.1.1",
+                                          "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]},
+        "mail": {"timestamp": "2026-11-25T10:04:59.000Z", "source": "no-reply@marketplace.example.com",
+                 "messageId": f"ses-{provider}", "destination": [address],
+                 "tags": {"provider_id": [provider], "email_kind": ["welcome"]}}})
+
+
+def event_id_of(body):
+    """The id the function records its state change and emails under: the EventBridge event's,
+    or an SES notification's feedback id."""
+    data = json.loads(body)
+    return data["id"] if "id" in data else data["bounce"]["feedbackId"]
+
+
 # path name -> (function, event factory, setup steps [(function, factory)], emails the event causes)
 PATHS = {
     "sign-up": ("signup-notification", signup, [], 1),
@@ -553,6 +601,8 @@ PATHS = {
                                                     ("mpa-approval", approved), ("product-publishing", publish)], 2),
     "offboarding": ("signup-notification", offboard, [("signup-notification", signup), ("mpa-approval", accepted),
                                                       ("mpa-approval", approved), ("product-publishing", publish)], 1),
+    # SNS invokes email-feedback (Lambda retries a failed invocation twice): the team is told once.
+    "bounce": ("email-feedback", bounce, [("signup-notification", signup)], 1),
 }
 
 
@@ -567,7 +617,7 @@ class Scenario:
             assert not result["dlq"] and not result["left"], f"setup {function} failed: {result['log']}"
         self.emails_before = len(emails_mentioning(self.provider))
         self.body = self.factory(self.provider)
-        self.event_id = json.loads(self.body)["id"]
+        self.event_id = event_id_of(self.body)
 
     def run(self, **kwargs):
         return self.harness.deliver(self.function, [self.body], **kwargs)
