@@ -25,6 +25,7 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 SENDER = "no-reply@marketplace.example.com"
+CONFIGURATION_SET = "marketplace-email"
 
 
 def local_table_name(logical_id: str) -> str:
@@ -141,6 +142,9 @@ def start(state: pathlib.Path):
     ses = boto3.client("ses", endpoint_url=endpoint, region_name=REGION,
                        aws_access_key_id="local", aws_secret_access_key="local")
     ses.verify_email_identity(EmailAddress=SENDER)
+    # Every email goes out under the configuration set, with its message tags, as on AWS
+    # (the emulator accepts them; SES's event publishing itself is not emulated).
+    ses.create_configuration_set(ConfigurationSet={"Name": CONFIGURATION_SET})
 
     env = {
         "AWS_ENDPOINT_URL": endpoint,
@@ -151,6 +155,7 @@ def start(state: pathlib.Path):
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_EC2_METADATA_DISABLED": "true",
         "SENDER_ADDRESS": SENDER,
+        "SES_CONFIGURATION_SET": CONFIGURATION_SET,
         "REPLY_TO_ADDRESS": "support@marketplace.example.com",
         "TEAM_INBOX": "marketplace-team@marketplace.example.com",
         "PORTAL_URL": "https://portal.marketplace.example.com",

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! **Bounces and complaints.** Every email goes out under the SES configuration set named by
-//! `SES_CONFIGURATION_SET` (template.yaml; unset: none, as on the local stack), whose event
+//! `SES_CONFIGURATION_SET` (template.yaml and the local stack; unset: none), whose event
 //! destination publishes bounce, complaint and delivery notifications to SNS for the
 //! `email-feedback` function. An email concerning a provider ([`Mailer::send_tagged`]) carries
 //! message tags [`PROVIDER_TAG`] and [`KIND_TAG`] (SES puts them into its event notifications)
