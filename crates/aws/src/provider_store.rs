@@ -141,6 +141,23 @@ impl DynamoProviderStore {
         }
     }
 
+    /// Reads `keys` (`pk`, `sk`) together in one `TransactGetItems` (a consistent snapshot, one
+    /// round trip); an absent item is `None`, in the order of `keys`.
+    pub async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, DomainError> {
+        let mut request = self.client.transact_get_items();
+        for (pk, sk) in keys {
+            let get = Get::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .build()
+                .map_err(|e| DomainError::infra("build get", e))?;
+            request = request.transact_items(TransactGetItem::builder().get(get).build());
+        }
+        let out = request.send().await.map_err(|e| sdk_error("DynamoDB TransactGetItems", e))?;
+        Ok(out.responses.unwrap_or_default().into_iter().map(|r| r.item).collect())
+    }
+
     /// Reads one item with a strongly consistent read.
     pub async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, DomainError> {
         let out = self
@@ -233,27 +250,27 @@ impl ProviderStore for DynamoProviderStore {
         provider_id: &str,
         product_id: &str,
     ) -> Result<(Option<Provider>, Option<Product>), DomainError> {
-        let get = |sk: String| -> Result<TransactGetItem, DomainError> {
-            let get = Get::builder()
-                .table_name(&self.table)
-                .key("pk", s(provider_pk(provider_id)))
-                .key("sk", s(sk))
-                .build()
-                .map_err(|e| DomainError::infra("build get", e))?;
-            Ok(TransactGetItem::builder().get(get).build())
-        };
-        let out = self
-            .client
-            .transact_get_items()
-            .transact_items(get(PROFILE.into())?)
-            .transact_items(get(product_sk(product_id))?)
-            .send()
-            .await
-            .map_err(|e| sdk_error("DynamoDB TransactGetItems", e))?;
-        let mut items = out.responses.unwrap_or_default().into_iter().map(|r| r.item);
+        let keys =
+            [(provider_pk(provider_id), PROFILE.to_string()), (provider_pk(provider_id), product_sk(product_id))];
+        let mut items = self.get_items(&keys).await?.into_iter();
         let provider = items.next().flatten().map(|item| from_item(&item)).transpose()?;
         let product = items.next().flatten().map(|item| from_item(&item)).transpose()?;
         Ok((provider, product))
+    }
+
+    async fn get_provider_and_mpa_versions(
+        &self,
+        provider_id: &str,
+    ) -> Result<(Option<Provider>, Option<MpaVersions>), DomainError> {
+        self.read_provider_and_mpa_versions(provider_id).await
+    }
+
+    async fn get_provider_product_and_mpa_versions(
+        &self,
+        provider_id: &str,
+        product_id: &str,
+    ) -> Result<(Option<Provider>, Option<Product>, Option<MpaVersions>), DomainError> {
+        self.read_provider_product_and_mpa_versions(provider_id, product_id).await
     }
 
     async fn put_product(

@@ -144,6 +144,25 @@ pub trait ProviderStore: ProviderDirectory {
     async fn mpa_versions(&self, config: &PortalConfig) -> Result<MpaVersions, DomainError> {
         Ok(MpaVersions::or_config(self.get_mpa_versions().await?, config))
     }
+
+    /// The provider and the MPA's stored versions; the DynamoDB store reads both in one round trip.
+    async fn get_provider_and_mpa_versions(
+        &self,
+        provider_id: &str,
+    ) -> Result<(Option<Provider>, Option<MpaVersions>), DomainError> {
+        Ok((self.get_provider(provider_id).await?, self.get_mpa_versions().await?))
+    }
+
+    /// The provider, one of its products and the MPA's stored versions; the DynamoDB store reads
+    /// them in one round trip.
+    async fn get_provider_product_and_mpa_versions(
+        &self,
+        provider_id: &str,
+        product_id: &str,
+    ) -> Result<(Option<Provider>, Option<Product>, Option<MpaVersions>), DomainError> {
+        let (provider, product) = self.get_provider_and_product(provider_id, product_id).await?;
+        Ok((provider, product, self.get_mpa_versions().await?))
+    }
 }
 
 /// What [`EmailLedger::record_intent`] found for one email of one event.

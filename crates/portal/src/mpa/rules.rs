@@ -12,6 +12,7 @@ use crate::outbox::{kinds, send_once};
 use crate::ports::{AuditEntry, Precondition, Services};
 use crate::race::{retry_lost_races, Attempt};
 use crate::signup::ActorDetail;
+use marketplace_core::agreement::MpaVersions;
 use marketplace_core::provider::{MpaRecord, MpaStatus, Person, Provider};
 use marketplace_core::validate::{trimmed, Problems};
 use marketplace_core::{DomainError, PortalConfig};
@@ -225,13 +226,22 @@ impl Decision {
 pub async fn handle_mpa_event(event: &PortalEvent, services: &Services<'_>) -> Result<MpaOutcome, DomainError> {
     let command = MpaCommand::from_event(event)?;
     let provider_id = command.provider_id();
-    // The version to accept (and the text the emails link) is the latest published one.
-    let config = services.store.mpa_versions(services.config).await?.applied_to(services.config);
+    // One read: the provider and the MPA's versions. The version to accept (and the text the
+    // emails link) is the latest published one.
+    let (first_read, stored_versions) = services.store.get_provider_and_mpa_versions(provider_id).await?;
+    let config = MpaVersions::or_config(stored_versions, services.config).applied_to(services.config);
     let services = &Services { config: &config, ..*services };
+    let first_read = std::sync::Mutex::new(Some(first_read));
     // A lost race re-reads: the state then shows the winner's decision (a conflict) or, when the
     // winner was this very event in another invocation, that it was already applied.
     let (provider, outcome) = retry_lost_races("MPA transition", || async {
-        let provider = services.store.get_provider(provider_id).await?.ok_or_else(|| {
+        // The first attempt uses the provider read with the versions; a lost race reads it again.
+        let taken = first_read.lock().ok().and_then(|mut first| first.take());
+        let provider = match taken {
+            Some(provider) => provider,
+            None => services.store.get_provider(provider_id).await?,
+        };
+        let provider = provider.ok_or_else(|| {
             DomainError::NotFound(format!(
                 "provider {provider_id} does not exist (no portal account has been created for it yet)"
             ))

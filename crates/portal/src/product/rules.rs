@@ -368,8 +368,9 @@ fn same_refusal(existing: &Product, refused: &Product) -> bool {
 /// Handles one `ProductPublishRequested` event.
 pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>) -> Result<String, DomainError> {
     let request = PublishRequest::from_event(event)?;
-    let (provider, first_read) =
-        services.store.get_provider_and_product(&request.provider_id, &request.product_id).await?;
+    // One read: the provider, the product and the MPA's versions.
+    let (provider, first_read, stored_versions) =
+        services.store.get_provider_product_and_mpa_versions(&request.provider_id, &request.product_id).await?;
     let provider = provider.ok_or_else(|| {
         DomainError::NotFound(format!(
             "provider {} does not exist (no portal account has been created for it yet)",
@@ -383,7 +384,7 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
             request.provider_id
         )));
     }
-    let versions = services.store.mpa_versions(services.config).await?;
+    let versions = MpaVersions::or_config(stored_versions, services.config);
     // The emails name and link the latest version, the one to accept.
     let config = versions.applied_to(services.config);
     let services = &Services { config: &config, ..*services };
