@@ -205,6 +205,9 @@ pub struct CampaignCounts {
     pub offboarded: usize,
     /// Targets whose contact address SES reported undeliverable: not emailed.
     pub undeliverable: Vec<String>,
+    /// Targets of the scan that were no longer due when their turn came (they accepted the
+    /// latest version, or were offboarded, meanwhile): not emailed.
+    pub no_longer_due: usize,
     /// Notices handed to SES earlier and never recorded (held for an operator).
     pub in_doubt: Vec<String>,
     /// Notices left to the next run because this one's time ran short.
@@ -249,6 +252,7 @@ pub async fn send_notices(
             |provider| notice(services, &sender, campaign, of, provider, resend),
             |(id, outcome)| match outcome {
                 Notice::Undeliverable => counts.undeliverable.push(id),
+                Notice::NoLongerDue => counts.no_longer_due += 1,
                 Notice::Delivery(Ok(Delivered::Sent(_))) => counts.sent += 1,
                 Notice::Delivery(Ok(Delivered::AlreadySent)) => counts.already_sent += 1,
                 Notice::Delivery(Ok(Delivered::InDoubt)) => {
@@ -272,6 +276,7 @@ pub async fn send_notices(
 
 enum Notice {
     Undeliverable,
+    NoLongerDue,
     Delivery(Result<Delivered, DomainError>),
 }
 
@@ -281,10 +286,22 @@ async fn notice(
     sender: &Sender<'_>,
     campaign: &Campaign,
     of: MpaNoticeOf,
-    provider: &Provider,
+    scanned: &Provider,
     resend: &Resend,
 ) -> (String, Notice) {
-    let id = provider.provider_id.clone();
+    let id = scanned.provider_id.clone();
+    // The record as it is now (one read): in a long campaign the scan may be minutes old, and
+    // meanwhile the provider may have accepted the version, changed its contact, bounced or been
+    // offboarded.
+    let provider = match services.providers.get_provider(&id).await {
+        Ok(Some(current)) if standing(&current, &campaign.versions) == Standing::Target => current,
+        Ok(_) => {
+            tracing::info!(provider_id = %id, "no longer due an MPA notice (accepted or offboarded since the scan)");
+            return (id, Notice::NoLongerDue);
+        }
+        Err(e) => return (id, Notice::Delivery(Err(e))),
+    };
+    let provider = &provider;
     if provider.undeliverable(&provider.contact_email).is_some() {
         tracing::warn!(provider_id = %id, "contact address undeliverable (SES): MPA notice not sent");
         return (id, Notice::Undeliverable);

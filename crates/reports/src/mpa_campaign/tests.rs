@@ -232,22 +232,30 @@ impl Mailer for Outbox {
     }
 }
 
-struct NoDirectory;
+/// The provider records as the send finds them (they may have changed since the scan).
+#[derive(Default)]
+struct Directory(std::sync::Mutex<std::collections::HashMap<String, Provider>>);
+
+impl Directory {
+    fn put(&self, provider: &Provider) {
+        self.0.lock().expect("lock").insert(provider.provider_id.clone(), provider.clone());
+    }
+}
 
 #[async_trait]
-impl ProviderDirectory for NoDirectory {
-    async fn get_provider(&self, _: &str) -> Result<Option<Provider>, DomainError> {
-        Ok(None)
+impl ProviderDirectory for Directory {
+    async fn get_provider(&self, provider_id: &str) -> Result<Option<Provider>, DomainError> {
+        Ok(self.0.lock().expect("lock").get(provider_id).cloned())
     }
 }
 
 #[tokio::test]
 async fn each_target_gets_one_notice_a_rerun_none_and_an_undeliverable_contact_none() {
-    let (ledger, mailer, config) = (MemLedger::default(), Outbox::default(), config());
+    let (ledger, mailer, config, directory) = (MemLedger::default(), Outbox::default(), config(), Directory::default());
     let services = DeliveryServices {
         ledger: &ledger,
         mailer: &mailer,
-        providers: &NoDirectory,
+        providers: &directory,
         config: &config,
         charts: None,
         limits: SendLimits { concurrency: NonZeroUsize::new(4).expect("4"), per_second: NonZeroU32::MAX },
@@ -256,7 +264,9 @@ async fn each_target_gets_one_notice_a_rerun_none_and_an_undeliverable_contact_n
     };
     let mut campaign = Campaign::new(versions(), Utc::now()).expect("a campaign");
     for i in 0..5 {
-        campaign.add(provider(&format!("p{i}"), mpa(&first(), MpaStatus::Approved, None)));
+        let target = provider(&format!("p{i}"), mpa(&first(), MpaStatus::Approved, None));
+        directory.put(&target);
+        campaign.add(target);
     }
     let mut bounced = provider("bounced", mpa(&first(), MpaStatus::Approved, None));
     bounced.undeliverable.push(Undeliverable {
@@ -266,6 +276,7 @@ async fn each_target_gets_one_notice_a_rerun_none_and_an_undeliverable_contact_n
         at: Utc::now(),
         feedback_id: "f1".into(),
     });
+    directory.put(&bounced);
     campaign.add(bounced);
     campaign.add(provider("current", mpa("2027-01", MpaStatus::Approved, None)));
     let campaign = campaign.sorted();
@@ -288,4 +299,39 @@ async fn each_target_gets_one_notice_a_rerun_none_and_an_undeliverable_contact_n
     assert_eq!(mailer.0.lock().expect("lock").len(), 5, "nothing more went out");
     let resent = send_notices(&services, &campaign, &Resend::Providers(["p0".to_owned()].into()), &known).await;
     assert_eq!((resent.sent, resent.already_sent), (1, 4), "a re-send is not skipped: {resent:?}");
+}
+
+#[tokio::test]
+async fn each_notice_follows_the_record_as_it_is_when_its_turn_comes() {
+    let (ledger, mailer, config, directory) = (MemLedger::default(), Outbox::default(), config(), Directory::default());
+    let services = DeliveryServices {
+        ledger: &ledger,
+        mailer: &mailer,
+        providers: &directory,
+        config: &config,
+        charts: None,
+        limits: SendLimits { concurrency: NonZeroUsize::new(1).expect("1"), per_second: NonZeroU32::MAX },
+        rate: None,
+        time_left: None,
+    };
+    let mut campaign = Campaign::new(versions(), Utc::now()).expect("a campaign");
+    for id in ["accepted", "moved", "offboarded", "gone"] {
+        campaign.add(provider(id, mpa(&first(), MpaStatus::Approved, None)));
+    }
+    let campaign = campaign.sorted();
+    assert_eq!(campaign.targets.len(), 4);
+    // Between the scan and the sends: one accepted the latest version, one changed its contact,
+    // one was offboarded; "gone" has no record at all.
+    directory.put(&provider("accepted", mpa("2027-01", MpaStatus::PendingApproval, Some(&first()))));
+    let mut moved = provider("moved", mpa(&first(), MpaStatus::Approved, None));
+    moved.contact_email = "new-contact@p.example".into();
+    directory.put(&moved);
+    let mut offboarded = provider("offboarded", mpa(&first(), MpaStatus::Approved, None));
+    offboarded.status = marketplace_core::provider::ProviderStatus::Offboarded;
+    directory.put(&offboarded);
+
+    let counts = send_notices(&services, &campaign, &Resend::Nothing, &Default::default()).await;
+    assert_eq!((counts.sent, counts.no_longer_due), (1, 3), "{counts:?}");
+    let to: Vec<String> = mailer.0.lock().expect("lock").iter().flat_map(|e| e.to.clone()).collect();
+    assert_eq!(to, ["new-contact@p.example"], "the contact of the record as it is now");
 }
