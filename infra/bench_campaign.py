@@ -19,8 +19,6 @@ Usage: bench_campaign.py --job PATH [--providers 500] [--rate 1000] [--concurren
 
 import argparse
 import collections
-import http.client
-import http.server
 import json
 import os
 import subprocess
@@ -30,57 +28,23 @@ import urllib.parse
 
 import boto3
 
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
+from bench_sends import start_latency_proxy
 
 
 def start_counting_proxy(upstream: str, latency: float, counts: collections.Counter, lock: threading.Lock):
     """Forwards every request to `upstream` (after `latency` seconds) and counts it by operation."""
-    up = urllib.parse.urlparse(upstream)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
+    def count(headers, body):
+        target = headers.get("X-Amz-Target") or ""
+        if target.startswith("DynamoDB_"):
+            operation = "dynamodb:" + target.split(".", 1)[1]
+        else:
+            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            operation = "ses:" + form.get("Action", ["?"])[0] if "Action" in form else "other"
+        with lock:
+            counts[operation] += 1
 
-        def log_message(self, *args):
-            pass
-
-        def forward(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            target = self.headers.get("X-Amz-Target") or ""
-            if target.startswith("DynamoDB_"):
-                operation = "dynamodb:" + target.split(".", 1)[1]
-            else:
-                form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-                operation = "ses:" + form.get("Action", ["?"])[0] if "Action" in form else "other"
-            with lock:
-                counts[operation] += 1
-            if latency:
-                time.sleep(latency)
-            connection = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            headers["Host"] = up.netloc
-            connection.request(self.command, self.path, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-            connection.close()
-            self.send_response(response.status)
-            for k, v in response.getheaders():
-                if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
-
-    server = QuietServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return start_latency_proxy(upstream, latency, count)
 
 
 def s(value):

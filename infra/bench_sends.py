@@ -40,7 +40,7 @@ class QuietServer(http.server.ThreadingHTTPServer):
         pass
 
 
-def start_latency_proxy(upstream: str, latency: float):
+def start_latency_proxy(upstream: str, latency: float, observe=None):
     """Forwards every request to `upstream` after `latency` seconds."""
     up = urllib.parse.urlparse(upstream)
 
@@ -55,6 +55,8 @@ def start_latency_proxy(upstream: str, latency: float):
 
         def forward(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if observe:
+                observe(self.headers, body)
             time.sleep(latency)
             connection = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}

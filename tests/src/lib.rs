@@ -6,6 +6,7 @@ pub mod api;
 pub mod deliveries;
 pub mod lambda_watch;
 pub mod reports;
+pub mod run_clock;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

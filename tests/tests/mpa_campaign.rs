@@ -11,9 +11,8 @@
 //! in flight is held in doubt); non-targets get none; the team's summary lists the pending.
 
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -23,10 +22,11 @@ use marketplace_core::email::Email;
 use marketplace_core::ports::Mailer;
 use marketplace_core::provider::{MpaRecord, MpaStatus, Person, ProviderStatus, Undeliverable, UndeliverableReason};
 use marketplace_core::DomainError;
-use marketplace_reports::delivery::{Resend, SendLimits, TimeLeft};
+use marketplace_reports::delivery::{Resend, SendLimits};
 use marketplace_reports::ReportPlan;
 use marketplace_tests::deliveries::*;
 use marketplace_tests::reports::private_table;
+use marketplace_tests::run_clock::*;
 use marketplace_tests::*;
 use nightly_reports::app::{run_job, run_mpa_campaign, AppError, AwsContext, JobRequest, Source};
 use nightly_reports::cli::Delivery;
@@ -253,51 +253,11 @@ async fn a_run_killed_mid_campaign_and_run_again_sends_the_rest_once() {
     assert_eq!(campaign(&third).sent, 0, "{third:?}");
 }
 
-/// A clock the test sets: the time the run has left.
-struct TestClock(AtomicU64);
-
-impl TimeLeft for TestClock {
-    fn time_left(&self) -> Option<Duration> {
-        Some(Duration::from_secs(self.0.load(Ordering::SeqCst)))
-    }
-}
-
-/// The real mailer; as SES accepts the `n`-th email, the run's time runs short (10 s left).
-struct ClockMailer {
-    inner: Box<dyn Mailer>,
-    clock: Arc<TestClock>,
-    sent: AtomicUsize,
-    n: usize,
-}
-
-#[async_trait]
-impl Mailer for ClockMailer {
-    async fn send(&self, email: &Email) -> Result<String, DomainError> {
-        let id = self.inner.send(email).await?;
-        if self.sent.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
-            self.clock.0.store(10, Ordering::SeqCst);
-        }
-        Ok(id)
-    }
-}
-
-struct NoMailer;
-
-#[async_trait]
-impl Mailer for NoMailer {
-    async fn send(&self, _: &Email) -> Result<String, DomainError> {
-        Err(DomainError::infra("SendRawEmail", "no mailer"))
-    }
-}
-
 #[tokio::test]
 async fn a_campaign_cut_by_its_deadline_fails_holds_nothing_and_its_retry_sends_the_rest() {
     let world = world("campaign-deadline").await;
     let mut aws = context(&world, 2).await;
-    let clock = Arc::new(TestClock(AtomicU64::new(900)));
-    aws.time_left = clock.clone();
-    let real = std::mem::replace(&mut aws.mailer, Box::new(NoMailer));
-    aws.mailer = Box::new(ClockMailer { inner: real, clock, sent: AtomicUsize::new(0), n: 2 });
+    time_runs_short_at_email(&mut aws, 2);
     let cut = match run_mpa_campaign(&aws, &Resend::Nothing).await {
         Err(AppError::Undelivered(summary)) => summary,
         other => panic!("a campaign whose time ran short fails so that Lambda retries it: {other:?}"),

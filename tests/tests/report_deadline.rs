@@ -11,54 +11,19 @@
 
 use std::collections::HashMap;
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use marketplace_aws::reports_table::ReportsTable;
-use marketplace_core::email::Email;
-use marketplace_core::ports::Mailer;
-use marketplace_core::DomainError;
-use marketplace_reports::delivery::{Resend, SendLimits, SendRate, TimeLeft};
+use marketplace_reports::delivery::{Resend, SendLimits, SendRate};
 use marketplace_reports::ReportPlan;
 use marketplace_tests::deliveries::*;
 use marketplace_tests::reports::private_table;
+use marketplace_tests::run_clock::*;
 use marketplace_tests::*;
 use nightly_reports::app::{run_job, AppError, AwsContext, JobRequest, Source};
 use nightly_reports::cli::Delivery;
 
 const PROVIDERS: usize = 6;
-
-/// A clock the test sets: the time the run has left.
-struct TestClock(AtomicU64);
-
-impl TimeLeft for TestClock {
-    fn time_left(&self) -> Option<Duration> {
-        Some(Duration::from_secs(self.0.load(Ordering::SeqCst)))
-    }
-}
-
-/// The real mailer; as SES accepts the `n`-th email, the run's time runs short (10 s left: less
-/// than either reserve).
-struct ClockMailer {
-    inner: Box<dyn Mailer>,
-    clock: Arc<TestClock>,
-    sent: AtomicUsize,
-    n: usize,
-}
-
-#[async_trait]
-impl Mailer for ClockMailer {
-    async fn send(&self, email: &Email) -> Result<String, DomainError> {
-        let id = self.inner.send(email).await?;
-        if self.sent.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
-            self.clock.0.store(10, Ordering::SeqCst);
-        }
-        Ok(id)
-    }
-}
 
 async fn context(per_second: u32) -> AwsContext {
     let mut aws = AwsContext::from_env().await.expect("local stack env");
@@ -90,10 +55,7 @@ async fn a_run_short_of_time_starts_no_delivery_it_cannot_finish_and_its_retry_s
     // Fifteen minutes left, until SES accepts the second email.
     let mut aws = context(100).await;
     store_providers(aws.providers.table(), &ids, None, false).await;
-    let clock = Arc::new(TestClock(AtomicU64::new(900)));
-    aws.time_left = clock.clone();
-    let real = std::mem::replace(&mut aws.mailer, Box::new(NoMailer));
-    aws.mailer = Box::new(ClockMailer { inner: real, clock, sent: AtomicUsize::new(0), n: 2 });
+    time_runs_short_at_email(&mut aws, 2);
     let summary = match run_job(&request, &Resend::Nothing, Some(&aws)).await {
         Err(AppError::Undelivered(summary)) => summary,
         other => panic!("a run whose time ran short fails so that Lambda retries it: {other:?}"),
@@ -119,16 +81,6 @@ async fn a_run_short_of_time_starts_no_delivery_it_cannot_finish_and_its_retry_s
         assert_eq!(emails_per_address(&subject).get(&address(id)).copied(), Some(1), "{id}: one report");
     }
     assert_eq!(team_emails_about(&format!("summary for {date}")).len(), 1, "the team summary once");
-}
-
-/// The placeholder while the real mailer is moved into the wrapper.
-struct NoMailer;
-
-#[async_trait]
-impl Mailer for NoMailer {
-    async fn send(&self, _: &Email) -> Result<String, DomainError> {
-        Err(DomainError::infra("SendRawEmail", "no mailer"))
-    }
 }
 
 /// Every `SES#RATE` item of the table: second → messages taken.

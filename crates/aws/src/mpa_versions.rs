@@ -8,8 +8,8 @@ use marketplace_core::DomainError;
 use marketplace_portal::ports::{AuditEntry, Precondition, WriteError};
 use marketplace_portal::product::Product;
 
-use crate::attributes::{from_item, n, s, to_item};
-use crate::provider_store::{audit_sk, product_sk, provider_pk, DynamoProviderStore, PROFILE};
+use crate::attributes::{from_item, n};
+use crate::provider_store::{product_sk, provider_pk, typed_item, DynamoProviderStore, PROFILE};
 
 /// The partition of the agreement's items.
 pub const MPA_PK: &str = "MPA";
@@ -59,14 +59,10 @@ impl DynamoProviderStore {
         precondition: Precondition,
         audit: &AuditEntry,
     ) -> Result<(), WriteError> {
-        let mut item = to_item(versions)?;
-        item.insert("item_type".into(), s("mpa_versions"));
+        let mut item = typed_item(versions, "mpa_versions")?;
         // The attribute the conditional put compares.
         item.insert("version".into(), n(versions.revision));
         let put = self.conditional_put(item, MPA_PK.into(), VERSIONS_SK.into(), precondition)?;
-        let mut entry = to_item(audit)?;
-        entry.insert("item_type".into(), s("audit"));
-        let audit = self.conditional_put(entry, MPA_PK.into(), audit_sk(audit), Precondition::Absent)?;
-        self.transact(vec![put, audit]).await
+        self.transact(vec![put, self.audit_put_under(MPA_PK.into(), audit)?]).await
     }
 }

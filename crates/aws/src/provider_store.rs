@@ -127,10 +127,19 @@ impl DynamoProviderStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// The product record's `Put` guarded by `precondition`, for use in a transaction.
+    fn product_put(&self, product: &Product, precondition: Precondition) -> Result<TransactWriteItem, DomainError> {
+        let (pk, sk) = (provider_pk(&product.provider_id), product_sk(&product.product_id));
+        self.conditional_put(typed_item(product, "product")?, pk, sk, precondition)
+    }
+
     pub fn audit_put(&self, audit: &AuditEntry) -> Result<TransactWriteItem, DomainError> {
-        let mut item = to_item(audit)?;
-        item.insert("item_type".into(), s("audit"));
-        self.conditional_put(item, provider_pk(&audit.provider_id), audit_sk(audit), Precondition::Absent)
+        self.audit_put_under(provider_pk(&audit.provider_id), audit)
+    }
+
+    /// The `Put` of a new audit entry in partition `pk`, for use in a transaction.
+    pub(crate) fn audit_put_under(&self, pk: String, audit: &AuditEntry) -> Result<TransactWriteItem, DomainError> {
+        self.conditional_put(typed_item(audit, "audit")?, pk, audit_sk(audit), Precondition::Absent)
     }
 
     /// Runs `items` as one transaction; a failed condition anywhere is `PreconditionFailed`.
@@ -193,6 +202,13 @@ impl DynamoProviderStore {
     }
 }
 
+/// `record` as an item with its `item_type`.
+pub(crate) fn typed_item(record: &impl serde::Serialize, item_type: &str) -> Result<Item, DomainError> {
+    let mut item = to_item(record)?;
+    item.insert("item_type".into(), s(item_type));
+    Ok(item)
+}
+
 /// A cancelled transaction is classified by its cancellation reasons: a failed condition is a lost
 /// race, a validation error (an item over DynamoDB's limits) is permanent, anything else
 /// (throttling, a conflicting transaction) is transient.
@@ -229,12 +245,7 @@ impl ProviderStore for DynamoProviderStore {
         audit: &AuditEntry,
         email_kinds: &[&str],
     ) -> Result<(), WriteError> {
-        let mut item = to_item(provider)?;
-        item.insert("item_type".into(), s("provider"));
-        let put = self.conditional_put(item, provider_pk(&provider.provider_id), PROFILE.into(), precondition)?;
-        let mut items = vec![put, self.audit_put(audit)?];
-        items.extend(self.intent_puts(&provider.provider_id, &audit.event_id, email_kinds)?);
-        self.transact(items).await
+        self.put_provider_and_products(provider, precondition, audit, email_kinds, &[]).await
     }
 
     async fn audit_trail(&self, provider_id: &str) -> Result<Vec<AuditEntry>, DomainError> {
@@ -280,15 +291,7 @@ impl ProviderStore for DynamoProviderStore {
         audit: &AuditEntry,
         email_kinds: &[&str],
     ) -> Result<(), WriteError> {
-        let mut item = to_item(product)?;
-        item.insert("item_type".into(), s("product"));
-        let put = self.conditional_put(
-            item,
-            provider_pk(&product.provider_id),
-            product_sk(&product.product_id),
-            precondition,
-        )?;
-        let mut items = vec![put, self.audit_put(audit)?];
+        let mut items = vec![self.product_put(product, precondition)?, self.audit_put(audit)?];
         items.extend(self.intent_puts(&product.provider_id, &audit.event_id, email_kinds)?);
         self.transact(items).await
     }
@@ -305,16 +308,16 @@ impl ProviderStore for DynamoProviderStore {
         email_kinds: &[&str],
         products: &[(Product, Precondition)],
     ) -> Result<(), WriteError> {
-        let mut item = to_item(provider)?;
-        item.insert("item_type".into(), s("provider"));
-        let put = self.conditional_put(item, provider_pk(&provider.provider_id), PROFILE.into(), precondition)?;
+        let put = self.conditional_put(
+            typed_item(provider, "provider")?,
+            provider_pk(&provider.provider_id),
+            PROFILE.into(),
+            precondition,
+        )?;
         let mut items = vec![put, self.audit_put(audit)?];
         items.extend(self.intent_puts(&provider.provider_id, &audit.event_id, email_kinds)?);
         for (product, precondition) in products {
-            let mut item = to_item(product)?;
-            item.insert("item_type".into(), s("product"));
-            let pk = provider_pk(&product.provider_id);
-            items.push(self.conditional_put(item, pk, product_sk(&product.product_id), *precondition)?);
+            items.push(self.product_put(product, *precondition)?);
         }
         self.transact(items).await
     }

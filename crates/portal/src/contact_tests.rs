@@ -133,8 +133,8 @@ fn an_offboarded_provider_cannot_change_its_contact() {
     assert!(matches!(decide(&offboarded, &request(&e), &e), Err(DomainError::Conflict(_))));
 }
 
-#[tokio::test]
-async fn a_redelivery_after_the_write_sends_the_missing_emails_to_the_old_and_new_contact() {
+/// The in-memory portal with provider `acme` signed up (contact Jane, one welcome email sent).
+async fn signed_up() -> MemoryPortal {
     let portal = MemoryPortal::default();
     let signup = PortalEvent {
         id: "signup-1".into(),
@@ -146,6 +146,12 @@ async fn a_redelivery_after_the_write_sends_the_missing_emails_to_the_old_and_ne
                         "actor": { "id": "t1", "role": "marketplace-team" } }),
     };
     crate::signup::notify_signup(&signup, &portal.services()).await.expect("signed up");
+    portal
+}
+
+#[tokio::test]
+async fn a_redelivery_after_the_write_sends_the_missing_emails_to_the_old_and_new_contact() {
+    let portal = signed_up().await;
     let e = event("e1", "2026-12-01T10:00:00Z", new_contact());
     // The first delivery writes the change and dies in its first send.
     portal.faults.plan(Call::Send, 1, Fault::Die);
@@ -167,17 +173,7 @@ async fn a_redelivery_after_the_write_sends_the_missing_emails_to_the_old_and_ne
 async fn a_contact_replaced_because_mail_to_it_bounced_is_not_emailed_and_the_new_one_is() {
     use crate::memory::EmailIntent;
     use crate::ports::{AuditEntry, Precondition, ProviderStore};
-    let portal = MemoryPortal::default();
-    let signup = PortalEvent {
-        id: "signup-1".into(),
-        detail_type: crate::signup::DETAIL_TYPE.into(),
-        source: crate::event::PORTAL_SOURCE.into(),
-        time: at("2026-11-25T10:00:00Z"),
-        detail: json!({ "provider_id": "acme", "account_alias": "acme-prod", "company_name": "Acme",
-                        "contact_name": "Jane", "contact_email": "jane@acme.example",
-                        "actor": { "id": "t1", "role": "marketplace-team" } }),
-    };
-    crate::signup::notify_signup(&signup, &portal.services()).await.expect("signed up");
+    let portal = signed_up().await;
     let mut bounced = portal.store.provider("acme").expect("stored");
     bounced.undeliverable.push(Undeliverable {
         address: "jane@acme.example".into(),

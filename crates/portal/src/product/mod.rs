@@ -29,6 +29,7 @@
 //! (the withdrawal and [`handle_withdrawal`]) and [`emails`] (what each outcome sends). Their
 //! public items are re-exported here.
 
+mod apply;
 pub mod emails;
 pub mod model;
 pub mod rules;

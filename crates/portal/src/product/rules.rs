@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::apply::{apply_product_change, ProductChange};
 use super::emails::{emails_for, percent};
 use super::model::{
     Listing, Plan, Product, ProductStatus, PublishOutcome, DETAIL_TYPE, MAX_REASONS, MAX_REASON_CHARS,
@@ -13,9 +14,7 @@ use super::model::{
 };
 use crate::event::{Actor, PortalEvent};
 use crate::fields;
-use crate::outbox::{kinds, send_once};
-use crate::ports::{AuditEntry, Precondition, Services};
-use crate::race::{retry_lost_races, Attempt};
+use crate::ports::{AuditEntry, Services};
 use marketplace_core::agreement::MpaVersions;
 use marketplace_core::billing::BillingModel;
 use marketplace_core::money::{parse_decimal, Currency};
@@ -396,48 +395,44 @@ pub async fn handle_publish_request(event: &PortalEvent, services: &Services<'_>
             None
         }
     };
-    let first_read = std::sync::Mutex::new(Some(first_read));
-    let outcome = retry_lost_races("publish", || async {
-        // The first attempt uses the product read with the provider; a lost race reads it again.
-        let taken = first_read.lock().ok().and_then(|mut first| first.take());
-        let existing = match taken {
-            Some(existing) => existing,
-            None => services.store.get_product(&request.provider_id, &request.product_id).await?,
-        };
-        if let Some(existing) = existing.as_ref().filter(|p| p.last_event == event.id) {
-            // Applied by an earlier delivery of this event: only its emails may be missing.
-            return Ok(Attempt::Done(Ok((existing.clone(), false))));
-        }
-        let next = match decide(existing.as_ref(), &request, &reasons, listing.as_ref(), event) {
-            Decision::Write(next) => next,
-            Decision::Unchanged => return Ok(Attempt::Done(Err("unchanged".to_string()))),
+    let change = |existing: Option<&Product>| {
+        Ok(match decide(existing, &request, &reasons, listing.as_ref(), event) {
+            Decision::Write(next) => {
+                let audit = AuditEntry::state_change(
+                    &request.provider_id,
+                    event,
+                    format!("Product{:?}", next.last_outcome),
+                    &request.actor.id,
+                    serde_json::json!({ "product_id": next.product_id, "status": next.status, "reasons": next.refusal_reasons }),
+                );
+                ProductChange::Write(next, audit)
+            }
+            Decision::Unchanged => ProductChange::Unchanged("unchanged".to_string()),
             Decision::AlreadyRefused { refused_by } => {
                 tracing::info!(event_id = %event.id, %refused_by, "repeated publish request already refused: nothing written or sent");
-                return Ok(Attempt::Done(Err(format!("unchanged: the same request was refused by event {refused_by}"))));
+                ProductChange::Unchanged(format!("unchanged: the same request was refused by event {refused_by}"))
             }
             Decision::Stale { applied_at } => {
                 tracing::info!(event_id = %event.id, %applied_at, "older publish request ignored: a newer one was applied");
-                return Ok(Attempt::Done(Err("unchanged".to_string())));
+                ProductChange::Unchanged("unchanged".to_string())
             }
-        };
-        let audit = AuditEntry::state_change(
-            &request.provider_id,
-            event,
-            format!("Product{:?}", next.last_outcome),
-            &request.actor.id,
-            serde_json::json!({ "product_id": next.product_id, "status": next.status, "reasons": next.refusal_reasons }),
-        );
-        let precondition = existing.as_ref().map_or(Precondition::Absent, |p| Precondition::Version(p.version));
-        let email_kinds = kinds(&emails_for(&provider, &next, services.config));
-        let write = services.store.put_product(&next, precondition, &audit, &email_kinds).await;
-        Attempt::after(write, Ok((*next, true)))
-    })
-    .await?;
-    let (product, intents_recorded) = match outcome {
-        Ok(applied) => applied,
+        })
+    };
+    let emails = |product: &Product| emails_for(&provider, product, services.config);
+    let product = match apply_product_change(
+        services,
+        event,
+        &provider,
+        &request.product_id,
+        first_read,
+        &request.actor.id,
+        change,
+        emails,
+    )
+    .await?
+    {
+        Ok(product) => product,
         Err(unchanged) => return Ok(format!("product {} {unchanged}", request.product_id)),
     };
-    let emails = emails_for(&provider, &product, services.config);
-    send_once(services, event, &provider, &request.actor.id, emails, intents_recorded).await?;
     Ok(format!("product {} {:?}", product.product_id, product.last_outcome))
 }

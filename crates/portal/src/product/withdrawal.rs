@@ -15,14 +15,13 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::apply::{apply_product_change, ProductChange};
 use super::emails::withdrawal_emails;
 use super::model::{Product, ProductStatus, Withdrawal, WITHDRAWN};
 use super::rules::PublishRequest;
 use crate::event::{Actor, PortalEvent};
 use crate::fields;
-use crate::outbox::{kinds, send_once};
-use crate::ports::{AuditEntry, Precondition, Services};
-use crate::race::{retry_lost_races, Attempt};
+use crate::ports::{AuditEntry, Services};
 use marketplace_core::validate::{trimmed, Problems};
 use marketplace_core::DomainError;
 
@@ -162,50 +161,46 @@ pub async fn handle_withdrawal(event: &PortalEvent, services: &Services<'_>) -> 
             request.provider_id, request.product_id
         ))
     })?;
-    let first_read = std::sync::Mutex::new(Some(first_read));
-    let outcome = retry_lost_races("withdraw", || async {
-        // The first attempt uses the product read with the provider; a lost race reads it again.
-        let taken = first_read.lock().ok().and_then(|mut first| first.take());
-        let existing = match taken {
-            Some(existing) => existing,
-            None => services.store.get_product(&request.provider_id, &request.product_id).await?,
-        };
-        if let Some(existing) = existing.as_ref().filter(|p| p.last_event == event.id) {
-            // Applied by an earlier delivery of this event: only its emails may be missing.
-            return Ok(Attempt::Done(Ok((existing.clone(), false))));
-        }
-        let next = match decide_withdrawal(existing.as_ref(), &request, event)? {
-            WithdrawalDecision::Write(next) => next,
+    let change = |existing: Option<&Product>| {
+        Ok(match decide_withdrawal(existing, &request, event)? {
+            WithdrawalDecision::Write(next) => {
+                let audit = AuditEntry::state_change(
+                    &request.provider_id,
+                    event,
+                    "ProductWithdrawn",
+                    &request.actor.id,
+                    serde_json::json!({
+                        "product_id": next.product_id, "status": next.status, "by_team": request.actor.is_marketplace_team(),
+                        "reason": request.reason,
+                    }),
+                );
+                ProductChange::Write(next, audit)
+            }
             WithdrawalDecision::AlreadyWithdrawn { withdrawn_by } => {
                 tracing::info!(event_id = %event.id, %withdrawn_by, "product already withdrawn: nothing written or sent");
-                return Ok(Attempt::Done(Err(format!("unchanged: already withdrawn by event {withdrawn_by}"))));
+                ProductChange::Unchanged(format!("unchanged: already withdrawn by event {withdrawn_by}"))
             }
             WithdrawalDecision::Stale { applied_at } => {
                 tracing::info!(event_id = %event.id, %applied_at, "older withdrawal ignored: a newer event was applied");
-                return Ok(Attempt::Done(Err("unchanged".to_string())));
+                ProductChange::Unchanged("unchanged".to_string())
             }
-        };
-        let audit = AuditEntry::state_change(
-            &request.provider_id,
-            event,
-            "ProductWithdrawn",
-            &request.actor.id,
-            serde_json::json!({
-                "product_id": next.product_id, "status": next.status, "by_team": request.actor.is_marketplace_team(),
-                "reason": request.reason,
-            }),
-        );
-        let precondition = existing.as_ref().map_or(Precondition::Absent, |p| Precondition::Version(p.version));
-        let email_kinds = kinds(&withdrawal_emails(&provider, &next, services.config));
-        let write = services.store.put_product(&next, precondition, &audit, &email_kinds).await;
-        Attempt::after(write, Ok((*next, true)))
-    })
-    .await?;
-    let (product, intents_recorded) = match outcome {
-        Ok(applied) => applied,
+        })
+    };
+    let emails = |product: &Product| withdrawal_emails(&provider, product, services.config);
+    let product = match apply_product_change(
+        services,
+        event,
+        &provider,
+        &request.product_id,
+        first_read,
+        &request.actor.id,
+        change,
+        emails,
+    )
+    .await?
+    {
+        Ok(product) => product,
         Err(unchanged) => return Ok(format!("product {} {unchanged}", request.product_id)),
     };
-    let emails = withdrawal_emails(&provider, &product, services.config);
-    send_once(services, event, &provider, &request.actor.id, emails, intents_recorded).await?;
     Ok(format!("product {} withdrawn", product.product_id))
 }
